@@ -1,0 +1,43 @@
+# Fresh machine: `make demo` or `make test`. Both create .venv, install chainrule with its
+# extras, and install the system Graphviz with apt when it is missing and we are root.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup graphviz demo test test-torch lint bench fuzz clean
+
+setup: $(STAMP) graphviz
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	@touch $(STAMP)
+
+graphviz:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing the system Graphviz (apt-get install graphviz)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	else \
+		echo "NOTE: Graphviz's 'dot' is missing, so graphs are written as .gv text, not SVG."; \
+		echo "      Install it with: sudo apt-get install graphviz   (macOS: brew install graphviz)"; \
+	fi
+
+demo: setup
+	$(BIN)/python demos/quickstart.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# The PyTorch float64 oracle tests (torch is optional; 2.13.0 is the CPU wheel).
+test-torch: setup
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m pytest -q -m torch
+
+lint: setup
+	$(BIN)/ruff check engine nn demos tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,552 @@
+"""Value: one scalar node of a computation graph, and the ops that build graphs.
+
+A node keeps its number (``data``), its gradient (``grad``), its parents and the
+local derivatives ∂out/∂parent, computed when the node is made. It keeps no
+closure over itself, so a graph has no reference cycles and is freed as soon as
+nothing refers to its output (see DESIGN.md: cycles are what make micrograd slow).
+
+Every op is an ``Op`` record: its name, the symbol drawn for it, its local
+derivative written in the course's notation, and ``local_grads``, the one
+function that computes ∂out/∂input. That function is called with floats when the
+node is made, and with ``Value``s when a gradient must itself be differentiable
+(``engine.grad(..., create_graph=True)``), so each formula is written once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import NamedTuple, Union
+
+Number = Union[int, float]
+
+
+class DomainError(ValueError):
+    """An op got an input outside its domain: log of 0, division by 0, exp overflow, ..."""
+
+
+# ---------------------------------------------------------------------------
+# Global modes. Each op checks one flag, so the common case costs one lookup.
+# ---------------------------------------------------------------------------
+_grad_enabled = True
+_anomaly_checks = False
+_plain_mode = True  # True while grad is enabled and anomaly checks are off
+
+
+def _update_plain_mode() -> None:
+    global _plain_mode
+    _plain_mode = _grad_enabled and not _anomaly_checks
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``: ops record their parents and local derivatives."""
+    return _grad_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Build no graph inside this block: results are leaves with no parents.
+
+    Use it for predictions and plots, where no gradient is needed; it is much
+    faster and keeps no memory alive. Not thread-safe (one global switch).
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    _update_plain_mode()
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+        _update_plain_mode()
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record graphs again inside a ``no_grad()`` block (used by ``grad(create_graph=True)``)."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
+    _update_plain_mode()
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+        _update_plain_mode()
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly()`` by the first op whose result is nan or inf."""
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Check every op's result inside this block; raise ``AnomalyError`` at the first nan or inf.
+
+    The message names the op, its inputs (with their labels) and the labels of
+    the nodes that led to it, like PyTorch's ``torch.autograd.detect_anomaly``.
+    """
+    global _anomaly_checks
+    previous = _anomaly_checks
+    _anomaly_checks = True
+    _update_plain_mode()
+    try:
+        yield
+    finally:
+        _anomaly_checks = previous
+        _update_plain_mode()
+
+
+# ---------------------------------------------------------------------------
+# Ops: one record per op, with its derivative rule.
+# ---------------------------------------------------------------------------
+class Op(NamedTuple):
+    """One primitive: how it is named and drawn, and its local derivatives.
+
+    ``local_grads(out, *inputs)`` returns ∂out/∂input for each input that is a
+    ``Value``; ``inputs`` are in the order the op is written, a number operand
+    sitting where it was written (``const_first`` says it stood on the left).
+    """
+
+    name: str
+    symbol: str
+    derivative: str
+    local_grads: Callable[..., tuple]
+    const_first: bool = False
+
+
+# Local derivatives that are constants are shared tuples: no allocation per node.
+_ONES = (1.0, 1.0)
+_PLUS_MINUS = (1.0, -1.0)
+_UNIT = (1.0,)
+_MINUS_UNIT = (-1.0,)
+
+
+def _relu_slope(out: object) -> float:
+    # relu'(z) = 1 if z > 0 else 0 (0 at z = 0, as in PyTorch); a constant, so no graph.
+    return 1.0 if float(out.data if isinstance(out, Value) else out) > 0.0 else 0.0  # type: ignore[attr-defined]
+
+
+def _ln(a: object) -> object:
+    # ln a for a float (a number) or a Value (a node), so one rule serves both.
+    return a.log() if isinstance(a, Value) else math.log(a)  # type: ignore[attr-defined]
+
+
+def _linear_grads(out: object, *inputs: object) -> tuple:
+    # inputs = w_1..w_n, x_1..x_n, b: ∂z/∂w_i = x_i, ∂z/∂x_i = w_i, ∂z/∂b = 1.
+    n = (len(inputs) - 1) // 2
+    return (*inputs[n : 2 * n], *inputs[:n], 1.0)
+
+
+ADD = Op("add", "+", "∂(a+b)/∂a = 1, ∂(a+b)/∂b = 1", lambda out, a, b: _ONES)
+ADD_CONST = Op("add_const", "+", "∂(a+c)/∂a = 1", lambda out, a, c: _UNIT)
+SUB = Op("sub", "-", "∂(a−b)/∂a = 1, ∂(a−b)/∂b = −1", lambda out, a, b: _PLUS_MINUS)
+SUB_CONST = Op("sub_const", "-", "∂(a−c)/∂a = 1", lambda out, a, c: _UNIT)
+RSUB_CONST = Op("rsub_const", "-", "∂(c−a)/∂a = −1", lambda out, c, a: _MINUS_UNIT, const_first=True)
+MUL = Op("mul", "*", "∂(a·b)/∂a = b, ∂(a·b)/∂b = a", lambda out, a, b: (b, a))
+MUL_CONST = Op("mul_const", "*", "∂(a·c)/∂a = c", lambda out, a, c: (c,))
+DIV = Op("div", "/", "∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²", lambda out, a, b: (1.0 / b, -out / b))
+DIV_CONST = Op("div_const", "/", "∂(a/c)/∂a = 1/c", lambda out, a, c: (1.0 / c,))
+RDIV_CONST = Op(
+    "rdiv_const", "/", "∂(c/a)/∂a = −c/a²", lambda out, c, a: (-out / a,), const_first=True
+)
+POW = Op(
+    "pow", "**", "∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
+    lambda out, a, b: (b * a ** (b - 1.0), out * _ln(a)),
+)
+POW_CONST = Op("pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹", lambda out, a, n: (n * a ** (n - 1.0),))
+RPOW_CONST = Op(
+    "rpow_const", "**", "∂(cᵃ)/∂a = cᵃ·ln c", lambda out, c, a: (out * math.log(c),),
+    const_first=True,
+)
+NEG = Op("neg", "neg", "∂(−a)/∂a = −1", lambda out, a: _MINUS_UNIT)
+EXP = Op("exp", "exp", "∂eᶻ/∂z = eᶻ", lambda out, z: (out,))
+LOG = Op("log", "log", "∂(ln a)/∂a = 1/a", lambda out, a: (1.0 / a,))
+SIGMOID = Op("sigmoid", "sigmoid", "σ'(z) = a(1−a)", lambda out, z: (out * (1.0 - out),))
+TANH = Op("tanh", "tanh", "tanh'(z) = 1−a²", lambda out, z: (1.0 - out * out,))
+RELU = Op("relu", "relu", "relu'(z) = 1 if z > 0 else 0", lambda out, z: (_relu_slope(out),))
+LINEAR = Op("linear", "linear", "∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1", _linear_grads)
+SUM = Op("sum", "sum", "∂(Σ aᵢ)/∂aᵢ = 1", lambda out, *terms: (1.0,) * len(terms))
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        ADD, ADD_CONST, SUB, SUB_CONST, RSUB_CONST, MUL, MUL_CONST, DIV, DIV_CONST, RDIV_CONST,
+        POW, POW_CONST, RPOW_CONST, NEG, EXP, LOG, SIGMOID, TANH, RELU, LINEAR, SUM,
+    )
+}
+"""Every primitive by name: the registry that maps each op to its local derivatives."""
+
+_NO_PARENTS: tuple = ()
+_EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows float past ln(max float) ≈ 709.78
+
+
+def _describe(value: object) -> str:
+    """How an offending input is named in an error: its number and, if any, its label."""
+    if isinstance(value, Value):
+        return f"{value.data!r}" + (f" (label {value.label!r})" if value.label else "")
+    return repr(value)
+
+
+def _as_number(value: object, op: str) -> float:
+    """A plain number operand as float, or a TypeError that names the op and the value."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        raise TypeError(
+            f"{op}: a Value holds one number, got an array of shape {shape}; "
+            "combine Values element by element, e.g. [v * x for x in array]"
+        )
+    raise TypeError(f"{op}: expected a number or a Value, got {value!r} ({type(value).__name__})")
+
+
+def _check_data(data: object) -> float:
+    """Validate what a user puts in a Value: a finite real number."""
+    if isinstance(data, Value):
+        raise TypeError("Value(Value(...)): pass the number, e.g. Value(v.data), or use v itself")
+    number = _as_number(data, "Value")
+    if not math.isfinite(number):
+        raise ValueError(
+            f"Value({number!r}): data must be a finite number; nan and inf would make every "
+            "gradient downstream meaningless"
+        )
+    return number
+
+
+class Value:
+    """A scalar in a computation graph: ``data``, ``grad``, and how it was made.
+
+    >>> x = Value(2.0, label="x")
+    >>> y = (x * 3 + 1).sigmoid()
+    >>> y.backward()
+    >>> round(x.grad, 6)  # dy/dx = 3·a(1−a)
+    0.002732
+    """
+
+    __slots__ = ("data", "grad", "label", "_op", "_parents", "_local_grads", "_const")
+
+    repr_digits = 4
+    """Significant digits shown by ``repr``; the full float stays in ``data``."""
+
+    __array_ufunc__ = None  # numpy defers to our reflected ops, which explain arrays clearly
+
+    def __init__(
+        self,
+        data: Number,
+        label: str = "",
+        _op: Op | None = None,
+        _parents: tuple = _NO_PARENTS,
+        _local_grads: tuple = _NO_PARENTS,
+        _const: float | None = None,
+    ) -> None:
+        if _op is None:
+            data = _check_data(data)
+        elif not _plain_mode:
+            _parents, _local_grads = _special_mode_node(data, _op, _parents, _local_grads, _const)
+            if not _parents:
+                _op = _const = None
+        self.data = data
+        self.grad = 0.0
+        self.label = label
+        self._op = _op
+        self._parents = _parents
+        self._local_grads = _local_grads
+        self._const = _const
+
+    # -- what the node is -------------------------------------------------
+    @property
+    def op(self) -> str:
+        """The symbol of the op that made this node ('' for a leaf)."""
+        return self._op.symbol if self._op is not None else ""
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs of the op that made this node, in order (``a + a`` lists ``a`` twice)."""
+        return self._parents
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """∂self/∂parent for each parent, as computed when the node was made."""
+        return self._local_grads
+
+    @property
+    def const(self) -> float | None:
+        """The number operand of ops such as ``x * 2`` or ``1 - x`` (None otherwise)."""
+        return self._const
+
+    def __repr__(self) -> str:
+        digits = self.repr_digits
+        text = f"Value(data={self.data:.{digits}g}, grad={self.grad:.{digits}g}"
+        if self._op is not None:
+            text += f", op={self._op.symbol!r}"
+        if self.label:
+            text += f", label={self.label!r}"
+        return text + ")"
+
+    def __float__(self) -> float:
+        return self.data
+
+    # -- arithmetic: forward and local derivatives side by side ------------
+    def __add__(self, other: Value | Number) -> Value:
+        """a + b; ∂/∂a = 1, ∂/∂b = 1."""
+        if isinstance(other, Value):
+            return Value(self.data + other.data, "", ADD, (self, other), _ONES)
+        c = _as_number(other, "+")
+        return Value(self.data + c, "", ADD_CONST, (self,), _UNIT, c)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Value | Number) -> Value:
+        """a − b; ∂/∂a = 1, ∂/∂b = −1."""
+        if isinstance(other, Value):
+            return Value(self.data - other.data, "", SUB, (self, other), _PLUS_MINUS)
+        c = _as_number(other, "-")
+        return Value(self.data - c, "", SUB_CONST, (self,), _UNIT, c)
+
+    def __rsub__(self, other: Number) -> Value:
+        """c − a; ∂/∂a = −1."""
+        c = _as_number(other, "-")
+        return Value(c - self.data, "", RSUB_CONST, (self,), _MINUS_UNIT, c)
+
+    def __mul__(self, other: Value | Number) -> Value:
+        """a · b; ∂/∂a = b, ∂/∂b = a."""
+        if isinstance(other, Value):
+            a, b = self.data, other.data
+            out = a * b
+            return Value(out, "", MUL, (self, other), MUL.local_grads(out, a, b))
+        c = _as_number(other, "*")
+        out = self.data * c
+        return Value(out, "", MUL_CONST, (self,), MUL_CONST.local_grads(out, self.data, c), c)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        """a / b; ∂/∂a = 1/b, ∂/∂b = −a/b²."""
+        if isinstance(other, Value):
+            b = other.data
+            if b == 0.0:
+                raise DomainError(f"division by zero: {_describe(self)} / {_describe(other)}")
+            out = self.data / b
+            return Value(out, "", DIV, (self, other), DIV.local_grads(out, self.data, b))
+        c = _as_number(other, "/")
+        if c == 0.0:
+            raise DomainError(f"division by zero: {_describe(self)} / {c!r}")
+        out = self.data / c
+        return Value(out, "", DIV_CONST, (self,), DIV_CONST.local_grads(out, self.data, c), c)
+
+    def __rtruediv__(self, other: Number) -> Value:
+        """c / a; ∂/∂a = −c/a²."""
+        c = _as_number(other, "/")
+        if self.data == 0.0:
+            raise DomainError(f"division by zero: {c!r} / {_describe(self)}")
+        out = c / self.data
+        return Value(out, "", RDIV_CONST, (self,), RDIV_CONST.local_grads(out, c, self.data), c)
+
+    def __pow__(self, other: Value | Number) -> Value:
+        """aⁿ; ∂/∂a = n·aⁿ⁻¹ (and ∂/∂n = aⁿ·ln a when the exponent is a Value)."""
+        if isinstance(other, Value):
+            if self.data <= 0.0:
+                raise DomainError(
+                    f"**: a Value exponent needs a base > 0 (∂(aᵇ)/∂b = aᵇ·ln a), got base "
+                    f"{_describe(self)}; use a number exponent, e.g. x ** 2"
+                )
+            out = _checked_pow(self.data, other.data, self)
+            return Value(out, "", POW, (self, other), POW.local_grads(out, self.data, other.data))
+        n = _as_number(other, "**")
+        out = _checked_pow(self.data, n, self)
+        if self.data == 0.0 and 0.0 < n < 1.0:
+            if _grad_enabled:
+                raise DomainError(
+                    f"**: the derivative n·aⁿ⁻¹ of a ** {n!r} is infinite at a = 0 "
+                    f"({_describe(self)}); under no_grad() the value alone is computed"
+                )
+            return Value(out)
+        return Value(out, "", POW_CONST, (self,), POW_CONST.local_grads(out, self.data, n), n)
+
+    def __rpow__(self, other: Number) -> Value:
+        """cᵃ for a number c > 0; ∂/∂a = cᵃ·ln c."""
+        c = _as_number(other, "**")
+        if c <= 0.0:
+            raise DomainError(
+                f"**: a number raised to a Value needs a base > 0 (∂(cᵃ)/∂a = cᵃ·ln c), got "
+                f"{c!r} ** {_describe(self)}"
+            )
+        out = _checked_pow(c, self.data, self)
+        return Value(out, "", RPOW_CONST, (self,), RPOW_CONST.local_grads(out, c, self.data), c)
+
+    def __neg__(self) -> Value:
+        """−a; ∂/∂a = −1."""
+        return Value(-self.data, "", NEG, (self,), _MINUS_UNIT)
+
+    def __pos__(self) -> Value:
+        return self
+
+    # -- functions -----------------------------------------------------------
+    def exp(self) -> Value:
+        """eᶻ; ∂/∂z = eᶻ."""
+        z = self.data
+        if z > _EXP_LIMIT:
+            raise DomainError(f"exp: exp({_describe(self)}) overflows float (largest finite: z ≈ 709.78)")
+        out = math.exp(z)
+        return Value(out, "", EXP, (self,), EXP.local_grads(out, z))
+
+    def log(self) -> Value:
+        """ln a for a > 0; ∂/∂a = 1/a."""
+        a = self.data
+        if a <= 0.0:
+            raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
+        out = math.log(a)
+        return Value(out, "", LOG, (self,), LOG.local_grads(out, a))
+
+    def sigmoid(self) -> Value:
+        """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a). Stable for any z (no overflow)."""
+        a = _sigmoid(self.data)
+        return Value(a, "", SIGMOID, (self,), SIGMOID.local_grads(a, self.data))
+
+    def tanh(self) -> Value:
+        """a = tanh(z); tanh'(z) = 1 − a²."""
+        a = math.tanh(self.data)
+        return Value(a, "", TANH, (self,), TANH.local_grads(a, self.data))
+
+    def relu(self) -> Value:
+        """a = max(0, z); relu'(z) = 1 if z > 0 else 0."""
+        out = self.data if self.data > 0.0 else 0.0
+        return Value(out, "", RELU, (self,), RELU.local_grads(out, self.data))
+
+    # -- gradients -----------------------------------------------------------
+    def backward(self, gradient: float = 1.0) -> None:
+        """Backpropagate from this node: add ∂self/∂v to ``v.grad`` for every node v.
+
+        Gradients accumulate, as in PyTorch: call ``zero_grad`` between steps.
+        Runs without recursion, so a graph of any depth works.
+        """
+        from engine.backprop import backward
+
+        backward(self, gradient)
+
+    def zero_grad(self) -> None:
+        """Set this node's gradient to 0 (``engine.zero_grad(root)`` clears a whole graph)."""
+        self.grad = 0.0
+
+
+def _sigmoid(z: float) -> float:
+    # σ(z) = 1/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows.
+    if z >= 0.0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _checked_pow(base: float, exponent: float, value: Value) -> float:
+    """baseᵉˣᵖᵒⁿᵉⁿᵗ as a real float, or a DomainError that says which case failed."""
+    if base == 0.0 and exponent < 0.0:
+        raise DomainError(f"**: 0 ** {exponent!r} is a division by zero ({_describe(value)})")
+    if base < 0.0 and not float(exponent).is_integer():
+        raise DomainError(
+            f"**: a negative base to a fractional power is not real: {base!r} ** {exponent!r} "
+            f"({_describe(value)})"
+        )
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:
+        raise DomainError(f"**: {base!r} ** {exponent!r} overflows float ({_describe(value)})") from None
+
+
+def _special_mode_node(
+    data: float, op: Op, parents: tuple, local_grads: tuple, const: float | None
+) -> tuple[tuple, tuple]:
+    """The parents and local derivatives a node keeps under no_grad or detect_anomaly."""
+    if _anomaly_checks and not (math.isfinite(data) and all(map(math.isfinite, local_grads))):
+        inputs = ", ".join(_describe(p) for p in parents)
+        if const is not None:
+            inputs += f", constant {const!r}"
+        raise AnomalyError(
+            f"detect_anomaly: op {op.name!r} gave {data!r} (local derivatives {local_grads!r}) "
+            f"from inputs [{inputs}]; path: {label_path(parents)}"
+        )
+    if not _grad_enabled:
+        return _NO_PARENTS, _NO_PARENTS
+    return parents, local_grads
+
+
+def label_path(nodes: Iterable[Value], limit: int = 8) -> str:
+    """The labels and ops found walking back from ``nodes`` (for error messages)."""
+    names: list[str] = []
+    stack = list(nodes)
+    seen: set[int] = set()
+    while stack and len(names) < limit:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.append(node.label or (node._op.name if node._op else f"leaf {node.data:.4g}"))
+        stack.extend(node._parents)
+    return " <- ".join(names) if names else "(no inputs)"
+
+
+# ---------------------------------------------------------------------------
+# Functional forms, accepting numbers as well as Values.
+# ---------------------------------------------------------------------------
+def _lift(x: Value | Number) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def exp(x: Value | Number) -> Value:
+    """eˣ as a Value (a number is wrapped first)."""
+    return _lift(x).exp()
+
+
+def log(x: Value | Number) -> Value:
+    """ln x as a Value, for x > 0."""
+    return _lift(x).log()
+
+
+def sigmoid(x: Value | Number) -> Value:
+    """σ(x) = 1/(1 + e⁻ˣ) as a Value."""
+    return _lift(x).sigmoid()
+
+
+def tanh(x: Value | Number) -> Value:
+    """tanh(x) as a Value."""
+    return _lift(x).tanh()
+
+
+def relu(x: Value | Number) -> Value:
+    """max(0, x) as a Value."""
+    return _lift(x).relu()
+
+
+def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value) -> Value:
+    """z = Σᵢ wᵢxᵢ + b as one node: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1.
+
+    One n-ary node instead of 2n binary ones is both the learner's picture of a
+    neuron and far cheaper. Number inputs are wrapped as leaf Values.
+    """
+    weights = tuple(weights)
+    inputs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
+    if len(weights) != len(inputs):
+        raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
+    if not isinstance(bias, Value):
+        bias = Value(bias)
+    w_data = [w.data for w in weights]
+    x_data = [x.data for x in inputs]
+    z = bias.data
+    for w, x in zip(w_data, x_data):
+        z += w * x
+    return Value(z, "", LINEAR, (*weights, *inputs, bias), _linear_grads(z, *w_data, *x_data, bias.data))
+
+
+def sum_values(terms: Iterable[Value | Number]) -> Value:
+    """Σ aᵢ as one node (∂/∂aᵢ = 1); numbers among the terms are wrapped as leaves."""
+    terms = tuple(t if isinstance(t, Value) else Value(t) for t in terms)
+    if not terms:
+        raise ValueError("sum_values: no terms to add")
+    total = 0.0
+    for t in terms:
+        total += t.data
+    return Value(total, "", SUM, terms, SUM.local_grads(total, *terms))
