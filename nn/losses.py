@@ -1,0 +1,106 @@
+"""Losses, written as in the course: the cost is the mean over the m samples.
+
+    binary cross-entropy  L = −1/m Σᵢ [yᵢ ln aᵢ + (1−yᵢ) ln(1−aᵢ)]
+    mean squared error    L = 1/m Σᵢ (aᵢ − yᵢ)²
+    hinge                 L = 1/m Σᵢ max(0, 1 − yᵢsᵢ),  yᵢ ∈ {−1, +1}
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from engine import OPS, DomainError, Value, sum_values
+
+SATURATION = 1e-6
+"""Below this distance of a sigmoid output from 0 or 1, the cross-entropy is taken from z."""
+
+_SIGMOID = OPS["sigmoid"]
+
+
+def _pairs(predictions: Sequence[Value], targets: Sequence[float], loss: str) -> list[tuple[Value, float]]:
+    """Check and pair predictions with targets (same length m ≥ 1, numeric targets)."""
+    predictions = [p if isinstance(p, Value) else Value(p) for p in predictions]
+    targets = list(targets)
+    if len(predictions) != len(targets):
+        raise ValueError(f"{loss}: {len(predictions)} predictions but {len(targets)} targets")
+    if not predictions:
+        raise ValueError(f"{loss}: no samples (m = 0)")
+    checked = []
+    for i, y in enumerate(targets):
+        if isinstance(y, Value):
+            y = y.data
+        if not isinstance(y, numbers.Real) or not math.isfinite(float(y)):
+            raise TypeError(f"{loss}: target {i} must be a finite number, got {y!r}")
+        checked.append((predictions[i], float(y)))
+    return checked
+
+
+def softplus(z: Value) -> Value:
+    """ln(1 + eᶻ), built from engine ops without overflow: z + ln(1 + e⁻ᶻ) for z > 0.
+
+    Its derivative is σ(z), so −[yz − ln(1 + eᶻ)] (the article's direct form of the
+    cross-entropy) gives dz = a − y.
+    """
+    if z.data > 0.0:
+        return z + (1.0 + (-z).exp()).log()
+    return (1.0 + z.exp()).log()
+
+
+def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
+    """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
+    if a._op is _SIGMOID and min(a.data, 1.0 - a.data) < SATURATION:
+        # a = σ(z) rounds towards 0 or 1: use z, where ln a = −softplus(−z), ln(1−a) = −softplus(z).
+        z = a.parents[0]
+        return softplus(z) - y * z
+    terms = []
+    if y != 0.0:
+        if a.data <= 0.0:
+            raise DomainError(
+                f"binary_cross_entropy: sample {i} has a = {a.data!r} with y = {y!r}: "
+                "y·ln a is −∞ (use a sigmoid output, whose z keeps the loss finite)"
+            )
+        terms.append(y * a.log())
+    if y != 1.0:
+        if a.data >= 1.0:
+            raise DomainError(
+                f"binary_cross_entropy: sample {i} has a = {a.data!r} with y = {y!r}: "
+                "(1−y)·ln(1−a) is −∞ (use a sigmoid output, whose z keeps the loss finite)"
+            )
+        terms.append((1.0 - y) * (1.0 - a).log())
+    return -(terms[0] + terms[1]) if len(terms) == 2 else -terms[0]
+
+
+def binary_cross_entropy(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
+    """L = −1/m Σᵢ [yᵢ ln aᵢ + (1−yᵢ) ln(1−aᵢ)] over m samples, targets y ∈ [0, 1].
+
+    The graph follows the formula, so ∂L/∂aᵢ = 1/m·(−y/a + (1−y)/(1−a)) is visible on
+    each a. Numerical choice: for a sigmoid output within 1e−6 of 0 or 1, that
+    sample's term is computed from its z as ln(1+eᶻ) − yz (the same function,
+    exact where a has rounded to 0 or 1, and dz = a − y still). A term with
+    weight 0 (y = 1 or y = 0) is left out, so 0·ln 0 counts as 0. An output of
+    exactly 0 or 1 that is not a sigmoid's, with a nonzero weight on its log,
+    raises ``DomainError``: the loss is infinite there.
+    """
+    pairs = _pairs(predictions, targets, "binary_cross_entropy")
+    for i, (_, y) in enumerate(pairs):
+        if not 0.0 <= y <= 1.0:
+            raise ValueError(f"binary_cross_entropy: target {i} must be in [0, 1], got {y!r}")
+    terms = [_cross_entropy_term(a, y, i) for i, (a, y) in enumerate(pairs)]
+    return sum_values(terms) * (1.0 / len(terms))
+
+
+def mse(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
+    """L = 1/m Σᵢ (aᵢ − yᵢ)²; ∂L/∂aᵢ = 2(aᵢ − yᵢ)/m."""
+    pairs = _pairs(predictions, targets, "mse")
+    return sum_values([(a - y) ** 2 for a, y in pairs]) * (1.0 / len(pairs))
+
+
+def hinge(scores: Sequence[Value], targets: Sequence[float]) -> Value:
+    """L = 1/m Σᵢ max(0, 1 − yᵢsᵢ) for labels yᵢ ∈ {−1, +1} (micrograd's demo loss)."""
+    pairs = _pairs(scores, targets, "hinge")
+    for i, (_, y) in enumerate(pairs):
+        if y not in (-1.0, 1.0):
+            raise ValueError(f"hinge: target {i} must be −1 or +1, got {y!r}")
+    return sum_values([(1.0 - y * s).relu() for s, y in pairs]) * (1.0 / len(pairs))
