@@ -8,8 +8,8 @@
 7.0
 """
 
+from engine.backprop import backward, derivative, gc_paused, grad, topological_order, zero_grad
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
-from engine.backprop import backward, gc_paused, grad, topological_order, zero_grad
 from engine.value import (
     OPS,
     AnomalyError,
@@ -31,25 +31,26 @@ from engine.value import (
 
 __all__ = [
     "OPS",
-    "GradcheckError",
-    "GradcheckReport",
-    "gradcheck",
-    "numerical_grad",
-    "relative_error",
     "AnomalyError",
     "DomainError",
+    "GradcheckError",
+    "GradcheckReport",
     "Op",
     "Value",
     "backward",
+    "derivative",
     "detect_anomaly",
     "enable_grad",
     "exp",
     "gc_paused",
     "grad",
+    "gradcheck",
     "is_grad_enabled",
     "linear",
     "log",
     "no_grad",
+    "numerical_grad",
+    "relative_error",
     "relu",
     "sigmoid",
     "sum_values",

@@ -7,8 +7,9 @@ is deterministic (it depends only on the order of each node's parents).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from engine.value import Value, enable_grad
 
@@ -97,16 +98,30 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
 
 
 def grad(
-    output: Value, inputs: Value | Sequence[Value], create_graph: bool = False
-) -> float | Value | list:
-    """∂output/∂input for each input, functional style (like HIPS autograd's ``grad``).
+    output: Value | Callable[..., Value],
+    inputs: Value | Sequence[Value] | None = None,
+    create_graph: bool = False,
+) -> Any:
+    """∂output/∂input for each input, leaving every ``.grad`` as it was.
 
-    Leaves every ``.grad`` as it was. Returns one result for one input, a list
-    for a sequence. With ``create_graph=False`` the results are floats; with
-    ``create_graph=True`` they are Values whose graph can itself be
-    differentiated, so ``grad(grad(y, x, create_graph=True), x)`` is d²y/dx².
-    An input that ``output`` does not depend on gets 0.
+    Two forms:
+
+    - ``grad(y, x)`` on a graph already built (like ``torch.autograd.grad``):
+      one result for one input, a list for a sequence. With
+      ``create_graph=False`` the results are floats; with ``create_graph=True``
+      they are Values whose graph can itself be differentiated, so
+      ``grad(grad(y, x, create_graph=True), x)`` is d²y/dx². An input that ``y``
+      does not depend on gets 0.
+    - ``grad(f)`` on a function (like HIPS autograd): returns the function
+      x ↦ ∂f/∂x (the first argument; see ``derivative``), so
+      ``grad(grad(f))(x)`` is f''(x).
     """
+    if not isinstance(output, Value):
+        if callable(output) and inputs is None:
+            return derivative(output)
+        raise TypeError(f"grad: expected a Value or a function, got {type(output).__name__}")
+    if inputs is None:
+        raise TypeError("grad(y, inputs): say which inputs, e.g. grad(y, x) or grad(y, [w, b])")
     single = isinstance(inputs, Value)
     wanted = [inputs] if single else list(inputs)
     order = topological_order(output)
@@ -152,3 +167,30 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list:
         result = grads.get(id(node), 0.0)
         results.append(result if isinstance(result, Value) else Value(result))
     return results
+
+
+def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[..., Any]:
+    """The function x ↦ ∂f/∂x, where x is argument ``argnum`` of ``f`` (HIPS-style).
+
+    Called with numbers it returns a float. Called with Values (as happens when
+    it is itself differentiated) it returns a Value with its own graph, so
+    derivatives nest: ``derivative(derivative(f))(x)`` is f''(x).
+
+    >>> derivative(lambda x: x ** 3)(2.0)        # 3x²
+    12.0
+    >>> derivative(derivative(lambda x: x ** 3))(2.0)   # 6x
+    12.0
+    """
+
+    def df(*args: Any) -> Any:
+        nested = isinstance(args[argnum], Value)
+        values = [a if isinstance(a, Value) else Value(a) for a in args]
+        with enable_grad():
+            output = f(*values)
+        if not isinstance(output, Value):  # f ignored its argument: a constant
+            return Value(0.0) if nested else 0.0
+        return grad(output, values[argnum], create_graph=nested)
+
+    df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
+    df.__doc__ = f"∂/∂(argument {argnum}) of {getattr(f, '__name__', 'f')}"
+    return df

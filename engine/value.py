@@ -18,9 +18,9 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
-Number = Union[int, float]
+Number = int | float
 
 
 class DomainError(ValueError):
@@ -228,7 +228,7 @@ class Value:
     0.002732
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_parents", "_local_grads", "_const")
+    __slots__ = ("_const", "_local_grads", "_op", "_parents", "data", "grad", "label")
 
     repr_digits = 4
     """Significant digits shown by ``repr``; the full float stays in ``data``."""

@@ -165,11 +165,11 @@ class MLP(Module):
         widths = [self.nin, *self.sizes]
         self.layers = [
             Layer(
-                widths[l - 1], widths[l],
-                output_activation if l == len(self.sizes) else activation,
-                layer=l, rng=rng,
+                widths[layer - 1], widths[layer],
+                output_activation if layer == len(self.sizes) else activation,
+                layer=layer, rng=rng,
             )
-            for l in range(1, len(widths))
+            for layer in range(1, len(widths))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
