@@ -225,7 +225,7 @@ class Value:
     >>> y = (x * 3 + 1).sigmoid()
     >>> y.backward()
     >>> round(x.grad, 6)  # dy/dx = 3·a(1−a)
-    0.002732
+    0.002731
     """
 
     __slots__ = ("_const", "_local_grads", "_op", "_parents", "data", "grad", "label")
