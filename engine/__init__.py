@@ -10,6 +10,8 @@
 
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
 from engine.backprop import backward, gc_paused, grad, topological_order, zero_grad
+from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
+from engine.explain import explain
 from engine.value import (
     OPS,
     AnomalyError,
@@ -38,12 +40,16 @@ __all__ = [
     "relative_error",
     "AnomalyError",
     "DomainError",
+    "GraphTooLargeError",
+    "GraphvizNotFoundError",
     "Op",
     "Value",
     "backward",
     "detect_anomaly",
+    "draw",
     "enable_grad",
     "exp",
+    "explain",
     "gc_paused",
     "grad",
     "is_grad_enabled",
@@ -51,9 +57,11 @@ __all__ = [
     "log",
     "no_grad",
     "relu",
+    "save_svg",
     "sigmoid",
     "sum_values",
     "tanh",
+    "to_dot",
     "topological_order",
     "zero_grad",
 ]
