@@ -126,8 +126,8 @@ class _Boxing:
 def _html(text: str) -> str:
     """``text`` safe inside a Graphviz HTML-like label: markup characters become entities."""
     text = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (  # dot expands \N, \G, ... even in HTML labels: a doubled backslash is one backslash
+        text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         .replace('"', "&quot;").replace("'", "&#39;")
     )
 
@@ -205,8 +205,7 @@ def draw(
         on_path = nodes_on_paths(root, targets)
 
     names = NodeNames({id(key): k for k, key in enumerate(keys)}, digits)
-    for key in keys:  # name the boxes in walk order, so the numbering follows it
-        names(key)
+    names.name_all(member for box in boxes.values() for member in box.members)
     parameter_ids = None if parameters is None else {id(p) for p in parameters}
     painter = _Painter(
         names, digits, show_grad, show_local_grads, on_path, parameter_ids, root, root_key

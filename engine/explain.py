@@ -154,6 +154,26 @@ class NodeNames:
             self._names[id(node)] = name
         return name
 
+    def name_all(self, nodes: Iterable[Value]) -> None:
+        """Name ``nodes`` parents first, so each expression is written over its operands' names."""
+        wanted = {id(node): node for node in nodes}
+        done: set[int] = set()
+        for start in wanted.values():
+            if id(start) in done:
+                continue
+            done.add(id(start))
+            stack = [(start, iter(start._parents))]
+            while stack:  # depth-first, a node named once all its wanted parents are
+                node, parents = stack[-1]
+                for parent in parents:
+                    if id(parent) in wanted and id(parent) not in done:
+                        done.add(id(parent))
+                        stack.append((parent, iter(parent._parents)))
+                        break
+                else:
+                    stack.pop()
+                    self(node)
+
     def _position(self, node: Value) -> int:
         position = self._index.get(id(node))
         if position is None:
@@ -310,6 +330,7 @@ def explain(
     gradients = dict(zip(map(id, order), grad(root, order), strict=True))  # dL/dv for each v, .grad untouched
     position = {id(node): k for k, node in enumerate(walk(root)[0])}
     names = NodeNames(position, digits)
+    names.name_all(order)
     number = lambda x: format_number(x, digits)
     factor = lambda x: _factor(number(x))
 
