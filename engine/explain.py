@@ -329,8 +329,6 @@ def explain(
         order = [node for node in order if id(node) in on_path]
     gradients = dict(zip(map(id, order), grad(root, order), strict=True))  # dL/dv for each v, .grad untouched
     position = {id(node): k for k, node in enumerate(walk(root)[0])}
-    names = NodeNames(position, digits)
-    names.name_all(order)
     number = lambda x: format_number(x, digits)
     factor = lambda x: _factor(number(x))
 
@@ -341,6 +339,9 @@ def explain(
         for slot, parent in enumerate(node._parents):
             if id(parent) in kept:
                 consumers.setdefault(id(parent), []).append((node, slot))
+    names = NodeNames(position, digits)
+    shown = order[: max_steps + 1]  # name only what is written: big graphs stay fast
+    names.name_all([*shown, *(c for v in shown for c, _ in consumers.get(id(v), [])[:max_terms])])
 
     out = names(root)
     dout = d(out)
