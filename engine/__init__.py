@@ -9,6 +9,8 @@
 """
 
 from engine.backprop import backward, derivative, gc_paused, grad, topological_order, zero_grad
+from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
+from engine.explain import explain
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
 from engine.value import (
     OPS,
@@ -35,13 +37,17 @@ __all__ = [
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
+    "GraphTooLargeError",
+    "GraphvizNotFoundError",
     "Op",
     "Value",
     "backward",
     "derivative",
     "detect_anomaly",
+    "draw",
     "enable_grad",
     "exp",
+    "explain",
     "gc_paused",
     "grad",
     "gradcheck",
@@ -52,9 +58,11 @@ __all__ = [
     "numerical_grad",
     "relative_error",
     "relu",
+    "save_svg",
     "sigmoid",
     "sum_values",
     "tanh",
+    "to_dot",
     "topological_order",
     "zero_grad",
 ]

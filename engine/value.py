@@ -433,6 +433,12 @@ class Value:
         """Set this node's gradient to 0 (``engine.zero_grad(root)`` clears a whole graph)."""
         self.grad = 0.0
 
+    def explain(self, wrt: Value | None = None, **options: int) -> str:
+        """The chain rule from this node back, step by step with numbers (``engine.explain``)."""
+        from engine.explain import explain
+
+        return explain(self, wrt, **options)
+
 
 def _sigmoid(z: float) -> float:
     # σ(z) = 1/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows.

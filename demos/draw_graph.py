@@ -1,0 +1,87 @@
+"""See the graph: the seeds' sigmoid neuron and a small MLP drawn as SVG, and the chain rule in words.
+
+    z = wx + b,  a = σ(z),  L = −[y ln a + (1−y) ln(1−a)]
+
+The neuron is drawn after ``backward`` with each edge carrying ∂child/∂parent and
+upstream × local, and the path from L to w highlighted; the MLP 2-4-4-1 is drawn
+one box per neuron. Then ``explain`` writes dL/da, dL/dz = a − y and dL/dw = x(a − y)
+step by step,
+next to the hand formulas.
+
+Run: python demos/draw_graph.py [--out out/]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quickstart import neuron_loss  # the seeds' neuron, defined once (demos/ is on the path)
+
+from engine import GraphvizNotFoundError, Value, explain, save_svg
+from nn import MLP, binary_cross_entropy
+
+X, Y = 1.5, 1.0  # one sample: the input and its label
+
+
+def seeds_neuron(x: float = X, y: float = Y, w: float = 0.8, b: float = -0.4) -> dict[str, Value]:
+    """The course's single neuron with its cross-entropy loss, after backward: w, b, z, a, L by name.
+
+    The loss is quickstart's formula with both terms kept, so dL/da is drawn as the sum
+    of the two branches −y/a (through ln a) and (1−y)/(1−a) (through ln(1−a)).
+    """
+    w_node, b_node = Value(w, label="w"), Value(b, label="b")
+    z, a, loss = neuron_loss(w_node, b_node, x, y)
+    loss.backward()
+    return {"w": w_node, "b": b_node, "z": z, "a": a, "L": loss}
+
+
+def small_mlp_loss(seed: int = 0) -> Value:
+    """A 2-4-4-1 tanh/sigmoid MLP on two samples with its cross-entropy cost, after backward."""
+    model = MLP(2, [4, 4, 1], seed=seed)
+    samples, targets = [[0.5, -1.0], [-1.5, 2.0]], [1.0, 0.0]
+    cost = binary_cross_entropy([model(x) for x in samples], targets)
+    cost.label = "L"
+    cost.backward()
+    return cost
+
+
+def write_svg(root: Value, path: Path, **options: object) -> Path:
+    """save_svg, or without Graphviz the .gv source beside it (the error says how to install dot)."""
+    try:
+        return save_svg(root, path, **options)
+    except GraphvizNotFoundError as error:
+        print(f"note: {error}\n")
+        return error.source_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write neuron.svg and mlp.svg into --out and print the neuron's chain rule."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=Path("out"), help="folder for the SVG files (default: out/)"
+    )
+    args = parser.parse_args(argv)
+
+    neuron = seeds_neuron()
+    neuron_file = write_svg(
+        neuron["L"], args.out / "neuron.svg", show_local_grads=True, highlight=neuron["w"],
+        title=f"z = wx + b, a = σ(z), L = −[y ln a + (1−y) ln(1−a)]  (x = {X}, y = {Y}); path to w in red",
+    )
+    mlp_file = write_svg(
+        small_mlp_loss(), args.out / "mlp.svg", collapse_neurons=True,
+        title="MLP 2-4-4-1 on 2 samples, one box per neuron",
+    )
+    print(f"neuron graph: {neuron_file}")
+    print(f"MLP graph:    {mlp_file}\n")
+    print(explain(neuron["L"]))
+    x, y, a = X, Y, neuron["a"].data
+    print(
+        f"\nby hand: dL/da = −y/a + (1−y)/(1−a) = {-y / a + (1 - y) / (1 - a):.4g}, "
+        f"dz = a − y = {a - y:.4g}, dw = x(a − y) = {x * (a - y):.4g}, db = a − y = {a - y:.4g}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

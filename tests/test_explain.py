@@ -1,0 +1,187 @@
+"""engine.explain: the chain rule written out must carry the hand-derived numbers and change no grad."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import pytest
+from test_draw import seeds_neuron
+
+import nn
+from engine import OPS, Value, explain, gc_paused, numerical_grad, sum_values, topological_order
+from engine.explain import NodeNames, walk
+
+
+def step(text: str, name: str, of: str = "L") -> list[str]:
+    """The lines of the step for d<of>/d<name> (one line, or several that go on with '= ...')."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith(f"d{of}/d{name} = "))
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):
+            break
+        block.append(line)
+    return block
+
+
+def result(text: str, name: str, of: str = "L") -> float:
+    """The number a step ends with: d<of>/d<name>."""
+    return float(step(text, name, of)[-1].rsplit(" = ", 1)[1])
+
+
+@pytest.mark.parametrize("y", [1.0, 0.0, 0.3])
+def test_seeds_neuron_steps_carry_the_hand_formulas(y):
+    x = 1.5
+    n = seeds_neuron(x, y, backward=False)
+    text = explain(n["L"])
+    a = n["a"].data
+    four = lambda v: pytest.approx(v, rel=5e-4, abs=1e-9)  # the text keeps 4 significant digits
+    assert result(text, "a") == four(-y / a + (1 - y) / (1 - a))  # dL/da = −y/a + (1−y)/(1−a)
+    assert result(text, "z") == four(a - y)  # dz = a − y
+    assert result(text, "w") == four(x * (a - y))  # dw = x(a − y)
+    assert result(text, "b") == four(a - y)  # db = a − y
+    dz = step(text, "z")[0]
+    assert "dL/dz = dL/da · da/dz = dL/da · a(1−a) = " in dz
+    assert f"· {a * (1 - a):.4g} = " in dz  # σ'(z) = a(1−a), evaluated
+    # dL/da gathers two branches, through ln a and through 1 − a: written as a sum
+    da = " ".join(step(text, "a"))
+    assert "dL/d(ln a) · d(ln a)/da + dL/d(1−a) · d(1−a)/da" in da
+    assert "dL/d(ln a) · 1/a + dL/d(1−a) · (−1)" in da
+    assert f"{1 / a:.4g}" in da
+
+
+def test_explain_changes_no_grad():
+    n = seeds_neuron(backward=False)
+    nodes = topological_order(n["L"])
+    explain(n["L"])
+    assert [v.grad for v in nodes] == [0.0] * len(nodes)
+    n["L"].backward()
+    before = [v.grad for v in nodes]
+    explain(n["L"], wrt=n["w"])
+    n["L"].explain()
+    assert [v.grad for v in nodes] == before
+
+
+def test_wrt_keeps_only_the_paths_to_that_node():
+    n = seeds_neuron(backward=False)
+    text = explain(n["L"], wrt=n["b"])
+    steps = [line for line in text.splitlines() if line.startswith("dL/d")]
+    assert "to b:" in text.splitlines()[0]
+    assert not any(line.startswith(("dL/dw ", "dL/d(1.5·w) ")) for line in steps)
+    # all 12 nodes but w and 1.5·w lie on a path from L to b
+    assert len(steps) == 12 - 2 and {"dL/db", "dL/dz", "dL/da"} <= {s.split(" = ")[0] for s in steps}
+    assert result(text, "b") == pytest.approx(n["a"].data - 1.0, rel=5e-4)  # db = a − y
+
+
+def test_branches_are_summed_and_match_central_differences():
+    x = Value(0.7, label="x")
+    y = x * x + x.exp()
+    y.label = "y"
+    text = explain(y)
+    dy_dx = step(text, "x", of="y")
+    assert dy_dx[0].count(" + ") == 2  # three uses of x: two in x·x, one in exp(x)
+    assert dy_dx[1].endswith("= dy/d(x·x) · x + dy/d(x·x) · x + dy/d(exp(x)) · exp(x)")
+    expected = 2 * 0.7 + math.exp(0.7)  # dy/dx = 2x + eˣ
+    numeric = numerical_grad(lambda: (x * x + x.exp()).data, [x], 1e-6)[0]
+    assert result(text, "x", of="y") == pytest.approx(expected, rel=5e-4)
+    assert numeric == pytest.approx(expected, rel=1e-8)
+
+
+def test_a_linear_node_writes_dw_as_x_times_dz_over_samples():
+    model = nn.MLP(2, [1], output_activation="sigmoid")
+    samples, targets = [[0.5, -1.0], [2.0, 1.0]], [1.0, 0.0]
+    cost = nn.binary_cross_entropy([model(s) for s in samples], targets)
+    cost.label = "L"
+    weight = model.layers[0].neurons[0].w[0]
+    text = explain(cost, wrt=weight)
+    block = " ".join(step(text, re.escape("W[1]_0,0").replace("\\", "")))
+    assert "dL/dz[1]_0 · x_0 + dL/dz[1]_0#2 · x_0#2" in block  # dW = Σ over samples of dz · x
+    # dW[1] = 1/m Σᵢ (aᵢ − yᵢ) xᵢ for the sigmoid + cross-entropy output
+    activations = [model(s).data for s in samples]
+    hand = sum((a - y) * s[0] for a, y, s in zip(activations, targets, samples, strict=True)) / 2
+    assert float(block.rsplit(" = ", 1)[1]) == pytest.approx(hand, rel=5e-4)
+
+
+def test_output_is_bounded_on_a_big_graph():
+    with gc_paused():
+        node = Value(0.5, label="x")
+        for _ in range(20_000):
+            node = (node * 0.999).tanh()
+        terms = sum_values([node * k for k in range(1, 50)])
+    start = time.perf_counter()
+    text = explain(terms, max_steps=60, max_terms=4)
+    assert time.perf_counter() - start < 5
+    lines = text.splitlines()
+    assert len(lines) < 60 * 4 + 10
+    assert "more steps not shown (max_steps=60)" in text
+    assert "… (45 more terms)" in text  # x feeds 49 products: 4 terms are written out
+
+
+LOCAL_FORMULAS = [
+    # (how to build out from p, q), slot, formula of ∂out/∂operand in the names
+    (lambda p, q: p + q, 0, "1"),
+    (lambda p, q: p - q, 1, "−1"),
+    (lambda p, q: p * q, 0, "q"),
+    (lambda p, q: p / q, 1, "−p/q²"),
+    (lambda p, q: p ** q, 0, "q·p^(q−1)"),
+    (lambda p, q: p ** q, 1, "out·ln p"),
+    (lambda p, q: p ** 3, 0, "3·p^2"),
+    (lambda p, q: 2 ** p, 0, "out·ln 2"),
+    (lambda p, q: 5 - p, 0, "−1"),
+    (lambda p, q: 4 / p, 0, "−4/p²"),
+    (lambda p, q: p / 4, 0, "1/4"),
+    (lambda p, q: -p, 0, "−1"),
+    (lambda p, q: p.exp(), 0, "out"),
+    (lambda p, q: p.log(), 0, "1/p"),
+    (lambda p, q: p.sigmoid(), 0, "out(1−out)"),
+    (lambda p, q: p.tanh(), 0, "1−out²"),
+    (lambda p, q: p.relu(), 0, "1 if p > 0 else 0"),
+    (lambda p, q: sum_values([p, q, p]), 2, "1"),
+]
+
+
+@pytest.mark.parametrize(("build", "slot", "formula"), LOCAL_FORMULAS)
+def test_each_op_writes_its_local_derivative(build, slot, formula):
+    p, q = Value(1.5, label="p"), Value(2.0, label="q")
+    out = build(p, q)
+    out.label = "out"
+    names = NodeNames({})
+    assert names.local_formula(out, slot) == formula
+
+
+def test_every_op_in_the_registry_has_a_formula():
+    from engine.explain import _FORMULAS
+
+    assert set(_FORMULAS) == set(OPS)
+
+
+def test_names_are_unique_and_readable():
+    a = Value(0.2, label="a")
+    other = Value(0.9, label="a")  # the same label on another node
+    out = (1 - a).log() + other
+    names = NodeNames({id(v): k for k, v in enumerate(walk(out)[0])})
+    names.name_all(topological_order(out))
+    assert [names(v) for v in topological_order(out)] == ["ln(1−a)+a#2", "ln(1−a)", "1−a", "a", "a#2"]
+    longer = (1 - a).log() * other.exp()  # too long to write out: named by its walk position
+    names = NodeNames({id(v): k for k, v in enumerate(walk(longer)[0])})
+    names.name_all(topological_order(longer))
+    assert names(longer) == "t0" and names(longer.parents[1]) == "exp(a#2)"
+
+
+def test_value_explain_is_engine_explain():
+    n = seeds_neuron(y=0.0)
+    assert n["L"].explain(wrt=n["z"], digits=6) == explain(n["L"], n["z"], digits=6)
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [({"digits": 0}, ValueError), ({"max_steps": -1}, ValueError),
+                                                ({"wrt": 3.0}, TypeError)])
+def test_bad_arguments_are_named(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        explain(Value(1.0) * 2, **kwargs)
+
+
+def test_wrt_outside_the_graph_is_refused():
+    with pytest.raises(ValueError, match="not in the graph"):
+        explain(Value(1.0) * 2, wrt=Value(3.0))
