@@ -11,8 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine import Value, grad, linear
-from nn import MLP, binary_cross_entropy
-from nn import formulas as F
+from nn import MLP, binary_cross_entropy, formulas
 
 SETTINGS = settings(max_examples=40, deadline=None)
 reals = st.floats(-6.0, 6.0, allow_nan=False)
@@ -32,19 +31,19 @@ def test_dL_da_and_sigmoid_prime_match_autograd(z: float, y: float) -> None:
     a = zv.sigmoid()
     cost = binary_cross_entropy([a], [y])
     auto_a, auto_z = grad(cost, [a, zv])
-    assert F.dL_da(a.data, y) == pytest.approx(auto_a, rel=1e-12, abs=1e-15)
-    assert F.sigmoid_prime(a.data) == pytest.approx(a.local_grads[0], rel=1e-15)
-    assert F.dz_sigmoid_cross_entropy(a.data, y) == pytest.approx(auto_z, rel=1e-10, abs=1e-15)
+    assert formulas.dL_da(a.data, y) == pytest.approx(auto_a, rel=1e-12, abs=1e-15)
+    assert formulas.sigmoid_prime(a.data) == pytest.approx(a.local_grads[0], rel=1e-15)
+    assert formulas.dz_sigmoid_cross_entropy(a.data, y) == pytest.approx(auto_z, rel=1e-10, abs=1e-15)
 
 
 def test_dL_da_by_hand_and_the_articles_ln_slip() -> None:
     a, y = 0.25, 1.0
-    assert F.dL_da(a, y) == pytest.approx(-4.0)  # −y/a
-    assert F.dL_da(a, 0.0) == pytest.approx(1.0 / 0.75)  # (1−y)/(1−a)
-    assert -y / math.log(a) != pytest.approx(F.dL_da(a, y), rel=0.1)  # the slip is a different number
+    assert formulas.dL_da(a, y) == pytest.approx(-4.0)  # −y/a
+    assert formulas.dL_da(a, 0.0) == pytest.approx(1.0 / 0.75)  # (1−y)/(1−a)
+    assert -y / math.log(a) != pytest.approx(formulas.dL_da(a, y), rel=0.1)  # the slip is a different number
     # a zero-weight term is left out, as in nn.losses: a = 0 with y = 0 is finite
-    assert F.dL_da(0.0, 0.0) == 1.0
-    assert F.dL_da(1.0, 1.0) == -1.0
+    assert formulas.dL_da(0.0, 0.0) == 1.0
+    assert formulas.dL_da(1.0, 1.0) == -1.0
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "linear"])
@@ -52,19 +51,23 @@ def test_g_prime_matches_the_engines_local_derivative(name: str) -> None:
     zs = np.array([-2.5, -0.3, 0.4, 1.7])
     for z in zs:
         node = Value(float(z))
-        out = {"sigmoid": node.sigmoid, "tanh": node.tanh, "relu": node.relu, "linear": lambda n=node: n}[name]()
+        out = {"sigmoid": node.sigmoid, "tanh": node.tanh, "relu": node.relu, "linear": lambda n=node: n}[
+            name
+        ]()
         expected = 1.0 if out is node else out.local_grads[0]
-        assert F.g_prime(name, z) == pytest.approx(expected, rel=1e-15)
-        assert F.activation(name, z) == pytest.approx(out.data, rel=1e-15)
+        assert formulas.g_prime(name, z) == pytest.approx(expected, rel=1e-15)
+        assert formulas.activation(name, z) == pytest.approx(out.data, rel=1e-15)
     # the two derivative forms agree: from a (forward's A) and recomputed from z
-    assert np.allclose(F.g_prime(name, zs, F.activation(name, zs)), F.g_prime(name, zs), rtol=1e-15)
+    assert np.allclose(
+        formulas.g_prime(name, zs, formulas.activation(name, zs)), formulas.g_prime(name, zs), rtol=1e-15
+    )
 
 
 def test_relu_prime_at_the_kink_is_zero_like_the_engine() -> None:
-    assert F.relu_prime(0.0) == 0.0
+    assert formulas.relu_prime(0.0) == 0.0
     assert Value(0.0).relu().local_grads[0] == 0.0
-    assert F.tanh_prime(F.tanh(0.5)) == pytest.approx(1.0 / math.cosh(0.5) ** 2, rel=1e-14)
-    assert np.array_equal(F.linear_prime(np.zeros((2, 3))), np.ones((2, 3)))
+    assert formulas.tanh_prime(formulas.tanh(0.5)) == pytest.approx(1.0 / math.cosh(0.5) ** 2, rel=1e-14)
+    assert np.array_equal(formulas.linear_prime(np.zeros((2, 3))), np.ones((2, 3)))
 
 
 @given(
@@ -88,8 +91,10 @@ def test_chain_rule_route_equals_direct_route_equals_autograd(
     cost = binary_cross_entropy([a], [y])
     *auto_w, auto_b = grad(cost, [*weights, bias])
     xs = np.array(x)
-    chain_w, direct_w, simple_w = F.dw_chain_rule(xs, a.data, y), F.dw_direct(xs, z.data, y), F.dw_neuron(
-        xs, a.data, y
+    chain_w, direct_w, simple_w = (
+        formulas.dw_chain_rule(xs, a.data, y),
+        formulas.dw_direct(xs, z.data, y),
+        formulas.dw_neuron(xs, a.data, y),
     )
     scale = max(1.0, float(np.max(np.abs(xs))))
     # [−y/a + (1−y)/(1−a)]·a(1−a) rounds to a few ε absolute, as does a − y; so compare absolutely.
@@ -97,27 +102,33 @@ def test_chain_rule_route_equals_direct_route_equals_autograd(
     assert np.allclose(direct_w, simple_w, rtol=0, atol=tolerance)
     assert np.allclose(chain_w, simple_w, rtol=0, atol=tolerance)
     assert np.allclose(simple_w, auto_w, rtol=1e-10, atol=1e-15 * scale)
-    assert F.db_direct(z.data, y) == pytest.approx(F.db_neuron(a.data, y), abs=1e-15)
-    assert F.db_chain_rule(a.data, y) == pytest.approx(F.db_neuron(a.data, y), abs=tolerance)
-    assert F.db_neuron(a.data, y) == pytest.approx(auto_b, rel=1e-10, abs=1e-15)
-    assert F.dz_direct(z.data, y) == pytest.approx(F.dz_sigmoid_cross_entropy(a.data, y), abs=1e-15)
+    assert formulas.db_direct(z.data, y) == pytest.approx(formulas.db_neuron(a.data, y), abs=1e-15)
+    assert formulas.db_chain_rule(a.data, y) == pytest.approx(formulas.db_neuron(a.data, y), abs=tolerance)
+    assert formulas.db_neuron(a.data, y) == pytest.approx(auto_b, rel=1e-10, abs=1e-15)
+    assert formulas.dz_direct(z.data, y) == pytest.approx(
+        formulas.dz_sigmoid_cross_entropy(a.data, y), abs=1e-15
+    )
     # ln a and ln(1−a) from a rounded a carry an absolute error of ~ε/min(a, 1−a)
-    assert F.loss_direct(z.data, y) == pytest.approx(float(F.loss(a.data, y)), rel=1e-13, abs=1e-15 / near)
-    assert F.loss(a.data, y) == pytest.approx(cost.data, rel=1e-13, abs=1e-15 / near)
+    assert formulas.loss_direct(z.data, y) == pytest.approx(
+        float(formulas.loss(a.data, y)), rel=1e-13, abs=1e-15 / near
+    )
+    assert formulas.loss(a.data, y) == pytest.approx(cost.data, rel=1e-13, abs=1e-15 / near)
 
 
 def test_dz_dw_is_x_as_the_linear_nodes_local_derivative() -> None:
     x = [0.5, -2.0, 3.0]
     z = linear([Value(0.1), Value(0.2), Value(0.3)], x, Value(0.0))
-    assert list(F.dz_dw(x)) == list(z.local_grads[:3])
+    assert list(formulas.dz_dw(x)) == list(z.local_grads[:3])
 
 
 # -- the vectorized equations -----------------------------------------------------------------
 def test_params_from_model_uses_the_course_shapes_and_labels() -> None:
     model = MLP(3, [4, 2, 1], activation="relu")
-    params = F.params_from_model(model)
-    assert params["W[1]"].shape == (4, 3) and params["b[2]"].shape == (2, 1) and params["W[3]"].shape == (1, 2)
-    assert [params[f"g[{l}]"] for l in (1, 2, 3)] == ["relu", "relu", "sigmoid"]
+    params = formulas.params_from_model(model)
+    assert (
+        params["W[1]"].shape == (4, 3) and params["b[2]"].shape == (2, 1) and params["W[3]"].shape == (1, 2)
+    )
+    assert [params[f"g[{layer}]"] for layer in (1, 2, 3)] == ["relu", "relu", "sigmoid"]
     named = dict(model.named_parameters())
     assert params["W[2]"][1, 3] == named["W[2]_1,3"].data
     assert params["b[1]"][2, 0] == named["b[1]_2"].data
@@ -127,19 +138,21 @@ def test_params_from_model_uses_the_course_shapes_and_labels() -> None:
 
 def test_backprop_shapes_and_the_forums_dz_previous_layer() -> None:
     model = MLP(3, [5, 4, 1], activation="tanh")
-    params = F.params_from_model(model)
+    params = formulas.params_from_model(model)
     x, y = random_batch(3, 7, seed=1)
-    grads = F.backprop(params, x, y)
-    for l, (rows, cols) in enumerate([(5, 3), (4, 5), (1, 4)], start=1):
-        assert grads[f"dW[{l}]"].shape == (rows, cols)
-        assert grads[f"db[{l}]"].shape == (rows, 1)
-        assert grads[f"dZ[{l}]"].shape == (rows, 7)
-        assert grads[f"dA[{l}]"].shape == (rows, 7)
-    cache = F.forward(params, x)
+    grads = formulas.backprop(params, x, y)
+    for layer, (rows, cols) in enumerate([(5, 3), (4, 5), (1, 4)], start=1):
+        assert grads[f"dW[{layer}]"].shape == (rows, cols)
+        assert grads[f"db[{layer}]"].shape == (rows, 1)
+        assert grads[f"dZ[{layer}]"].shape == (rows, 7)
+        assert grads[f"dA[{layer}]"].shape == (rows, 7)
+    cache = formulas.forward(params, x)
     assert np.array_equal(grads["dZ[3]"], cache.A[3] - y)  # dZ[L] = A[L] − Y
-    for l in (3, 2):
-        forum = F.dz_previous_layer(params[f"W[{l}]"], grads[f"dZ[{l}]"], F.g_prime("tanh", cache.Z[l - 1]))
-        assert np.allclose(forum, grads[f"dZ[{l - 1}]"], rtol=1e-14, atol=0)
+    for layer in (3, 2):
+        forum = formulas.dz_previous_layer(
+            params[f"W[{layer}]"], grads[f"dZ[{layer}]"], formulas.g_prime("tanh", cache.Z[layer - 1])
+        )
+        assert np.allclose(forum, grads[f"dZ[{layer - 1}]"], rtol=1e-14, atol=0)
     # db is the mean over the columns, dW the mean of the outer products dz·aᵀ
     assert np.allclose(grads["db[2]"][:, 0], grads["dZ[2]"].mean(axis=1), rtol=1e-14)
     outer = sum(np.outer(grads["dZ[2]"][:, k], cache.A[1][:, k]) for k in range(7)) / 7
@@ -147,10 +160,10 @@ def test_backprop_shapes_and_the_forums_dz_previous_layer() -> None:
 
 
 def test_output_chain_rule_equals_the_simplified_a_minus_y() -> None:
-    params = F.params_from_model(MLP(2, [3, 1]))
+    params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 9, seed=2)
-    simplified = F.backprop(params, x, y)
-    chain = F.backprop(params, x, y, rules="output_chain_rule")
+    simplified = formulas.backprop(params, x, y)
+    chain = formulas.backprop(params, x, y, rules="output_chain_rule")
     for key in simplified:
         assert np.allclose(chain[key], simplified[key], rtol=1e-12, atol=1e-15), key
 
@@ -159,7 +172,7 @@ def test_cross_entropy_cost_matches_the_engines_loss() -> None:
     a = np.array([[0.2, 0.9, 0.5]])
     y = np.array([[0.0, 1.0, 0.3]])
     auto = binary_cross_entropy([Value(v) for v in a[0]], y[0].tolist())
-    assert F.cross_entropy_cost(a, y) == pytest.approx(auto.data, rel=1e-14)
+    assert formulas.cross_entropy_cost(a, y) == pytest.approx(auto.data, rel=1e-14)
 
 
 # -- against PyTorch float64 --------------------------------------------------------------------
@@ -169,9 +182,9 @@ def test_cross_entropy_cost_matches_the_engines_loss() -> None:
 def test_dW_db_equal_torch_float64(activation: str, sizes: list[int]) -> None:
     torch = pytest.importorskip("torch")
     model = MLP(3, sizes, activation=activation, seed=len(sizes))
-    params = F.params_from_model(model)
+    params = formulas.params_from_model(model)
     x, y = random_batch(3, 6, seed=len(sizes))
-    grads = F.backprop(params, x, y)
+    grads = formulas.backprop(params, x, y)
     functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda t: t}
     tensors = {
         key: torch.tensor(value, dtype=torch.float64, requires_grad=True)
@@ -179,8 +192,8 @@ def test_dW_db_equal_torch_float64(activation: str, sizes: list[int]) -> None:
         if not key.startswith("g")
     }
     a = torch.tensor(x, dtype=torch.float64)
-    for l in range(1, len(sizes) + 1):
-        a = functions[params[f"g[{l}]"]](tensors[f"W[{l}]"] @ a + tensors[f"b[{l}]"])
+    for layer in range(1, len(sizes) + 1):
+        a = functions[params[f"g[{layer}]"]](tensors[f"W[{layer}]"] @ a + tensors[f"b[{layer}]"])
     cost = torch.nn.functional.binary_cross_entropy(a, torch.tensor(y, dtype=torch.float64))
     cost.backward()
     for key, tensor in tensors.items():
@@ -191,62 +204,66 @@ def test_dW_db_equal_torch_float64(activation: str, sizes: list[int]) -> None:
 
 # -- errors name the shapes ---------------------------------------------------------------------
 def test_batch_shape_errors_name_the_shapes() -> None:
-    params = F.params_from_model(MLP(2, [3, 1]))
+    params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 5, seed=0)
     with pytest.raises(ValueError, match=r"X has shape \(5, 2\).*samples look like rows.*samples_as='rows'"):
-        F.backprop(params, x.T, y)
+        formulas.backprop(params, x.T, y)
     with pytest.raises(ValueError, match=r"X has shape \(3, 5\).*n_x = 2"):
-        F.backprop(params, np.zeros((3, 5)), y)
-    with pytest.raises(ValueError, match=r"X has m = 5 samples \(shape \(2, 5\)\) but Y has 4 \(shape \(1, 4\)\)"):
-        F.backprop(params, x, y[:, :4])
+        formulas.backprop(params, np.zeros((3, 5)), y)
+    with pytest.raises(
+        ValueError, match=r"X has m = 5 samples \(shape \(2, 5\)\) but Y has 4 \(shape \(1, 4\)\)"
+    ):
+        formulas.backprop(params, x, y[:, :4])
     with pytest.raises(ValueError, match=r"Y must have shape \(1, 5\) or \(5,\).*got \(5, 1\)"):
-        F.backprop(params, x, y.T)
+        formulas.backprop(params, x, y.T)
     with pytest.raises(ValueError, match=r"X must be 2-D.*shape \(5,\)"):
-        F.backprop(params, x[0], y)
+        formulas.backprop(params, x[0], y)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]; Y\[0, 1\] = 2.0"):
-        F.backprop(params, x, np.array([[0.0, 2.0, 0.0, 1.0, 1.0]]))
+        formulas.backprop(params, x, np.array([[0.0, 2.0, 0.0, 1.0, 1.0]]))
     with pytest.raises(ValueError, match=r"non-finite value at X\[1, 3\]"):
         bad = x.copy()
         bad[1, 3] = np.nan
-        F.backprop(params, bad, y)
+        formulas.backprop(params, bad, y)
     with pytest.raises(ValueError, match="unknown backprop rules 'nope'"):
-        F.backprop(params, x, y, rules="nope")
+        formulas.backprop(params, x, y, rules="nope")
 
 
 def test_rows_layout_is_the_transpose() -> None:
     x, y = random_batch(2, 4, seed=3)
-    rows_x, rows_y = F.check_batch(x.T, y.T, 2, samples_as="rows")
+    rows_x, rows_y = formulas.check_batch(x.T, y.T, 2, samples_as="rows")
     assert np.array_equal(rows_x, x) and np.array_equal(rows_y, y)
     with pytest.raises(ValueError, match="samples_as must be 'columns' or 'rows'"):
-        F.check_batch(x, y, 2, samples_as="cols")
+        formulas.check_batch(x, y, 2, samples_as="cols")
 
 
 def test_params_errors_name_the_keys_and_shapes() -> None:
-    params = F.params_from_model(MLP(2, [3, 1]))
+    params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 4, seed=0)
     with pytest.raises(ValueError, match=r"W\[2\] has shape \(1, 4\) but layer 1 has 3 units"):
-        F.backprop({**params, "W[2]": np.zeros((1, 4))}, x, y)
+        formulas.backprop({**params, "W[2]": np.zeros((1, 4))}, x, y)
     with pytest.raises(ValueError, match=r"b\[1\] must have shape \(3, 1\).*got \(3,\)"):
-        F.backprop({**params, "b[1]": np.zeros(3)}, x, y)
+        formulas.backprop({**params, "b[1]": np.zeros(3)}, x, y)
     with pytest.raises(ValueError, match=r"no 'g\[2\]'"):
-        F.backprop({k: v for k, v in params.items() if k != "g[2]"}, x, y)
+        formulas.backprop({k: v for k, v in params.items() if k != "g[2]"}, x, y)
     with pytest.raises(ValueError, match="unknown activation 'softmax'"):
-        F.backprop({**params, "g[1]": "softmax"}, x, y)
+        formulas.backprop({**params, "g[1]": "softmax"}, x, y)
 
 
 def test_a_non_sigmoid_output_outside_0_1_is_a_clear_error() -> None:
-    params = F.params_from_model(MLP(2, [3, 1], output_activation="relu"))
+    params = formulas.params_from_model(MLP(2, [3, 1], output_activation="relu"))
     params["b[2]"] = np.array([[-50.0]])  # relu output 0 everywhere
     x, _ = random_batch(2, 4, seed=0)
     with pytest.raises(ValueError, match=r"0 < a < 1.*'relu' gave A\[2\]\[0, 0\] = 0.0 with Y\[0, 0\] = 1.0"):
-        F.backprop(params, x, np.ones((1, 4)))
+        formulas.backprop(params, x, np.ones((1, 4)))
     # with y = 0 only ln(1 − a) counts, which is finite at a = 0
-    grads = F.backprop(params, x, np.zeros((1, 4)))
+    grads = formulas.backprop(params, x, np.zeros((1, 4)))
     assert np.array_equal(grads["dZ[2]"], np.zeros((1, 4)))  # relu'(z) = 0 for z < 0
 
 
 def test_a_wrongly_shaped_formula_raises_naming_the_gradient() -> None:
-    params = F.params_from_model(MLP(3, [4, 1]))
+    params = formulas.params_from_model(MLP(3, [4, 1]))
     x, y = random_batch(3, 5, seed=0)
-    with pytest.raises(F.FormulaShapeError, match=r"dW\[2\] has shape \(1, 1\) but W\[2\] has shape \(1, 4\)"):
-        F.backprop(params, x, y, rules="dW_uses_A_l")
+    with pytest.raises(
+        formulas.FormulaShapeError, match=r"dW\[2\] has shape \(1, 1\) but W\[2\] has shape \(1, 4\)"
+    ):
+        formulas.backprop(params, x, y, rules="dW_uses_A_l")
