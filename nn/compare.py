@@ -197,7 +197,7 @@ class GradientReport:
         lines = [
             f"Gradient check: network {self.network}, m = {self.m} samples, formulas {self.rules.name!r}"
             + ("" if self.rules.correct else " (a deliberately WRONG variant)"),
-            f"  {self.rules.description}",
+            *_wrap_at_commas(self.rules.description, width=100, indent="  "),
             f"J = −1/m Σ[y ln a + (1−y) ln(1−a)]:  autograd {self.cost_autograd:.12g},  "
             f"formulas {_number(self.cost_formulas, '.12g')}",
             "",
@@ -205,14 +205,14 @@ class GradientReport:
         ]
         header = (
             f"{'layer':>5}  {'quantity':<10} {'n':>4}  {'autograd~formula':>16}  {'autograd~numerical':>18}  "
-            f"{'formula~numerical':>17}  {'formulas':>8}  {'autograd':>8}"
+            f"{'formula~numerical':>17}  {'formulas':>8}  {'gradcheck':>9}"
         )
         lines += [header, "-" * len(header)]
         for g in self.layers:
             lines.append(
                 f"{g.layer:>5}  {g.quantity:<10} {g.count:>4}  {_number(g.formula_error, '.1e'):>16}  "
                 f"{_number(g.numerical_error, '.1e'):>18}  {_number(g.formula_numerical_error, '.1e'):>17}  "
-                f"{_flag(g.formula_ok):>8}  {_flag(g.numerical_ok):>8}"
+                f"{_flag(g.formula_ok):>8}  {_flag(g.numerical_ok):>9}"
             )
         lines += ["", *self._rows_table("parameter", self.parameters, max_rows)]
         if intermediates:
@@ -252,8 +252,8 @@ class GradientReport:
             f"Tolerances: autograd vs formulas |a−f| ≤ {t['formula_rtol']:g}·max|g| (per layer and quantity) "
             f"+ {t['formula_atol']:g};",
             f"  autograd vs central differences (eps {t['eps']:g}) |a−n| ≤ {t['numerical_atol']:g} + "
-            f"{t['numerical_rtol']:g}·|n| (as engine.gradcheck). "
-            "Relative error < 1e−7: right; > 1e−3: a bug.",
+            f"{t['numerical_rtol']:g}·|n| (as engine.gradcheck);",
+            "  the course's reading of the relative error: < 1e−7 right, > 1e−3 almost certainly a bug.",
             "dZ[l], dA[l] are the course's per-sample ∂ℒ/∂Z, ∂ℒ/∂A; autograd's z.grad is ∂J/∂z = dZ/m, "
             "shown multiplied by m.",
         ]
@@ -506,6 +506,19 @@ def _notes(kinks: dict[int, int], saturated: list[int], m: int, outputs: list[Va
     if m == 1:
         notes.append("m = 1: a missing 1/m cannot show; use m ≥ 2 to test it.")
     return notes
+
+
+def _wrap_at_commas(text: str, width: int, indent: str) -> list[str]:
+    """``text`` on lines of at most ``width`` characters, broken only after ", " (formulas stay whole)."""
+    lines: list[str] = []
+    for part in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(indent + part)
+    return lines
 
 
 def _describe(model: MLP) -> str:
