@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine import Value, enable_grad, gc_paused, grad, numerical_grad, relative_error
+from engine import Value, gc_paused, grad, numerical_grad, relative_error
 from nn.formulas import (
     BackpropRules,
     FormulaShapeError,
@@ -293,8 +293,8 @@ class GradientReport:
 
 def compare_gradients(
     model: MLP,
-    X: ArrayLike,  # noqa: N803 (the course's name for the input matrix)
-    Y: ArrayLike,  # noqa: N803
+    X: ArrayLike,
+    Y: ArrayLike,
     *,
     samples_as: str = "columns",
     formulas: str | BackpropRules = "course",
@@ -431,13 +431,9 @@ def _central_differences(
     """(J(p + ε) − J(p − ε))/2ε for every parameter p, by ``engine.numerical_grad``."""
 
     def batch_cost() -> Value:
-        # numerical_grad runs this under no_grad(); keep the graph anyway so that
-        # binary_cross_entropy sees a saturated sigmoid's z (a no_grad node drops its op).
-        with enable_grad():
-            return binary_cross_entropy([model(sample) for sample in samples], labels)
+        return binary_cross_entropy([model(sample) for sample in samples], labels)
 
-    with gc_paused():
-        return numerical_grad(batch_cost, model.parameters(), eps)
+    return numerical_grad(batch_cost, model.parameters(), eps)
 
 
 def _group(

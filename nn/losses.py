@@ -11,7 +11,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
-from engine import OPS, DomainError, Value, sum_values
+from engine import OPS, DomainError, Value, is_grad_enabled, sum_values
 
 SATURATION = 1e-6
 """Below this distance of a sigmoid output from 0 or 1, the cross-entropy is taken from z."""
@@ -48,6 +48,12 @@ def softplus(z: Value) -> Value:
     return (1.0 + z.exp()).log()
 
 
+def _finite_hint() -> str:
+    if not is_grad_enabled():
+        return "under no_grad() a sigmoid output keeps no z: compute the loss with gradients enabled"
+    return "use a sigmoid output, whose z keeps the loss finite"
+
+
 def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
     """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
     if a._op is _SIGMOID and min(a.data, 1.0 - a.data) < SATURATION:
@@ -59,14 +65,14 @@ def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
         if a.data <= 0.0:
             raise DomainError(
                 f"binary_cross_entropy: sample {i} has a = {a.data!r} with y = {y!r}: "
-                "y·ln a is −∞ (use a sigmoid output, whose z keeps the loss finite)"
+                f"y·ln a is −∞ ({_finite_hint()})"
             )
         terms.append(y * a.log())
     if y != 1.0:
         if a.data >= 1.0:
             raise DomainError(
                 f"binary_cross_entropy: sample {i} has a = {a.data!r} with y = {y!r}: "
-                "(1−y)·ln(1−a) is −∞ (use a sigmoid output, whose z keeps the loss finite)"
+                f"(1−y)·ln(1−a) is −∞ ({_finite_hint()})"
             )
         terms.append((1.0 - y) * (1.0 - a).log())
     return -(terms[0] + terms[1]) if len(terms) == 2 else -terms[0]
