@@ -3,17 +3,46 @@
 ``nn`` imports ``engine``; ``engine`` never imports ``nn``.
 """
 
+from nn.data import (
+    DATASETS,
+    make_blobs,
+    make_circles,
+    make_moons,
+    make_xor,
+    to_course_layout,
+    train_test_split,
+)
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
+from nn.optim import SGD
+from nn.serialize import ModelFileError, load_model, save_model
+from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
 
 __all__ = [
     "ACTIVATIONS",
+    "DATASETS",
     "MLP",
+    "SGD",
+    "History",
     "Layer",
+    "ModelFileError",
     "Module",
     "Neuron",
+    "StepRecord",
+    "accuracy",
     "binary_cross_entropy",
+    "fit",
     "hinge",
+    "load_model",
+    "make_blobs",
+    "make_circles",
+    "make_moons",
+    "make_xor",
     "mse",
+    "predict",
+    "predict_scores",
+    "save_model",
     "softplus",
+    "to_course_layout",
+    "train_test_split",
 ]
