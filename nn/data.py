@@ -34,8 +34,12 @@ def _check_args(function: str, n_samples: object, noise: object, seed: object, m
 def _shuffled(
     rng: np.random.Generator, points: np.ndarray, labels: np.ndarray, noise: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Add Gaussian noise of standard deviation ``noise`` to each coordinate, then shuffle the rows."""
-    points = points + rng.normal(0.0, noise, size=points.shape) if noise > 0.0 else points
+    """Add Gaussian noise of standard deviation ``noise`` to each coordinate, then shuffle the rows.
+
+    The noise is drawn even when it is 0, so the same seed gives the same order
+    whatever the noise: the noise is then the only difference.
+    """
+    points = points + rng.normal(0.0, noise, size=points.shape)
     order = rng.permutation(len(labels))
     return np.ascontiguousarray(points[order], dtype=np.float64), labels[order].astype(np.int64)
 
