@@ -156,7 +156,7 @@ def _rows(model: MLP, X: object, y: object, function: str) -> tuple[np.ndarray, 
     bad = np.flatnonzero((y_vector != 0) & (y_vector != 1))
     if bad.size:
         raise ValueError(
-            f"{function}: labels must be 0 or 1, got {y_vector[bad[0]]!r} in row {bad[0]}"
+            f"{function}: labels must be 0 or 1, got {y_vector[bad[0]].item()!r} in row {bad[0]}"
         )
     return x_matrix, y_vector.astype(np.float64)
 
