@@ -106,6 +106,7 @@ class ProgressLine:
         )
 
     def __call__(self, record: StepRecord) -> None:
+        """Show this step if it is due (see the class docstring)."""
         last = record.step == record.steps
         if self.in_place:
             now = time.perf_counter()

@@ -170,31 +170,27 @@ class Terminal(io.StringIO):
         return True
 
 
-def records(steps: int) -> list[StepRecord]:
-    return [StepRecord(s, steps, 1.0 / s, s / steps, 0.1 * s) for s in range(1, steps + 1)]
+def shown(stream: io.StringIO, steps: int, **options) -> str:
+    """What a ProgressLine writes for steps with loss 1/s, accuracy s/steps, 0.1·s seconds."""
+    line = ProgressLine(stream, **options)
+    for s in range(1, steps + 1):
+        line(StepRecord(s, steps, 1.0 / s, s / steps, 0.1 * s))
+    line.close()
+    return stream.getvalue()
 
 
 def test_progress_in_a_log_prints_every_tenth_step_the_first_and_the_last():
-    stream = io.StringIO()
-    line = ProgressLine(stream)
-    for record in records(25):
-        line(record)
-    line.close()
-    printed = stream.getvalue().splitlines()
+    output = shown(io.StringIO(), 25)
+    printed = output.splitlines()
     assert [text.split("/")[0] for text in printed] == ["step  1", "step  2", "step  4", "step  6", "step  8",
                                                         "step 10", "step 12", "step 14", "step 16", "step 18",
                                                         "step 20", "step 22", "step 24", "step 25"]
     assert printed[-1] == "step 25/25  loss 0.0400  accuracy 100.0%  2.5 s"
-    assert "\r" not in stream.getvalue()
+    assert "\r" not in output
 
 
 def test_progress_on_a_terminal_rewrites_one_line_in_place():
-    stream = Terminal()
-    line = ProgressLine(stream, min_interval=0.0)
-    for record in records(3):
-        line(record)
-    line.close()
-    assert stream.getvalue() == (
+    assert shown(Terminal(), 3, min_interval=0.0) == (
         "\rstep 1/3  loss 1.0000  accuracy  33.3%  0.1 s"
         "\rstep 2/3  loss 0.5000  accuracy  66.7%  0.2 s"
         "\rstep 3/3  loss 0.3333  accuracy 100.0%  0.3 s\n"
@@ -202,13 +198,9 @@ def test_progress_on_a_terminal_rewrites_one_line_in_place():
 
 
 def test_progress_on_a_terminal_is_throttled_but_shows_the_last_step():
-    stream = Terminal()
-    line = ProgressLine(stream, min_interval=3600.0)
-    for record in records(50):
-        line(record)
-    line.close()
-    assert stream.getvalue().count("\r") == 2  # the first step, then the last
-    assert stream.getvalue().endswith("step 50/50  loss 0.0200  accuracy 100.0%  5.0 s\n")
+    output = shown(Terminal(), 50, min_interval=3600.0)
+    assert output.count("\r") == 2  # the first step, then the last
+    assert output.endswith("step 50/50  loss 0.0200  accuracy 100.0%  5.0 s\n")
 
 
 def test_fit_reports_each_step_to_a_callback():
