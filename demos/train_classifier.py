@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = f"lr {args.lr:g}, momentum {args.momentum:g}"
     print(f"trained {args.steps} steps in {history.seconds:.1f} s ({settings})")
     test_text = "" if test_accuracy is None else f"   test accuracy {test_accuracy:.1%}"
-    print(f"final cost {history.final_loss:.4f}   train accuracy {train_accuracy:.1%}{test_text}")
+    print(f"cost at the last step {history.final_loss:.4f}   train accuracy {train_accuracy:.1%}{test_text}")
     print(f"wrote in {plotting:.1f} s:")
     for path in written:
         print(f"  {path}")
