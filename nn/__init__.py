@@ -4,22 +4,51 @@
 """
 
 from nn.compare import GradientReport, compare_gradients
+from nn.data import (
+    DATASETS,
+    make_blobs,
+    make_circles,
+    make_moons,
+    make_xor,
+    to_course_layout,
+    train_test_split,
+)
 from nn.formulas import backprop, params_from_model
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
+from nn.optim import SGD
+from nn.serialize import ModelFileError, load_model, save_model
+from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
 
 __all__ = [
     "ACTIVATIONS",
+    "DATASETS",
     "MLP",
+    "SGD",
     "GradientReport",
+    "History",
     "Layer",
+    "ModelFileError",
     "Module",
     "Neuron",
+    "StepRecord",
+    "accuracy",
     "backprop",
     "binary_cross_entropy",
     "compare_gradients",
+    "fit",
     "hinge",
+    "load_model",
+    "make_blobs",
+    "make_circles",
+    "make_moons",
+    "make_xor",
     "mse",
     "params_from_model",
+    "predict",
+    "predict_scores",
+    "save_model",
     "softplus",
+    "to_course_layout",
+    "train_test_split",
 ]

@@ -9,8 +9,10 @@ node (``engine.linear``) and then a = g(z).
 from __future__ import annotations
 
 import math
+import numbers
 import random
-from collections.abc import Callable, Iterator, Sequence
+import reprlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from engine import Value, linear
 
@@ -51,6 +53,51 @@ class Module:
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""
         return len(self.named_parameters())
+
+    def state_dict(self) -> dict[str, float]:
+        """Every parameter's value by label (``W[l]_i,j``, ``b[l]_i``), in ``named_parameters()`` order."""
+        return {label: p.data for label, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        """Set every parameter from a label → number mapping, as made by ``state_dict()``.
+
+        All or nothing: the labels must be exactly this module's and every value a
+        finite real number, else ``ValueError`` says what is wrong and no parameter
+        has changed. Gradients are left as they are.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping label -> number, got {type(state).__name__}"
+            )
+        named = self.named_parameters()
+        expected = [label for label, _ in named]
+        known = set(expected)
+        missing = [label for label in expected if label not in state]
+        unexpected = [str(label) for label in state if label not in known]
+        if missing or unexpected:
+            raise ValueError(
+                f"load_state_dict: labels do not match the module's {len(expected)} parameters"
+                + (f"; missing {len(missing)}: {_first(missing)}" if missing else "")
+                + (f"; unexpected {len(unexpected)}: {_first(unexpected)}" if unexpected else "")
+            )
+        values = []
+        for label in expected:
+            number = state[label]
+            if isinstance(number, bool) or not isinstance(number, numbers.Real):
+                raise ValueError(
+                    f"load_state_dict: parameter {label} must be a number, got {reprlib.repr(number)}"
+                )
+            try:
+                value = float(number)
+            except OverflowError:
+                raise ValueError(
+                    f"load_state_dict: parameter {label} is an integer too large for a float"
+                ) from None
+            if not math.isfinite(value):
+                raise ValueError(f"load_state_dict: parameter {label} must be finite, got {value!r}")
+            values.append(value)
+        for (_, p), number in zip(named, values, strict=True):
+            p.data = number
 
 
 class Neuron(Module):
@@ -165,11 +212,11 @@ class MLP(Module):
         widths = [self.nin, *self.sizes]
         self.layers = [
             Layer(
-                widths[layer - 1], widths[layer],
-                output_activation if layer == len(self.sizes) else activation,
-                layer=layer, rng=rng,
+                widths[layer_index - 1], widths[layer_index],
+                output_activation if layer_index == len(self.sizes) else activation,
+                layer=layer_index, rng=rng,
             )
-            for layer in range(1, len(widths))
+            for layer_index in range(1, len(widths))
         ]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
@@ -206,6 +253,12 @@ class MLP(Module):
             f"MLP({shape}, activation={self.activation!r}, "
             f"output_activation={self.output_activation!r}, parameters={self.num_parameters()})"
         )
+
+
+def _first(labels: Sequence[str], shown: int = 5) -> str:
+    """The first few labels of a list, for an error message."""
+    more = f", ... ({len(labels) - shown} more)" if len(labels) > shown else ""
+    return ", ".join(labels[:shown]) + more
 
 
 def _as_inputs(x: Sequence[Value | float], nin: int) -> list[Value]:

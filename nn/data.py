@@ -1,0 +1,204 @@
+"""Small 2-D classification datasets, generated from a seed (``numpy.random.default_rng``).
+
+Every generator returns ``(X, y)`` with **one sample per row**, as scikit-learn does:
+
+    X : ndarray of shape (m, 2), float64   (row i is sample x⁽ⁱ⁾)
+    y : ndarray of shape (m,), int64       (labels in {0, 1}; {0..k−1} for k blobs)
+
+The course writes samples in **columns**: X has shape (n_x, m) and Y shape (1, m).
+``to_course_layout(X, y)`` gives that layout (it is ``X.T`` and ``y.reshape(1, m)``).
+The same seed gives the same arrays, to the bit, on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _check_args(function: str, n_samples: object, noise: object, seed: object, minimum: int) -> None:
+    """Validate the common arguments, naming the function and the offending value."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < minimum:
+        raise ValueError(f"{function}: n_samples must be an integer ≥ {minimum}, got {n_samples!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (
+        math.isfinite(noise) and noise >= 0.0
+    ):
+        raise ValueError(f"{function}: noise must be a finite number ≥ 0, got {noise!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{function}: seed must be an integer, got {seed!r}")
+
+
+def _shuffled(
+    rng: np.random.Generator, points: np.ndarray, labels: np.ndarray, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add Gaussian noise of standard deviation ``noise`` to each coordinate, then shuffle the rows.
+
+    The noise is drawn even when it is 0, so the same seed gives the same order
+    whatever the noise: the noise is then the only difference.
+    """
+    points = points + rng.normal(0.0, noise, size=points.shape)
+    order = rng.permutation(len(labels))
+    return np.ascontiguousarray(points[order], dtype=np.float64), labels[order].astype(np.int64)
+
+
+def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half moons: class 0 is (cos t, sin t), class 1 is (1 − cos t, ½ − sin t), t ∈ [0, π].
+
+    ``noise`` is the standard deviation of the Gaussian noise added to each
+    coordinate. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows;
+    class 0 gets ⌊m/2⌋ samples.
+    """
+    _check_args("make_moons", n_samples, noise, seed, minimum=2)
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    t_outer = np.linspace(0.0, math.pi, n_outer)
+    t_inner = np.linspace(0.0, math.pi, n_inner)
+    points = np.concatenate(
+        [
+            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
+            np.column_stack([1.0 - np.cos(t_inner), 0.5 - np.sin(t_inner)]),
+        ]
+    )
+    labels = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
+    return _shuffled(rng, points, labels, float(noise))
+
+
+def make_circles(
+    n_samples: int = 100, noise: float = 0.05, seed: int = 0, factor: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two concentric circles: class 0 on the unit circle, class 1 on the circle of radius ``factor``.
+
+    ``factor`` ∈ (0, 1); ``noise`` is the per-coordinate Gaussian standard
+    deviation. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows.
+    """
+    _check_args("make_circles", n_samples, noise, seed, minimum=2)
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0.0 < factor < 1.0:
+        raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    t_outer = np.linspace(0.0, 2.0 * math.pi, n_outer, endpoint=False)
+    t_inner = np.linspace(0.0, 2.0 * math.pi, n_inner, endpoint=False)
+    points = np.concatenate(
+        [
+            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
+            float(factor) * np.column_stack([np.cos(t_inner), np.sin(t_inner)]),
+        ]
+    )
+    labels = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
+    return _shuffled(rng, points, labels, float(noise))
+
+
+def make_blobs(
+    n_samples: int = 100, noise: float = 0.5, seed: int = 0, n_classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian blobs, one per class, centred at 2·(cos 2πk/K, sin 2πk/K) for class k of K.
+
+    ``noise`` is each blob's standard deviation. Samples are dealt to the classes
+    in turn (sizes differ by at most one). Returns X (m, 2) float64 and y (m,) in
+    {0, ..., K−1} ({0, 1} by default), samples in rows.
+    """
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise ValueError(f"make_blobs: n_classes must be an integer ≥ 2, got {n_classes!r}")
+    _check_args("make_blobs", n_samples, noise, seed, minimum=int(n_classes))
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n_samples) % n_classes
+    angles = 2.0 * math.pi * labels / n_classes
+    points = 2.0 * np.column_stack([np.cos(angles), np.sin(angles)])
+    return _shuffled(rng, points, labels, float(noise))
+
+
+def make_xor(n_samples: int = 100, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Four Gaussian clusters at (±1, ±1); y = 1 where the centre's coordinates differ in sign (XOR).
+
+    Class 1 is the clusters at (1, −1) and (−1, 1). ``noise`` is each cluster's
+    standard deviation. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows.
+    """
+    _check_args("make_xor", n_samples, noise, seed, minimum=4)
+    rng = np.random.default_rng(seed)
+    corners = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    which = np.arange(n_samples) % 4
+    points = corners[which]
+    labels = (which >= 2).astype(np.int64)
+    return _shuffled(rng, points, labels, float(noise))
+
+
+DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": make_moons,
+    "circles": make_circles,
+    "blobs": make_blobs,
+    "xor": make_xor,
+}
+"""The generators by name; each is called as ``DATASETS[name](n_samples, noise, seed)``."""
+
+
+def check_features(X: object, function: str = "check_features") -> np.ndarray:
+    """X as a finite float64 array of shape (m, n_x), m ≥ 1, or a ValueError saying what is off."""
+    try:
+        x_matrix = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{function}: X must be an array of numbers of shape (m, n_x): {error}") from None
+    if x_matrix.ndim != 2 or x_matrix.shape[0] == 0:
+        raise ValueError(f"{function}: X must have shape (m, n_x) with m ≥ 1, got shape {x_matrix.shape}")
+    if not np.all(np.isfinite(x_matrix)):
+        row = int(np.argwhere(~np.isfinite(x_matrix))[0][0])
+        raise ValueError(f"{function}: X has a non-finite value in row {row}: {x_matrix[row].tolist()}")
+    return x_matrix
+
+
+def check_dataset(X: object, y: object, function: str = "check_dataset") -> tuple[np.ndarray, np.ndarray]:
+    """X as a finite float64 array (m, n_x) and y as an array (m,), or a ValueError saying what is off.
+
+    Rows are samples (scikit-learn's layout); a course-layout X of shape (n_x, m)
+    must be transposed first (``X.T``). A label row of shape (1, m) is flattened.
+    """
+    x_matrix = check_features(X, function)
+    y_vector = np.asarray(y)
+    if y_vector.ndim == 2 and 1 in y_vector.shape:
+        y_vector = y_vector.reshape(-1)  # a (1, m) row of labels, as the course writes Y
+    if y_vector.ndim != 1 or len(y_vector) != len(x_matrix):
+        transposed = y_vector.shape[-1:] == x_matrix.shape[1:]
+        raise ValueError(
+            f"{function}: y must have shape ({len(x_matrix)},), one label per row of X, "
+            f"got shape {y_vector.shape}" + (" (X looks transposed: pass X.T)" if transposed else "")
+        )
+    return x_matrix, y_vector
+
+
+def train_test_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle the rows with ``seed`` and hold out ⌈test_fraction·m⌉ of them for testing.
+
+    Returns ``(X_train, X_test, y_train, y_test)`` (scikit-learn's order), rows as
+    samples. ``test_fraction`` ∈ (0, 1) and both parts must be non-empty.
+    """
+    x_matrix, y_vector = check_dataset(X, y, "train_test_split")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not (
+        0.0 < test_fraction < 1.0
+    ):
+        raise ValueError(f"train_test_split: test_fraction must be in (0, 1), got {test_fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"train_test_split: seed must be an integer, got {seed!r}")
+    m = len(y_vector)
+    n_test = math.ceil(test_fraction * m)
+    if not 0 < n_test < m:
+        raise ValueError(
+            f"train_test_split: test_fraction={test_fraction!r} of m={m} samples leaves an empty part"
+        )
+    order = np.random.default_rng(seed).permutation(m)
+    test, train = order[:n_test], order[n_test:]
+    return x_matrix[train], x_matrix[test], y_vector[train], y_vector[test]
+
+
+def to_course_layout(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The course's layout, samples in columns: X (n_x, m) = Xᵀ and Y (1, m)."""
+    x_matrix, y_vector = check_dataset(X, y, "to_course_layout")
+    return x_matrix.T, y_vector.reshape(1, -1)

@@ -1,0 +1,112 @@
+"""Stochastic gradient descent with momentum and weight decay.
+
+For each parameter w with gradient g = ∂L/∂w (α the learning rate, μ the
+momentum, λ the weight decay):
+
+    v ← μv + (g + λw)
+    w ← w − αv
+
+With μ = 0 this is the course's plain update w := w − α dw. The velocity v starts
+at 0, so the first step is w ← w − α(g + λw); this is PyTorch's ``torch.optim.SGD``
+with ``dampening=0`` and ``nesterov=False``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+from engine import Value
+
+
+def _check_hyperparameter(name: str, value: object, *, low: float, low_inclusive: bool, high: float) -> float:
+    """A finite real hyperparameter in its range, or a ValueError/TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"SGD: {name} must be a number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    above_low = number >= low if low_inclusive else number > low
+    if not (math.isfinite(number) and above_low and number < high):
+        bracket = "[" if low_inclusive else "("
+        raise ValueError(f"SGD: {name} must be in {bracket}{low:g}, {high:g}), got {value!r}")
+    return number
+
+
+class SGD:
+    """Gradient descent on a list of parameters: v ← μv + (g + λw); w ← w − αv.
+
+    ``lr`` is α > 0, ``momentum`` μ ∈ [0, 1), ``weight_decay`` λ ≥ 0 (an L2 penalty
+    λ/2·Σw² added to the cost). Call ``zero_grad()`` before each ``backward()``
+    (gradients accumulate) and ``step()`` after it.
+    """
+
+    def __init__(
+        self,
+        parameters: Iterable[Value],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        params = list(parameters)
+        if not params:
+            raise ValueError("SGD: got no parameters to optimise")
+        seen: set[int] = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Value):
+                raise TypeError(f"SGD: parameter {i} must be a Value, got {p!r} ({type(p).__name__})")
+            if id(p) in seen:
+                # It would be stepped twice per step().
+                raise ValueError(f"SGD: parameter {i} ({p.label or 'unlabelled'}) is listed twice")
+            seen.add(id(p))
+        self.parameters = params
+        self.lr = lr
+        self.momentum = _check_hyperparameter("momentum", momentum, low=0.0, low_inclusive=True, high=1.0)
+        self.weight_decay = _check_hyperparameter(
+            "weight_decay", weight_decay, low=0.0, low_inclusive=True, high=math.inf
+        )
+        self.velocities = [0.0] * len(params)
+        """v for each parameter, in the order of ``parameters``."""
+
+    @property
+    def lr(self) -> float:
+        """The learning rate α > 0 (may be changed between steps, e.g. for a schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_hyperparameter("lr", value, low=0.0, low_inclusive=False, high=math.inf)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0."""
+        for p in self.parameters:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """One update of every parameter: v ← μv + (g + λw); w ← w − αv.
+
+        All or nothing: if any gradient (or any updated value) is nan or inf,
+        ``FloatingPointError`` names the parameter and nothing is changed.
+        """
+        alpha, mu, decay = self._lr, self.momentum, self.weight_decay
+        new_velocities = []
+        new_data = []
+        for i, (p, v) in enumerate(zip(self.parameters, self.velocities, strict=True)):
+            g = p.grad
+            v = mu * v + (g + decay * p.data)
+            w = p.data - alpha * v
+            if not math.isfinite(w):
+                raise FloatingPointError(
+                    f"SGD.step: parameter {i} ({p.label or 'unlabelled'}) would become {w!r} "
+                    f"(grad {g!r}, data {p.data!r}); no parameter was changed"
+                )
+            new_velocities.append(v)
+            new_data.append(w)
+        for p, w in zip(self.parameters, new_data, strict=True):
+            p.data = w
+        self.velocities = new_velocities
+
+    def __repr__(self) -> str:
+        return (
+            f"SGD({len(self.parameters)} parameters, lr={self._lr:g}, momentum={self.momentum:g}, "
+            f"weight_decay={self.weight_decay:g})"
+        )

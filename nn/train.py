@@ -1,0 +1,315 @@
+"""Training a binary classifier: ``fit``, and ``predict``/``accuracy`` without a graph.
+
+One training step on a batch of m samples is the course's loop:
+
+    forward    A[l] = g[l](W[l]A[l−1] + b[l]) for each sample, L = cost(A[L], Y)
+    backward   dW[l], db[l] for every parameter (autograd: ``L.backward()``)
+    update     W[l] := W[l] − α dW[l]  (with momentum / weight decay, see ``nn.SGD``)
+
+Forward, backward and update run inside ``engine.gc_paused()``: a step builds
+thousands of nodes, and Python's cyclic collector would otherwise walk them again
+and again (it about triples the cost), though the graph has no cycles to find.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, TextIO
+
+import numpy as np
+
+from engine import Value, gc_paused, no_grad
+from nn.data import check_dataset, check_features
+from nn.losses import binary_cross_entropy, hinge, mse
+from nn.module import MLP
+from nn.optim import SGD
+
+LossFunction = Callable[[Sequence[Value], Sequence[float]], Value]
+
+LOSSES: dict[str, LossFunction] = {"bce": binary_cross_entropy, "mse": mse, "hinge": hinge}
+"""The losses ``fit`` knows by name. "hinge" is given targets 2y − 1 ∈ {−1, +1}."""
+
+DEFAULT_LR = 0.1
+DEFAULT_MOMENTUM = 0.9
+
+
+class StepRecord(NamedTuple):
+    """What one training step reports to a progress callback."""
+
+    step: int
+    """1-based number of this step."""
+    steps: int
+    """How many steps ``fit`` runs in all."""
+    loss: float
+    """The batch's cost before this step's update."""
+    accuracy: float
+    """The fraction of the batch classified right before this step's update."""
+    seconds: float
+    """Wall time since ``fit`` started."""
+
+
+@dataclass
+class History:
+    """Per-step loss and accuracy of a ``fit`` run (each measured on the step's batch, before its update)."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    """Wall time of the whole run."""
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    @property
+    def final_loss(self) -> float:
+        """The loss at the last step."""
+        return self.loss[-1]
+
+    @property
+    def final_accuracy(self) -> float:
+        """The accuracy at the last step."""
+        return self.accuracy[-1]
+
+
+class ProgressLine:
+    """Shows training progress: ``step 120/300  loss 0.0412  accuracy  98.0%  3.1 s``.
+
+    On a terminal the line is rewritten in place (at most every ``min_interval``
+    seconds, and always at the last step); elsewhere (a log, a pipe, CI) a line
+    is printed every ``every`` steps (default: steps/10), at step 1 and at the end.
+    Call it with each ``StepRecord``; ``close()`` ends the line.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, every: int | None = None, min_interval: float = 0.1
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        self.in_place = bool(isatty and isatty())
+        self.every = every
+        self.min_interval = min_interval
+        self._last_write = -math.inf
+        self._width = 0
+
+    @staticmethod
+    def format(record: StepRecord) -> str:
+        """The progress text for one step."""
+        digits = len(str(record.steps))
+        return (
+            f"step {record.step:>{digits}}/{record.steps}  loss {record.loss:.4f}  "
+            f"accuracy {record.accuracy:6.1%}  {record.seconds:.1f} s"
+        )
+
+    def __call__(self, record: StepRecord) -> None:
+        """Show this step if it is due (see the class docstring)."""
+        last = record.step == record.steps
+        if self.in_place:
+            now = time.perf_counter()
+            if not last and now - self._last_write < self.min_interval:
+                return
+            self._last_write = now
+            text = self.format(record)
+            # Pad with spaces so a shorter line fully covers the previous one.
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            every = self.every or max(1, record.steps // 10)
+            if not (record.step == 1 or last or record.step % every == 0):
+                return
+            self.stream.write(self.format(record) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the in-place line with a newline."""
+        if self.in_place and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
+def decision_threshold(model: MLP) -> float:
+    """The output value at which the predicted class switches to 1: ½ for a sigmoid output, else 0."""
+    return 0.5 if model.output_activation == "sigmoid" else 0.0
+
+
+def _single_output(model: MLP, function: str) -> None:
+    if not isinstance(model, MLP):
+        raise TypeError(f"{function}: expected an nn.MLP, got {type(model).__name__}")
+    if model.sizes[-1] != 1:
+        raise ValueError(
+            f"{function}: a binary classifier has 1 output unit; this MLP's last layer has {model.sizes[-1]}"
+        )
+
+
+def _rows(model: MLP, X: object, y: object, function: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check X (m, nin) against the model, and y as 0/1 labels."""
+    x_matrix, y_vector = check_dataset(X, y, function)
+    if x_matrix.shape[1] != model.nin:
+        raise ValueError(
+            f"{function}: the model takes {model.nin} inputs but X has {x_matrix.shape[1]} columns "
+            f"(shape {x_matrix.shape}; rows must be samples)"
+        )
+    bad = np.flatnonzero((y_vector != 0) & (y_vector != 1))
+    if bad.size:
+        raise ValueError(
+            f"{function}: labels must be 0 or 1, got {y_vector[bad[0]].item()!r} in row {bad[0]}"
+        )
+    return x_matrix, y_vector.astype(np.float64)
+
+
+def predict_scores(model: MLP, X: object) -> np.ndarray:
+    """The model's output a[L] for each row of X, shape (m,), computed under ``no_grad`` (no graph)."""
+    _single_output(model, "predict_scores")
+    x_matrix = check_features(X, "predict_scores")
+    if x_matrix.shape[1] != model.nin:
+        raise ValueError(
+            f"predict_scores: the model takes {model.nin} inputs but X has {x_matrix.shape[1]} columns"
+        )
+    with no_grad():
+        return np.array([model(row).data for row in x_matrix.tolist()], dtype=np.float64)
+
+
+def predict(model: MLP, X: object) -> np.ndarray:
+    """The predicted class (0 or 1) of each row of X: 1 where a[L] ≥ ``decision_threshold(model)``."""
+    return (predict_scores(model, X) >= decision_threshold(model)).astype(np.int64)
+
+
+def accuracy(model: MLP, X: object, y: object) -> float:
+    """The fraction of rows of X whose predicted class equals y: (1/m) Σᵢ [ŷ⁽ⁱ⁾ = y⁽ⁱ⁾]."""
+    _single_output(model, "accuracy")
+    x_matrix, y_vector = _rows(model, X, y, "accuracy")
+    return float(np.mean(predict(model, x_matrix) == y_vector))
+
+
+def _check_count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"fit: {name} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _resolve_loss(model: MLP, loss: str | LossFunction) -> tuple[LossFunction, bool]:
+    """The loss function, and whether its targets are ±1 (hinge) rather than 0/1."""
+    if callable(loss):
+        return loss, False
+    if loss not in LOSSES:
+        raise ValueError(f"fit: unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or pass a function")
+    if loss == "bce" and model.output_activation != "sigmoid":
+        raise ValueError(
+            f"fit: loss 'bce' needs a sigmoid output (a ∈ (0, 1)); this MLP's output is "
+            f"{model.output_activation!r}"
+        )
+    if loss == "hinge" and model.output_activation == "sigmoid":
+        raise ValueError("fit: loss 'hinge' needs a score output ('linear' or 'tanh'), not 'sigmoid'")
+    return LOSSES[loss], loss == "hinge"
+
+
+def _resolve_optimizer(
+    model: MLP, optimizer: SGD | None, lr: float | None, momentum: float | None, weight_decay: float | None
+) -> SGD:
+    if optimizer is None:
+        return SGD(
+            model.parameters(),
+            lr=DEFAULT_LR if lr is None else lr,
+            momentum=DEFAULT_MOMENTUM if momentum is None else momentum,
+            weight_decay=0.0 if weight_decay is None else weight_decay,
+        )
+    if not isinstance(optimizer, SGD):
+        raise TypeError(f"fit: optimizer must be an nn.SGD, got {type(optimizer).__name__}")
+    if lr is not None or momentum is not None or weight_decay is not None:
+        raise ValueError("fit: pass either optimizer=... or lr/momentum/weight_decay, not both")
+    mine = {id(p) for p in model.parameters()}
+    if not any(id(p) in mine for p in optimizer.parameters):
+        raise ValueError("fit: the optimizer holds none of this model's parameters")
+    return optimizer
+
+
+def fit(
+    model: MLP,
+    X: object,
+    y: object,
+    *,
+    loss: str | LossFunction = "bce",
+    optimizer: SGD | None = None,
+    lr: float | None = None,
+    momentum: float | None = None,
+    weight_decay: float | None = None,
+    steps: int = 100,
+    batch_size: int | None = None,
+    seed: int = 0,
+    progress: bool | Callable[[StepRecord], None] = True,
+) -> History:
+    """Train a binary classifier with gradient descent; returns the per-step ``History``.
+
+    ``X`` has shape (m, nin), one sample per row (transpose the course's (n_x, m));
+    ``y`` has shape (m,) with labels 0/1. Each step takes a batch (all m samples
+    when ``batch_size`` is None, else ``batch_size`` rows of a reshuffled order,
+    ``seed`` fixing the shuffles), computes the cost ``loss`` ("bce", "mse",
+    "hinge" or a function ``(predictions, targets) -> Value``), backpropagates and
+    updates: W := W − α dW (``nn.SGD``: momentum 0.9 and α = 0.1 unless given, or
+    pass your own ``optimizer``). ``progress``: True shows a progress line on
+    stderr, False nothing, a function is called with each ``StepRecord``.
+    """
+    _single_output(model, "fit")
+    loss_fn, signed_targets = _resolve_loss(model, loss)
+    optimizer = _resolve_optimizer(model, optimizer, lr, momentum, weight_decay)
+    steps = _check_count("steps", steps, 1)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"fit: seed must be an integer, got {seed!r}")
+    x_matrix, y_vector = _rows(model, X, y, "fit")
+    m = len(y_vector)
+    batch = m if batch_size is None else min(_check_count("batch_size", batch_size, 1), m)
+
+    rows = x_matrix.tolist()
+    labels = y_vector.tolist()
+    targets = (2.0 * y_vector - 1.0).tolist() if signed_targets else labels
+    threshold = decision_threshold(model)
+    rng = np.random.default_rng(seed)
+    order: list[int] = list(range(m))
+    position = m  # forces a shuffle before the first minibatch
+
+    if progress is True:
+        reporter: Callable[[StepRecord], None] | None = ProgressLine()
+    elif progress is False or progress is None:
+        reporter = None
+    elif callable(progress):
+        reporter = progress
+    else:
+        raise TypeError(f"fit: progress must be True, False or a function, got {progress!r}")
+
+    history = History()
+    start = time.perf_counter()
+    try:
+        for step in range(1, steps + 1):
+            if batch == m:
+                chosen = order
+            else:
+                if position >= m:
+                    order = rng.permutation(m).tolist()
+                    position = 0
+                chosen = order[position : position + batch]
+                position += batch
+            with gc_paused():
+                predictions = [model(rows[i]) for i in chosen]
+                cost = loss_fn(predictions, [targets[i] for i in chosen])
+                model.zero_grad()
+                cost.backward()
+                optimizer.step()
+            right = sum(
+                (a.data >= threshold) == (labels[i] == 1.0) for a, i in zip(predictions, chosen, strict=True)
+            )
+            history.loss.append(cost.data)
+            history.accuracy.append(right / len(chosen))
+            del predictions, cost  # free this step's graph now
+            if reporter is not None:
+                elapsed = time.perf_counter() - start
+                reporter(StepRecord(step, steps, history.loss[-1], history.accuracy[-1], elapsed))
+    finally:
+        history.seconds = time.perf_counter() - start
+        if isinstance(reporter, ProgressLine):
+            reporter.close()
+    return history

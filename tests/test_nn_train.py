@@ -1,0 +1,219 @@
+"""fit / predict / accuracy: it learns, it is the course's update, it is reproducible, it says no clearly."""
+
+from __future__ import annotations
+
+import gc
+import io
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import engine
+from nn import (
+    MLP,
+    SGD,
+    accuracy,
+    binary_cross_entropy,
+    fit,
+    make_moons,
+    make_xor,
+    predict,
+    predict_scores,
+)
+from nn.train import ProgressLine, StepRecord
+
+
+def test_training_on_moons_learns():
+    x, y = make_moons(60, 0.1, seed=1)
+    model = MLP(2, [8, 8, 1], seed=1)
+    history = fit(model, x, y, lr=0.5, steps=80, progress=False)
+    assert history.accuracy[0] < 0.9  # a straight line does about this well on moons
+    assert accuracy(model, x, y) >= 0.97
+    assert history.final_loss < history.loss[0] / 10
+
+
+def test_training_on_xor_learns_what_a_linear_model_cannot():
+    x, y = make_xor(40, 0.2, seed=2)
+    model = MLP(2, [6, 1], seed=2)
+    fit(model, x, y, lr=0.5, steps=60, progress=False)
+    assert accuracy(model, x, y) == 1.0
+    corners = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    assert predict(model, corners).tolist() == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize(("loss", "output"), [("mse", "sigmoid"), ("hinge", "linear")])
+def test_other_losses_train_too(loss, output):
+    x, y = make_moons(40, 0.05, seed=3)
+    model = MLP(2, [8, 8, 1], output_activation=output, seed=3)
+    fit(model, x, y, loss=loss, lr=0.1 if loss == "hinge" else 0.5, steps=80, progress=False)
+    assert accuracy(model, x, y) >= 0.95
+
+
+def test_history_starts_with_the_initial_cost_and_accuracy():
+    x, y = make_moons(20, 0.1, seed=4)
+    model = MLP(2, [4, 1], seed=4)
+    initial_cost = binary_cross_entropy([model(row) for row in x.tolist()], y.tolist()).data
+    initial_accuracy = accuracy(model, x, y)
+    history = fit(model, x, y, steps=5, progress=False)
+    assert len(history) == 5 and len(history.accuracy) == 5 and history.seconds > 0
+    assert history.loss[0] == initial_cost
+    assert history.accuracy[0] == initial_accuracy
+
+
+def test_one_fit_step_is_the_course_update_w_minus_alpha_dw():
+    x, y = make_moons(10, 0.1, seed=5)
+    model, copy = MLP(2, [3, 1], seed=5), MLP(2, [3, 1], seed=5)
+    cost = binary_cross_entropy([copy(row) for row in x.tolist()], y.tolist())
+    cost.backward()
+    expected = [p.data - 0.2 * p.grad for p in copy.parameters()]
+    fit(model, x, y, lr=0.2, momentum=0.0, steps=1, progress=False)
+    assert [p.data for p in model.parameters()] == pytest.approx(expected, abs=1e-15)
+
+
+def test_minibatches_are_reproducible_with_the_seed():
+    x, y = make_moons(30, 0.1, seed=6)
+
+    def run(seed):
+        model = MLP(2, [4, 1], seed=0)
+        history = fit(model, x, y, lr=0.3, steps=12, batch_size=8, seed=seed, progress=False)
+        return history.loss, model.state_dict()
+
+    assert run(1) == run(1)
+    assert run(1)[0] != run(2)[0]
+
+
+def test_a_given_optimizer_is_used_and_keeps_its_state():
+    x, y = make_moons(20, 0.1, seed=7)
+    model = MLP(2, [4, 1], seed=7)
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.5, weight_decay=1e-3)
+    fit(model, x, y, optimizer=optimizer, steps=3, progress=False)
+    assert any(v != 0.0 for v in optimizer.velocities)
+
+
+def test_steps_run_with_the_cyclic_collector_paused_and_restore_it():
+    x, y = make_moons(10, 0.1, seed=8)
+    seen = []
+
+    def spying_loss(predictions, targets):
+        seen.append(gc.isenabled())
+        return binary_cross_entropy(predictions, targets)
+
+    assert gc.isenabled()
+    fit(MLP(2, [3, 1]), x, y, loss=spying_loss, steps=3, progress=False)
+    assert seen == [False, False, False]
+    assert gc.isenabled()
+
+
+def test_predictions_build_no_graph_and_match_the_forward_pass():
+    class Spy(MLP):
+        grad_modes: ClassVar[list[bool]] = []
+
+        def __call__(self, x):
+            self.grad_modes.append(engine.is_grad_enabled())
+            return super().__call__(x)
+
+    model = Spy(2, [4, 1], seed=9)
+    x = np.array([[0.1, 0.2], [-1.0, 3.0], [2.0, -0.5]])
+    scores = predict_scores(model, x)
+    assert model.grad_modes == [False, False, False]
+    assert scores.tolist() == [MLP.__call__(model, row).data for row in x.tolist()]
+    assert predict(model, x).tolist() == (scores >= 0.5).astype(int).tolist()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_accuracy_is_the_fraction_right():
+    model = MLP(2, [1], output_activation="linear", seed=0)
+    model.load_state_dict({"W[1]_0,0": 1.0, "W[1]_0,1": 0.0, "b[1]_0": 0.0})  # class 1 iff x₁ ≥ 0
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 5.0], [-3.0, 1.0]])
+    assert accuracy(model, x, [1, 0, 0, 0]) == 0.75
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"model": MLP(2, [3, 1], output_activation="tanh")}, ValueError, "'bce' needs a sigmoid output"),
+        ({"loss": "hinge"}, ValueError, "'hinge' needs a score output"),
+        ({"loss": "cross"}, ValueError, "unknown loss 'cross'"),
+        ({"model": MLP(2, [3, 2])}, ValueError, "1 output unit; this MLP's last layer has 2"),
+        ({"model": MLP(3, [1])}, ValueError, "the model takes 3 inputs but X has 2 columns"),
+        ({"y": [0, 1, 2, 1]}, ValueError, "labels must be 0 or 1, got 2 in row 2"),
+        ({"x": [[0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 1.0, 0.0]]}, ValueError, "X looks transposed"),
+        ({"steps": 0}, ValueError, "steps must be an integer ≥ 1, got 0"),
+        ({"batch_size": 0}, ValueError, "batch_size must be an integer ≥ 1, got 0"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+        ({"lr": -1.0}, ValueError, "lr must be in"),
+        ({"optimizer": "sgd"}, TypeError, "optimizer must be an nn.SGD"),
+        ({"optimizer": SGD(MLP(2, [1]).parameters(), lr=0.1)}, ValueError, "none of this model's parameters"),
+        ({"progress": "yes"}, TypeError, "progress must be True, False or a function"),
+    ],
+)
+def test_bad_arguments_are_refused_clearly(kwargs, error, message):
+    model = kwargs.pop("model", MLP(2, [3, 1]))
+    x = kwargs.pop("x", [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 0.0]])
+    y = kwargs.pop("y", [0, 1, 0, 1])
+    before = model.state_dict()
+    with pytest.raises(error, match=message):
+        fit(model, x, y, steps=kwargs.pop("steps", 2), progress=kwargs.pop("progress", False), **kwargs)
+    assert model.state_dict() == before
+
+
+def test_optimizer_and_lr_together_are_ambiguous():
+    model = MLP(2, [1])
+    with pytest.raises(ValueError, match="either optimizer"):
+        fit(model, [[0.0, 1.0]], [1], optimizer=SGD(model.parameters(), lr=0.1), lr=0.2, progress=False)
+
+
+# --- the progress line ------------------------------------------------------------------------
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def shown(stream: io.StringIO, steps: int, **options) -> str:
+    """What a ProgressLine writes for steps with loss 1/s, accuracy s/steps, 0.1·s seconds."""
+    line = ProgressLine(stream, **options)
+    for s in range(1, steps + 1):
+        line(StepRecord(s, steps, 1.0 / s, s / steps, 0.1 * s))
+    line.close()
+    return stream.getvalue()
+
+
+def test_progress_in_a_log_prints_every_tenth_step_the_first_and_the_last():
+    output = shown(io.StringIO(), 25)
+    printed = output.splitlines()
+    assert [text.split("/")[0] for text in printed] == ["step  1", "step  2", "step  4", "step  6", "step  8",
+                                                        "step 10", "step 12", "step 14", "step 16", "step 18",
+                                                        "step 20", "step 22", "step 24", "step 25"]
+    assert printed[-1] == "step 25/25  loss 0.0400  accuracy 100.0%  2.5 s"
+    assert "\r" not in output
+
+
+def test_progress_on_a_terminal_rewrites_one_line_in_place():
+    assert shown(Terminal(), 3, min_interval=0.0) == (
+        "\rstep 1/3  loss 1.0000  accuracy  33.3%  0.1 s"
+        "\rstep 2/3  loss 0.5000  accuracy  66.7%  0.2 s"
+        "\rstep 3/3  loss 0.3333  accuracy 100.0%  0.3 s\n"
+    )
+
+
+def test_progress_on_a_terminal_is_throttled_but_shows_the_last_step():
+    output = shown(Terminal(), 50, min_interval=3600.0)
+    assert output.count("\r") == 2  # the first step, then the last
+    assert output.endswith("step 50/50  loss 0.0200  accuracy 100.0%  5.0 s\n")
+
+
+def test_fit_reports_each_step_to_a_callback():
+    x, y = make_moons(10, 0.1, seed=0)
+    seen: list[StepRecord] = []
+    history = fit(MLP(2, [3, 1]), x, y, steps=4, progress=seen.append)
+    assert [r.step for r in seen] == [1, 2, 3, 4] and all(r.steps == 4 for r in seen)
+    assert [r.loss for r in seen] == history.loss and [r.accuracy for r in seen] == history.accuracy
+
+
+def test_fit_shows_progress_on_stderr_by_default(capsys):
+    x, y = make_moons(10, 0.1, seed=0)
+    fit(MLP(2, [3, 1]), x, y, steps=3)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1].startswith("step 3/3  loss ")

@@ -1,0 +1,126 @@
+"""demos/train_classifier.py end to end: its files exist, parse, are byte-identical across runs; it learns."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nn
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "demos" / "train_classifier.py"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    spec = importlib.util.spec_from_file_location("train_classifier_demo", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def small_grid(demo, monkeypatch):
+    monkeypatch.setattr(demo, "GRID_POINTS", 25)  # the boundary grid is the slow part; 25² is plenty here
+
+
+def expected_files(folder: Path, dataset: str) -> list[Path]:
+    names = ["boundary.svg", "boundary.png", "loss.svg", "loss.png", "model.json"]
+    return [folder / f"{dataset}_{name}" for name in names]
+
+
+QUICK = ["--steps", "4", "--samples", "30", "--quiet"]
+
+
+@pytest.mark.usefixtures("small_grid")
+def test_a_short_run_writes_files_that_parse_and_repeat_byte_for_byte(demo, tmp_path, capsys):
+    assert demo.main([*QUICK, "--out", str(tmp_path / "a")]) == 0
+    summary = capsys.readouterr().out
+    assert demo.main([*QUICK, "--out", str(tmp_path / "b")]) == 0
+    first, second = expected_files(tmp_path / "a", "moons"), expected_files(tmp_path / "b", "moons")
+    for one, other in zip(first, second, strict=True):
+        assert one.read_bytes() == other.read_bytes(), f"{one.name} differs between two identical runs"
+    svg_boundary, png_boundary, svg_loss, png_loss, model_file = first
+    for svg in (svg_boundary, svg_loss):
+        assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+        assert b"<dc:date>" not in svg.read_bytes()  # no timestamp
+    for png in (png_boundary, png_loss):
+        assert png.read_bytes()[:8] == PNG_SIGNATURE and len(png.read_bytes()) > 1000
+    model = nn.load_model(model_file)
+    metadata = json.loads(model_file.read_text(encoding="utf-8"))["metadata"]
+    assert metadata["dataset"] == "moons" and metadata["steps"] == 4 and metadata["samples"] == 30
+    x, y = nn.make_moons(30, 0.1, 0)
+    x_train, _, y_train, _ = nn.train_test_split(x, y, 0.2, seed=0)
+    assert nn.accuracy(model, x_train, y_train) == metadata["train_accuracy"]
+    assert f"train accuracy {metadata['train_accuracy']:.1%}" in summary
+    for path in first:
+        assert str(path) in summary
+
+
+@pytest.mark.usefixtures("small_grid")
+@pytest.mark.parametrize("dataset", ["circles", "blobs", "xor"])
+def test_other_datasets_options_and_progress(demo, tmp_path, capsys, dataset):
+    argv = ["--dataset", dataset, "--sizes", "6,1", "--activation", "relu", "--steps", "3", "--samples", "24",
+            "--batch-size", "8", "--test-fraction", "0", "--lr", "0.2", "--seed", "5", "--out", str(tmp_path)]
+    assert demo.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "step 3/3" in captured.err  # the progress line
+    assert f"{dataset}: 24 training and 0 test points" in captured.out
+    assert all(path.exists() for path in expected_files(tmp_path, dataset))
+    assert repr(nn.load_model(tmp_path / f"{dataset}_model.json")).startswith("MLP(2-6-1, activation='relu'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sizes", "16,2"], "the last layer must have 1 unit"),
+        (["--sizes", "16,x,1"], "expected integers like 16,16,1"),
+        (["--lr", "0"], "must be > 0"),
+        (["--steps", "-3"], "must be > 0"),
+        (["--dataset", "spirals"], "invalid choice: 'spirals'"),
+        (["--momentum", "1"], r"--momentum must be in \[0, 1\)"),
+        (["--test-fraction", "1.5"], r"--test-fraction must be in \[0, 1\)"),
+        (["--noise", "-1"], "--noise must be ≥ 0"),
+        (["--samples", "3"], "too few to train on"),
+    ],
+)
+def test_bad_options_exit_with_a_usage_message(demo, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        demo.main([*argv, "--out", str(tmp_path)])
+    assert exited.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_the_default_run_reaches_97_percent_training_accuracy_into_out(demo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(["--quiet"]) == 0
+    model_file = tmp_path / "out" / "moons_model.json"
+    assert all(path.exists() for path in expected_files(tmp_path / "out", "moons"))
+    metadata = json.loads(model_file.read_text(encoding="utf-8"))["metadata"]
+    assert metadata["train_accuracy"] >= 0.97 and metadata["test_accuracy"] >= 0.9
+    assert metadata["final_loss"] < 0.05
+    x, y = nn.make_moons(100, 0.1, 0)
+    assert nn.accuracy(nn.load_model(model_file), x, y) >= 0.97
+
+
+@pytest.mark.slow
+def test_it_runs_as_a_script_from_the_repository_root(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "demos/train_classifier.py", *QUICK, "--out", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote in" in result.stdout
+    assert np.isfinite(nn.load_model(tmp_path / "moons_model.json").layers[0].neurons[0].w[0].data)
