@@ -25,8 +25,14 @@ graphviz:
 		echo "      Install it with: sudo apt-get install graphviz   (macOS: brew install graphviz)"; \
 	fi
 
+# The main job: train a classifier, check the hand-derived formulas, draw graphs (files in out/).
 demo: setup
-	$(BIN)/python demos/quickstart.py
+	$(BIN)/python demos/train_classifier.py --out out
+	$(BIN)/python demos/seed_network.py
+	$(BIN)/python demos/compare_gradients.py
+	$(BIN)/python demos/draw_graph.py --out out
+	$(BIN)/python demos/second_derivatives.py
+	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs)."
 
 test: setup
 	$(BIN)/python -m pytest -q

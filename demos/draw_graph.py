@@ -16,18 +16,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quickstart import neuron_loss  # the seeds' neuron, defined once (demos/ is on the path)
-
 from engine import GraphvizNotFoundError, Value, explain, save_svg
 from nn import MLP, binary_cross_entropy
 
 X, Y = 1.5, 1.0  # one sample: the input and its label
 
 
+def neuron_loss(w: Value, b: Value, x: float, y: float) -> tuple[Value, Value, Value]:
+    """z = wx + b, a = σ(z), L = −[y ln a + (1−y) ln(1−a)], labelled; returns (z, a, L)."""
+    z = w * x + b
+    z.label = "z"
+    a = z.sigmoid()
+    a.label = "a"
+    loss = -(y * a.log() + (1 - y) * (1 - a).log())
+    loss.label = "L"
+    return z, a, loss
+
+
 def seeds_neuron(x: float = X, y: float = Y, w: float = 0.8, b: float = -0.4) -> dict[str, Value]:
     """The course's single neuron with its cross-entropy loss, after backward: w, b, z, a, L by name.
 
-    The loss is quickstart's formula with both terms kept, so dL/da is drawn as the sum
+    The loss keeps both terms of the formula, so dL/da is drawn as the sum
     of the two branches −y/a (through ln a) and (1−y)/(1−a) (through ln(1−a)).
     """
     w_node, b_node = Value(w, label="w"), Value(b, label="b")

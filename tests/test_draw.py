@@ -47,9 +47,9 @@ def load_demo(name: str) -> ModuleType:
 
 
 def seeds_neuron(x: float = X, y: float = Y, backward: bool = True) -> dict[str, Value]:
-    """The seeds' neuron z = wx + b, a = σ(z), L = −[y ln a + (1−y) ln(1−a)] (quickstart's), by name."""
+    """The seeds' neuron z = wx + b, a = σ(z), L = −[y ln a + (1−y) ln(1−a)] (the draw demo's), by name."""
     w, b = Value(W, label="w"), Value(B, label="b")
-    z, a, loss = load_demo("quickstart").neuron_loss(w, b, x, y)
+    z, a, loss = load_demo("draw_graph").neuron_loss(w, b, x, y)
     if backward:
         loss.backward()
     return {"w": w, "b": b, "z": z, "a": a, "L": loss}
