@@ -1,0 +1,66 @@
+"""chainrule running the benchmark workloads, written the way its README teaches.
+
+The model is ``nn.MLP``; the weights are set from the shared initial weights (which are
+chainrule's own ``MLP(seed)`` weights, so this is a no-op copy) and the loss is
+``nn.binary_cross_entropy``.
+"""
+
+from __future__ import annotations
+
+from engine import Value, sum_values
+from nn import MLP, binary_cross_entropy
+
+NAME = "chainrule"
+
+
+def moons_model(weights: list) -> MLP:
+    """``MLP(2, [16, 16, 1])`` with tanh hidden layers and a sigmoid output, holding ``weights``."""
+    sizes = [len(layer) for layer in weights]
+    model = MLP(len(weights[0][0][0]), sizes, activation="tanh", output_activation="sigmoid")
+    for layer, layer_weights in zip(model.layers, weights):
+        for neuron, (w_row, b) in zip(layer.neurons, layer_weights):
+            for w, number in zip(neuron.w, w_row):
+                w.data = number
+            neuron.b.data = b
+    return model
+
+
+def moons_gradients(model: MLP, xs: list, ys: list) -> tuple[float, list[float]]:
+    """(L, gradients in ``named_parameters`` order) from one forward and one backward pass."""
+    loss = binary_cross_entropy([model(x) for x in xs], ys)
+    model.zero_grad()
+    loss.backward()
+    return loss.data, [p.grad for p in model.parameters()]
+
+
+def moons_step(model: MLP, xs: list, ys: list, lr: float) -> float:
+    """Forward, backward and p ← p − lr·dp on every parameter; returns L before the update."""
+    loss = binary_cross_entropy([model(x) for x in xs], ys)
+    model.zero_grad()
+    loss.backward()
+    for p in model.parameters():
+        p.data -= lr * p.grad
+    return loss.data
+
+
+def leaf(number: float) -> Value:
+    """A leaf Value holding ``number``."""
+    return Value(number)
+
+
+def chain_gradient(start: Value, end: Value, n: int) -> float:
+    """dx_n/dx_0 by ``backward``."""
+    end.backward()
+    return start.grad
+
+
+def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
+    """Σᵢ xᵢyᵢ as n product nodes and one n-ary sum node; returns (root, nodes created)."""
+    root = sum_values(x * y for x, y in zip(xs, ys))
+    return root, len(xs) + 1
+
+
+def op_tree_gradients(a: list[Value], b: list[Value], pairs: list, levels: list) -> tuple[list, list]:
+    """(∂S/∂a, ∂S/∂b) by ``backward`` from the tree's total."""
+    levels[-1][0].backward()
+    return [v.grad for v in a], [v.grad for v in b]

@@ -1,0 +1,610 @@
+"""Time chainrule against micrograd and the plain-float floor; print and save the table.
+
+    python bench/run.py            # the full run (a few minutes)
+    python bench/run.py --quick    # a smoke run: fewer repetitions, small sizes
+
+Each engine runs in its own worker process (``--worker NAME``), started once and fed one
+task at a time over a pipe; the repetitions are interleaved across engines (each rep runs
+every engine once, in a rotated order), so a slow moment of a shared machine hits them
+alike. Ratios are taken pair by pair, chainrule's rep k against the other engine's rep k,
+and the median of those ratios is reported. Results go to ``bench/results/`` as markdown
+and JSON (see bench/README.md for what each figure means).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `bench`, `engine` and `nn` importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import workloads  # noqa: E402
+
+ENGINES = ("chainrule", "micrograd", "floor")
+VARIANTS = {
+    "chainrule": ("gc_paused", "gc_on"),
+    "micrograd": ("gc_on", "gc_off"),
+    "floor": ("plain",),
+}
+VARIANT_TEXT = {
+    "gc_paused": "inside engine.gc_paused()",
+    "gc_on": "gc on",
+    "gc_off": "gc disabled during the timed part",
+    "plain": "",
+}
+
+FULL = {"reps": 5, "steps": 5, "chain": (10_000, 1_000_000), "big_reps": 3, "products": 200_000,
+        "ops": 1_000_000}
+QUICK = {"reps": 2, "steps": 2, "chain": (1_000, 10_000), "big_reps": 2, "products": 20_000,
+         "ops": 100_000}
+
+
+# ---------------------------------------------------------------------------
+# Worker side: one process per engine, answering one JSON task per line.
+# ---------------------------------------------------------------------------
+def _adapter(name: str) -> Any:
+    if name == "chainrule":
+        from bench import chainrule_adapter as adapter
+    elif name == "micrograd":
+        from bench import micrograd_adapter as adapter
+    elif name == "floor":
+        from bench import floor as adapter
+    else:
+        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    return adapter
+
+
+@contextlib.contextmanager
+def _gc_regime(variant: str) -> Iterator[None]:
+    """The garbage-collector setting a timing runs under (see VARIANT_TEXT)."""
+    if variant == "gc_paused":
+        from engine import gc_paused
+
+        with gc_paused():
+            yield
+    elif variant == "gc_off":
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.enable()
+    else:
+        yield
+
+
+def _number(x: Any) -> float:
+    return float(x if isinstance(x, float) else x.data)
+
+
+class Worker:
+    """Runs the workloads on one engine; ``handle`` answers one task."""
+
+    def __init__(self, name: str) -> None:
+        self.adapter = _adapter(name)
+        self.xs: list = []
+        self.ys: list = []
+        self.weights: list = []
+
+    def handle(self, task: dict) -> dict:
+        kind = task.pop("task")
+        handler: Callable[..., dict] = getattr(self, f"task_{kind}")
+        gc.collect()  # every task starts from the same clean heap (untimed)
+        try:
+            return handler(**task)
+        finally:
+            gc.collect()
+
+    def task_setup(self, xs: list, ys: list, weights: list) -> dict:
+        self.xs, self.ys, self.weights = xs, ys, weights
+        return {"python": sys.version.split()[0]}
+
+    def task_w1(self, variant: str, steps: int) -> dict:
+        """``steps`` SGD steps from the initial weights, each timed (ms)."""
+        model = self.adapter.moons_model(self.weights)
+        times, losses = [], []
+        for _ in range(steps):
+            with _gc_regime(variant):
+                start = time.perf_counter()
+                losses.append(self.adapter.moons_step(model, self.xs, self.ys, workloads.LEARNING_RATE))
+                elapsed = time.perf_counter() - start
+            times.append(elapsed * 1e3)
+            if variant == "gc_off":
+                gc.collect()  # micrograd's cycles are collected between steps, outside the timing
+        return {"ms": times, "losses": losses}
+
+    def task_w1_loss(self, steps: int) -> dict:
+        """Gradients at the initial weights, then L after ``steps`` SGD steps (untimed)."""
+        model = self.adapter.moons_model(self.weights)
+        _, first_grads = self.adapter.moons_gradients(model, self.xs, self.ys)
+        model = self.adapter.moons_model(self.weights)
+        for _ in range(steps):
+            with _gc_regime("gc_off"):
+                self.adapter.moons_step(model, self.xs, self.ys, workloads.LEARNING_RATE)
+            gc.collect()
+        loss, _ = self.adapter.moons_gradients(model, self.xs, self.ys)
+        return {"loss": loss, "grads": first_grads}
+
+    def task_w2(self, variant: str, n: int) -> dict:
+        """The chain of n steps: forward, backward (and freeing, reported apart), in ms."""
+        with _gc_regime(variant):
+            t0 = time.perf_counter()
+            start = self.adapter.leaf(workloads.CHAIN_START)
+            end = workloads.chain(start, n)
+            t1 = time.perf_counter()
+            try:
+                grad = self.adapter.chain_gradient(start, end, n)
+                error = None
+            except RecursionError as exc:
+                grad, error = None, f"RecursionError: {exc}"
+            t2 = time.perf_counter()
+            value = _number(end)
+            del start, end
+            t3 = time.perf_counter()
+        return {"forward_ms": (t1 - t0) * 1e3, "backward_ms": (t2 - t1) * 1e3, "free_ms": (t3 - t2) * 1e3,
+                "value": value, "grad": grad, "error": error}
+
+    def task_w2_limit(self, upper: int) -> dict:
+        """The longest chain whose backward succeeds (bisection up to ``upper`` steps)."""
+        low, high = 0, upper
+        while low < high:
+            mid = (low + high + 1) // 2
+            start = self.adapter.leaf(workloads.CHAIN_START)
+            try:
+                self.adapter.chain_gradient(start, workloads.chain(start, mid), mid)
+                low = mid
+            except RecursionError:
+                high = mid - 1
+        return {"max_steps": low, "recursion_limit": sys.getrecursionlimit()}
+
+    def task_w3(self, n: int) -> dict:
+        """Bytes held by the graph of Σᵢ xᵢyᵢ (n products; leaves made before measuring)."""
+        xs = [self.adapter.leaf(x) for x in workloads.pool(n, 0.1)]
+        ys = [self.adapter.leaf(y) for y in workloads.pool(n, 0.7)]
+        gc.collect()
+        gc.disable()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            root, nodes = self.adapter.products_graph(xs, ys)
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+            gc.enable()
+        return {"bytes": held, "nodes": nodes, "products": n, "value": _number(root)}
+
+    def task_w4(self, variant: str, ops: int) -> dict:
+        """``ops`` binary ops (products summed by a tree) and backward, timed in ms."""
+        products = (ops + 1) // 2
+        pairs = workloads.tree_factor_indices(products)
+        a = [self.adapter.leaf(x) for x in workloads.pool(workloads.LEAF_POOL, 0.1)]
+        b = [self.adapter.leaf(x) for x in workloads.pool(workloads.LEAF_POOL, 0.7)]
+        with _gc_regime(variant):
+            t0 = time.perf_counter()
+            levels = workloads.op_tree(a, b, pairs)
+            t1 = time.perf_counter()
+            grad_a, grad_b = self.adapter.op_tree_gradients(a, b, pairs, levels)
+            t2 = time.perf_counter()
+            value = _number(levels[-1][0])
+            del levels
+        return {"ops": 2 * products - 1, "forward_ms": (t1 - t0) * 1e3, "backward_ms": (t2 - t1) * 1e3,
+                "value": value, "grad_sum": sum(grad_a) + sum(grad_b)}
+
+
+def worker_main(name: str) -> None:
+    """Answer tasks from stdin, one JSON object per line, until stdin closes."""
+    try:
+        worker: Worker | None = Worker(name)
+        failure = None
+    except ImportError as exc:
+        worker, failure = None, f"{type(exc).__name__}: {exc}"
+    for line in sys.stdin:
+        if worker is None:
+            answer: dict = {"unavailable": failure}
+        else:
+            answer = worker.handle(json.loads(line))
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------
+# Orchestrator side.
+# ---------------------------------------------------------------------------
+class Remote:
+    """A worker process for one engine, started once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.run", "--worker", name],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        self.unavailable: str | None = None
+
+    def ask(self, task: dict) -> dict:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(task) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} worker stopped (exit code {self.process.wait()})")
+        answer = json.loads(line)
+        self.unavailable = answer.get("unavailable")
+        return answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def measure(sizes: dict) -> dict:
+    """Run every workload on every engine and variant; the raw results, per rep."""
+    xs, ys = workloads.moons()
+    weights = workloads.initial_weights()
+    remotes = {name: Remote(name) for name in ENGINES}
+    raw: dict = {"w1": {}, "w1_loss": {}, "w2": {}, "w2_limit": {}, "w3": {}, "w4": {}, "unavailable": {}}
+    try:
+        for name, remote in remotes.items():
+            remote.ask({"task": "setup", "xs": xs, "ys": ys, "weights": weights})
+            if remote.unavailable:
+                raw["unavailable"][name] = remote.unavailable
+                _progress(f"{name}: not available ({remote.unavailable}); its columns will be empty")
+        live = [name for name in ENGINES if name not in raw["unavailable"]]
+        runs = [(name, variant) for name in live for variant in VARIANTS[name]]
+
+        def interleaved(key: str, reps: int, task: dict, label: str) -> None:
+            for rep in range(reps):
+                shift = rep % len(runs)
+                for name, variant in runs[shift:] + runs[:shift]:
+                    _progress(f"{label} rep {rep + 1}/{reps}: {name} ({variant})")
+                    answer = remotes[name].ask({"task": task["task"], "variant": variant, **task["args"]})
+                    raw[key].setdefault(f"{name}/{variant}", []).append(answer)
+
+        interleaved("w1", sizes["reps"], {"task": "w1", "args": {"steps": sizes["steps"]}}, "W1")
+        for name in live:
+            _progress(f"W1 loss after {workloads.LOSS_STEPS} steps: {name}")
+            raw["w1_loss"][name] = remotes[name].ask({"task": "w1_loss", "steps": workloads.LOSS_STEPS})
+        for n in sizes["chain"]:
+            reps = sizes["reps"] if n <= 10_000 else sizes["big_reps"]
+            raw["w2"][str(n)] = {}
+            for rep in range(reps):
+                shift = rep % len(runs)
+                for name, variant in runs[shift:] + runs[:shift]:
+                    if name == "micrograd" and rep > 0:
+                        continue  # its failure does not change from rep to rep
+                    _progress(f"W2 n={n} rep {rep + 1}/{reps}: {name} ({variant})")
+                    answer = remotes[name].ask({"task": "w2", "variant": variant, "n": n})
+                    raw["w2"][str(n)].setdefault(f"{name}/{variant}", []).append(answer)
+        if "micrograd" in live:
+            _progress("W2: micrograd's longest chain")
+            raw["w2_limit"]["micrograd"] = remotes["micrograd"].ask({"task": "w2_limit", "upper": 5000})
+        for name in live:
+            if name != "floor":
+                _progress(f"W3 memory: {name}")
+                raw["w3"][name] = remotes[name].ask({"task": "w3", "n": sizes["products"]})
+        interleaved("w4", sizes["big_reps"], {"task": "w4", "args": {"ops": sizes["ops"]}}, "W4")
+    finally:
+        for remote in remotes.values():
+            remote.close()
+    return raw
+
+
+# ---------------------------------------------------------------------------
+# Summaries: figures, pairwise ratios, targets.
+# ---------------------------------------------------------------------------
+def _w1_rep_ms(answer: dict) -> float:
+    return statistics.median(answer["ms"])
+
+
+def _w2_rep_ms(answer: dict) -> float:
+    return answer["forward_ms"] + answer["backward_ms"]
+
+
+def _w4_rep_ms(answer: dict) -> float:
+    return answer["forward_ms"] + answer["backward_ms"]
+
+
+def _pairwise(mine: list[float], theirs: list[float]) -> float | None:
+    """Median of mine[k]/theirs[k] over the reps both have."""
+    ratios = [a / b for a, b in zip(mine, theirs) if b]
+    return statistics.median(ratios) if ratios else None
+
+
+CHAINRULE_RUNS = ("chainrule/gc_paused", "chainrule/gc_on")
+OTHER_RUNS = ("micrograd/gc_on", "micrograd/gc_off", "floor/plain")
+
+
+def summarize(raw: dict, sizes: dict) -> dict:
+    """Figures per engine and variant, and chainrule's ratios to each other run."""
+    summary: dict = {"w1": {}, "w2": {}, "w3": {}, "w4": {}, "ratios": {}}
+
+    def per_rep(results: dict, figure: Callable[[dict], float]) -> dict[str, list[float]]:
+        return {run: [figure(a) for a in answers if not a.get("error")] for run, answers in results.items()}
+
+    def ratios(key: str, reps: dict[str, list[float]]) -> None:
+        table = {}
+        for mine in CHAINRULE_RUNS:
+            for other in OTHER_RUNS:
+                if reps.get(mine) and reps.get(other):
+                    table[f"{mine} : {other}"] = _pairwise(reps[mine], reps[other])
+        summary["ratios"][key] = table
+
+    w1 = per_rep(raw["w1"], _w1_rep_ms)
+    for run, values in w1.items():
+        summary["w1"][run] = {"ms_per_step": statistics.median(values), "reps": values,
+                              "all_steps_ms": [t for a in raw["w1"][run] for t in a["ms"]]}
+    ratios("w1", w1)
+    losses = {name: answer["loss"] for name, answer in raw["w1_loss"].items()}
+    grads = {name: answer["grads"] for name, answer in raw["w1_loss"].items()}
+    names = list(losses)
+    summary["w1_agreement"] = {
+        "loss_after_steps": losses,
+        "steps": workloads.LOSS_STEPS,
+        "max_loss_difference": max((abs(losses[a] - losses[b]) for a in names for b in names), default=None),
+        "max_initial_gradient_difference": max(
+            (abs(x - y) for a in names for b in names for x, y in zip(grads[a], grads[b])), default=None
+        ),
+    }
+    for n, results in raw["w2"].items():
+        reps = per_rep(results, _w2_rep_ms)
+        entry = {}
+        for run, answers in results.items():
+            failed = [a["error"] for a in answers if a.get("error")]
+            good = [a for a in answers if not a.get("error")]
+            entry[run] = {
+                "forward_ms": statistics.median(a["forward_ms"] for a in answers),
+                "backward_ms": statistics.median(a["backward_ms"] for a in good) if good else None,
+                "total_ms": statistics.median(reps[run]) if reps[run] else None,
+                "free_ms": statistics.median(a["free_ms"] for a in good) if good else None,
+                "error": failed[0] if failed else None,
+                "grad": good[0]["grad"] if good else None,
+                "value": answers[0]["value"],
+            }
+        summary["w2"][n] = entry
+        ratios(f"w2 n={n}", reps)
+    summary["w2_limit"] = raw["w2_limit"]
+    for name, answer in raw["w3"].items():
+        summary["w3"][name] = {**answer, "bytes_per_node": answer["bytes"] / answer["nodes"],
+                               "bytes_per_product": answer["bytes"] / answer["products"]}
+    if "chainrule" in summary["w3"] and "micrograd" in summary["w3"]:
+        summary["ratios"]["w3 bytes/node"] = {
+            "chainrule : micrograd": summary["w3"]["chainrule"]["bytes_per_node"]
+            / summary["w3"]["micrograd"]["bytes_per_node"]}
+    w4 = per_rep(raw["w4"], _w4_rep_ms)
+    for run, values in w4.items():
+        ops = raw["w4"][run][0]["ops"]
+        summary["w4"][run] = {"ops": ops, "ms": statistics.median(values),
+                              "ops_per_s": ops / (statistics.median(values) / 1e3), "reps_ms": values,
+                              "value": raw["w4"][run][0]["value"], "grad_sum": raw["w4"][run][0]["grad_sum"]}
+    ratios("w4 time", w4)
+    summary["targets"] = _targets(summary, sizes)
+    return summary
+
+
+def _targets(summary: dict, sizes: dict) -> list[dict]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    r1 = summary["ratios"].get("w1", {})
+    main = "chainrule/gc_paused"
+    rows = []
+
+    def add(name: str, value: float | None, limit: float, lower_is_better: bool, text: str) -> None:
+        met = None if value is None else (value <= limit if lower_is_better else value >= limit)
+        rows.append({"target": name, "value": value, "limit": limit, "met": met, "text": text})
+
+    mg_on = r1.get(f"{main} : micrograd/gc_on")
+    mg_off = r1.get(f"{main} : micrograd/gc_off")
+    floor = r1.get(f"{main} : floor/plain")
+    add("W1 ≥ 10× faster than micrograd (gc on)", None if mg_on is None else 1 / mg_on, 10, False, "× faster")
+    add("W1 ≥ 1.5× faster than micrograd (gc off)", None if mg_off is None else 1 / mg_off, 1.5, False,
+        "× faster")
+    add("W1 within 3× of the plain-float floor", floor, 3, True, "× the floor's time")
+    w3 = summary["w3"].get("chainrule")
+    add("W3 ≤ 180 bytes per node", w3 and w3["bytes_per_node"], 180, True, "bytes per node")
+    longest = str(max(sizes["chain"]))
+    w2 = summary["w2"].get(longest, {}).get(main)
+    add(f"W2 {int(longest):,}-step chain fwd+bwd ≤ 5 s", w2 and w2["total_ms"] and w2["total_ms"] / 1e3, 5,
+        True, "s")
+    w4 = summary["w4"].get(main)
+    add("W4 ≥ 10⁶ ops/s", w4 and w4["ops_per_s"], 1e6, False, "ops/s")
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------
+def machine_info() -> dict:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "engine", "nn", "bench"], cwd=ROOT,
+                           capture_output=True, text=True)
+    micrograd_version = subprocess.run(
+        [sys.executable, "-c", "import importlib.metadata as m; print(m.version('micrograd'))"],
+        capture_output=True, text=True,
+    ).stdout.strip() or None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "git_commit": commit.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else ""),
+        "micrograd": micrograd_version,
+    }
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _ratio_text(ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    return f"{ratio:.3g} ({1 / ratio:.3g}× faster)" if ratio < 1 else f"{ratio:.3g} ({ratio:.3g}× slower)"
+
+
+def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
+    """The results as markdown."""
+    out = [f"# chainrule benchmark{' (quick smoke run)' if quick else ''}", ""]
+    out.append(f"{info['date']} · Python {info['python']} ({info['implementation']}) · {info['cpu']} · "
+               f"{info['cores']} cores · load average at the end {info['load_average']} · "
+               f"commit {info['git_commit']} · micrograd {info['micrograd'] or 'not installed'}")
+    out.append("")
+    out.append(f"One worker process per engine; {sizes['reps']} interleaved reps (W2 at 10⁶ and W4: "
+               f"{sizes['big_reps']}); figures are medians over reps, ratios are medians of the per-rep "
+               "ratios chainrule/other (below 1: chainrule is faster or smaller).")
+    out.append("Variants: chainrule *gc_paused* = the step inside `engine.gc_paused()` (what nn's "
+               "training loop does); chainrule *gc_on* = nothing around the step (its `backward()` "
+               "still pauses the collector for its own duration); micrograd *gc_off* = `gc.disable()` "
+               "during the timed part, its cycles collected between steps outside the timing.")
+    out.append("")
+
+    out.append(f"## W1 — moons step: 2-16-16-1, {workloads.SAMPLES} samples, forward + backward + SGD "
+               "update (ms per step)")
+    out.append("")
+    out.append("| engine | variant | ms/step | per-rep medians |")
+    out.append("|---|---|---:|---|")
+    for run, entry in summary["w1"].items():
+        name, variant = run.split("/")
+        out.append(f"| {name} | {variant} | {_fmt(entry['ms_per_step'])} | "
+                   f"{', '.join(_fmt(v) for v in entry['reps'])} |")
+    agreement = summary["w1_agreement"]
+    out.append("")
+    out.append(f"Loss after {agreement['steps']} steps: " + ", ".join(
+        f"{name} {loss!r}" for name, loss in agreement["loss_after_steps"].items())
+        + f"; max difference {_fmt(agreement['max_loss_difference'])}; max difference of the initial "
+        f"gradients {_fmt(agreement['max_initial_gradient_difference'])}.")
+    out.append("")
+
+    out.append("## W2 — deep chain x ← x·1.0001 + 0.0001 (2 nodes per step), forward + backward")
+    out.append("")
+    out.append("| steps | engine | variant | forward ms | backward ms | fwd+bwd ms | freeing ms | result |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---|")
+    for n, entry in summary["w2"].items():
+        for run, figures in entry.items():
+            name, variant = run.split("/")
+            result = figures["error"] or f"dx/dx₀ = {figures['grad']:.6g}"
+            out.append(f"| {int(n):,} | {name} | {variant} | {_fmt(figures['forward_ms'])} | "
+                       f"{_fmt(figures['backward_ms'])} | {_fmt(figures['total_ms'])} | "
+                       f"{_fmt(figures['free_ms'])} | {result[:80]} |")
+    limit = summary["w2_limit"].get("micrograd")
+    if limit:
+        out.append("")
+        out.append(f"micrograd's longest chain whose backward works: {limit['max_steps']} steps "
+                   f"(recursion limit {limit['recursion_limit']}).")
+    out.append("")
+
+    out.append(f"## W3 — memory: Σ of {sizes['products']:,} products xᵢ·yᵢ (tracemalloc)")
+    out.append("")
+    out.append("A *node* is a Value created while building the graph; the 2n leaves are made before "
+               "measuring and not counted. *Bytes* = memory traced by tracemalloc that is still held "
+               "once the graph is built (the nodes, their floats, tuples/sets/closures), with only the "
+               "root kept.")
+    out.append("")
+    out.append("| engine | nodes | bytes | bytes/node | bytes/product |")
+    out.append("|---|---:|---:|---:|---:|")
+    for name, entry in summary["w3"].items():
+        out.append(f"| {name} | {entry['nodes']:,} | {entry['bytes']:,} | {entry['bytes_per_node']:.1f} | "
+                   f"{entry['bytes_per_product']:.1f} |")
+    out.append("")
+
+    out.append("## W4 — throughput: products summed by a binary tree, forward + backward")
+    out.append("")
+    out.append("| engine | variant | binary ops | ms | ops/s |")
+    out.append("|---|---|---:|---:|---:|")
+    for run, entry in summary["w4"].items():
+        name, variant = run.split("/")
+        out.append(f"| {name} | {variant} | {entry['ops']:,} | {_fmt(entry['ms'])} | {entry['ops_per_s']:,.0f} |")
+    out.append("")
+
+    out.append("## Ratios chainrule / other (time, or bytes for W3), pair by pair in this run")
+    out.append("")
+    out.append("| workload | chainrule variant | vs micrograd gc on | vs micrograd gc off | vs floor |")
+    out.append("|---|---|---|---|---|")
+    for key, table in summary["ratios"].items():
+        if key.startswith("w3"):
+            continue
+        for mine in CHAINRULE_RUNS:
+            cells = [_ratio_text(table.get(f"{mine} : {other}")) for other in OTHER_RUNS]
+            if any(c != "—" for c in cells):
+                out.append(f"| {key} | {mine.split('/')[1]} | " + " | ".join(cells) + " |")
+    w3 = summary["ratios"].get("w3 bytes/node")
+    if w3:
+        out.append(f"| w3 bytes/node | — | {w3['chainrule : micrograd']:.3g} | — | — |")
+    out.append("")
+
+    out.append("## Targets (chainrule inside gc_paused)")
+    out.append("")
+    out.append("| target | measured | met |")
+    out.append("|---|---|---|")
+    for row in summary["targets"]:
+        met = {True: "yes", False: "**no**", None: "—"}[row["met"]]
+        out.append(f"| {row['target']} | {_fmt(row['value'])} {row['text']} | {met} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: run the benchmark (or, with --worker, serve one engine)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and small sizes (smoke run)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="folder for the markdown and JSON results")
+    parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main(args.worker)
+        return
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    raw = measure(sizes)
+    summary = summarize(raw, sizes)
+    info = machine_info()
+    info["wall_s"] = round(time.perf_counter() - started, 1)
+    text = render(summary, info, sizes, args.quick)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "quick" if args.quick else "latest"
+    _write_atomic(args.out / f"{stem}.md", text)
+    _write_atomic(args.out / f"{stem}.json", json.dumps(
+        {"machine": info, "sizes": sizes, "summary": summary, "raw": raw}, indent=1, default=str))
+    _progress(f"wrote {args.out / (stem + '.md')} and .json ({info['wall_s']} s)")
+
+
+if __name__ == "__main__":
+    main()
