@@ -65,7 +65,7 @@ def moons_gradients(model: FloorMLP, xs: list, ys: list) -> tuple[float, list[fl
         for index in range(last, -1, -1):
             below = activations[index]
             layer_w, layer_gw, layer_gb = layers[index], grads_w[index], grads_b[index]
-            for (w, _), gw, i in zip(layer_w, layer_gw, range(len(dz))):
+            for gw, i in zip(layer_gw, range(len(dz))):
                 d = dz[i]
                 layer_gb[i] += d
                 for j, aj in enumerate(below):

@@ -229,7 +229,8 @@ class Remote:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.run", "--worker", name],
             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -543,7 +544,8 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
     out.append("|---|---|---:|---:|---:|")
     for run, entry in summary["w4"].items():
         name, variant = run.split("/")
-        out.append(f"| {name} | {variant} | {entry['ops']:,} | {_fmt(entry['ms'])} | {entry['ops_per_s']:,.0f} |")
+        out.append(f"| {name} | {variant} | {entry['ops']:,} | {_fmt(entry['ms'])} | "
+                   f"{entry['ops_per_s']:,.0f} |")
     out.append("")
 
     out.append("## Ratios chainrule / other (time, or bytes for W3), pair by pair in this run")
@@ -581,7 +583,9 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: run the benchmark (or, with --worker, serve one engine)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and small sizes (smoke run)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="folder for the markdown and JSON results")

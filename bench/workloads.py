@@ -43,11 +43,8 @@ def moons(m: int = SAMPLES, noise: float = 0.1, seed: int = SEED) -> tuple[list[
     for i in range(m):
         label = i % 2
         t = math.pi * (i // 2) / max(1, (m - 1) // 2)
-        if label == 0:
-            point = [math.cos(t), math.sin(t)]
-        else:
-            point = [1.0 - math.cos(t), 0.5 - math.sin(t)]
-        xs.append([point[0] + rng.gauss(0.0, noise), point[1] + rng.gauss(0.0, noise)])
+        u, v = (math.cos(t), math.sin(t)) if label == 0 else (1.0 - math.cos(t), 0.5 - math.sin(t))
+        xs.append([u + rng.gauss(0.0, noise), v + rng.gauss(0.0, noise)])
         ys.append(float(label))
     return xs, ys
 
