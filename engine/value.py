@@ -192,9 +192,9 @@ def _describe(value: object) -> str:
 
 def _as_number(value: object, op: str) -> float:
     """A plain number operand as float, or a TypeError that names the op and the value."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, bool):
+    if type(value) is float:  # the common case first: the ABC check below costs ~0.6 µs
+        return value  # type: ignore[return-value]
+    if isinstance(value, numbers.Real):  # int, bool, numpy scalars, fractions, ...
         return float(value)
     shape = getattr(value, "shape", None)
     if shape is not None:
