@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, Union
@@ -521,24 +522,61 @@ def relu(x: Value | Number) -> Value:
     return _lift(x).relu()
 
 
-def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value) -> Value:
+def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value | Number) -> Value:
     """z = Σᵢ wᵢxᵢ + b as one node: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1.
 
     One n-ary node instead of 2n binary ones is both the learner's picture of a
-    neuron and far cheaper. Number inputs are wrapped as leaf Values.
+    neuron and far cheaper. Number inputs (and a number bias) are wrapped as leaf
+    Values; the weights must be Values.
     """
-    weights = tuple(weights)
-    inputs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
-    if len(weights) != len(inputs):
-        raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
-    if not isinstance(bias, Value):
-        bias = Value(bias)
-    w_data = [w.data for w in weights]
-    x_data = [x.data for x in inputs]
-    z = bias.data
-    for w, x in zip(w_data, x_data):
-        z += w * x
-    return Value(z, "", LINEAR, (*weights, *inputs, bias), _linear_grads(z, *w_data, *x_data, bias.data))
+    return linear_layer([weights], inputs, [bias])[0]
+
+
+def linear_layer(
+    weight_rows: Iterable[Iterable[Value]], inputs: Iterable[Value | Number], biases: Iterable[Value | Number]
+) -> list[Value]:
+    """Z = W·x + b for one sample: zᵢ = Σⱼ Wᵢⱼxⱼ + bᵢ, one ``linear`` node per row of W.
+
+    The same nodes as ``[linear(w, inputs, b) for w, b in zip(weight_rows, biases)]``,
+    made about twice as fast: the inputs are checked and read once for all rows.
+    """
+    inputs = tuple(inputs)
+    # One pass reads the numbers and checks the types; only a list holding
+    # something else than Values goes through _checked_operands.
+    x_data = [x.data for x in inputs if type(x) is Value]
+    if len(x_data) != len(inputs):
+        inputs = _checked_operands(inputs, "input")
+        x_data = [x.data for x in inputs]
+    weight_rows, biases = list(weight_rows), list(biases)
+    if len(weight_rows) != len(biases):
+        raise ValueError(f"linear: {len(weight_rows)} rows of weights but {len(biases)} biases")
+    nodes = []
+    for weights, bias in zip(weight_rows, biases):
+        weights = tuple(weights)
+        w_data = [w.data for w in weights if type(w) is Value]
+        if len(w_data) != len(weights) or type(bias) is not Value:
+            weights = _checked_operands(weights, "weight", numbers_allowed=False)
+            w_data = [w.data for w in weights]
+            bias = _checked_operands((bias,), "bias")[0]
+        if len(weights) != len(inputs):
+            raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
+        z = sum(map(operator.mul, w_data, x_data), bias.data)
+        # (x..., w..., 1) is LINEAR.local_grads written out: calling the rule costs ~0.5 µs a neuron.
+        nodes.append(Value(z, "", LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
+    return nodes
+
+
+def _checked_operands(operands: tuple, role: str, numbers_allowed: bool = True) -> tuple[Value, ...]:
+    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad one."""
+    checked = []
+    for i, v in enumerate(operands):
+        if isinstance(v, Value):
+            checked.append(v)
+        elif numbers_allowed:
+            checked.append(Value(v))
+        else:
+            raise TypeError(f"linear: {role} {i} must be a Value (a parameter), got {v!r}")
+    return tuple(checked)
 
 
 def sum_values(terms: Iterable[Value | Number]) -> Value:
