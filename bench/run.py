@@ -91,6 +91,25 @@ def _number(x: Any) -> float:
     return float(x if isinstance(x, float) else x.data)
 
 
+class Laps:
+    """Wall-clock and CPU time between marks, in ms.
+
+    CPU time (``time.process_time``) counts this process's own work only: on a machine
+    whose cores other processes share, it moves much less than wall-clock time.
+    """
+
+    def __init__(self) -> None:
+        self.marks = [(time.perf_counter(), time.process_time())]
+
+    def mark(self) -> None:
+        self.marks.append((time.perf_counter(), time.process_time()))
+
+    def ms(self, lap: int) -> tuple[float, float]:
+        """(wall, cpu) of lap ``lap`` (0 = start to first mark)."""
+        (w0, c0), (w1, c1) = self.marks[lap], self.marks[lap + 1]
+        return (w1 - w0) * 1e3, (c1 - c0) * 1e3
+
+
 class Worker:
     """Runs the workloads on one engine; ``handle`` answers one task."""
 
@@ -116,16 +135,18 @@ class Worker:
     def task_w1(self, variant: str, steps: int) -> dict:
         """``steps`` SGD steps from the initial weights, each timed (ms)."""
         model = self.adapter.moons_model(self.weights)
-        times, losses = [], []
+        wall, cpu, losses = [], [], []
         for _ in range(steps):
             with _gc_regime(variant):
-                start = time.perf_counter()
+                laps = Laps()
                 losses.append(self.adapter.moons_step(model, self.xs, self.ys, workloads.LEARNING_RATE))
-                elapsed = time.perf_counter() - start
-            times.append(elapsed * 1e3)
+                laps.mark()
+            wall_ms, cpu_ms = laps.ms(0)
+            wall.append(wall_ms)
+            cpu.append(cpu_ms)
             if variant == "gc_off":
                 gc.collect()  # micrograd's cycles are collected between steps, outside the timing
-        return {"ms": times, "losses": losses}
+        return {"ms": wall, "cpu_ms": cpu, "losses": losses}
 
     def task_w1_loss(self, steps: int) -> dict:
         """Gradients at the initial weights, then L after ``steps`` SGD steps (untimed)."""
@@ -142,21 +163,20 @@ class Worker:
     def task_w2(self, variant: str, n: int) -> dict:
         """The chain of n steps: forward, backward (and freeing, reported apart), in ms."""
         with _gc_regime(variant):
-            t0 = time.perf_counter()
+            laps = Laps()
             start = self.adapter.leaf(workloads.CHAIN_START)
             end = workloads.chain(start, n)
-            t1 = time.perf_counter()
+            laps.mark()
             try:
                 grad = self.adapter.chain_gradient(start, end, n)
                 error = None
             except RecursionError as exc:
                 grad, error = None, f"RecursionError: {exc}"
-            t2 = time.perf_counter()
+            laps.mark()
             value = _number(end)
             del start, end
-            t3 = time.perf_counter()
-        return {"forward_ms": (t1 - t0) * 1e3, "backward_ms": (t2 - t1) * 1e3, "free_ms": (t3 - t2) * 1e3,
-                "value": value, "grad": grad, "error": error}
+            laps.mark()
+        return {**_fwd_bwd(laps), "free_ms": laps.ms(2)[0], "value": value, "grad": grad, "error": error}
 
     def task_w2_limit(self, upper: int) -> dict:
         """The longest chain whose backward succeeds (bisection up to ``upper`` steps)."""
@@ -194,15 +214,21 @@ class Worker:
         a = [self.adapter.leaf(x) for x in workloads.pool(workloads.LEAF_POOL, 0.1)]
         b = [self.adapter.leaf(x) for x in workloads.pool(workloads.LEAF_POOL, 0.7)]
         with _gc_regime(variant):
-            t0 = time.perf_counter()
+            laps = Laps()
             levels = workloads.op_tree(a, b, pairs)
-            t1 = time.perf_counter()
+            laps.mark()
             grad_a, grad_b = self.adapter.op_tree_gradients(a, b, pairs, levels)
-            t2 = time.perf_counter()
+            laps.mark()
             value = _number(levels[-1][0])
             del levels
-        return {"ops": 2 * products - 1, "forward_ms": (t1 - t0) * 1e3, "backward_ms": (t2 - t1) * 1e3,
-                "value": value, "grad_sum": sum(grad_a) + sum(grad_b)}
+        return {"ops": 2 * products - 1, **_fwd_bwd(laps), "value": value,
+                "grad_sum": sum(grad_a) + sum(grad_b)}
+
+
+def _fwd_bwd(laps: Laps) -> dict:
+    """Laps 0 and 1 as forward and backward times, wall and CPU."""
+    (fw, fc), (bw, bc) = laps.ms(0), laps.ms(1)
+    return {"forward_ms": fw, "backward_ms": bw, "forward_cpu_ms": fc, "backward_cpu_ms": bc}
 
 
 def worker_main(name: str) -> None:
@@ -313,16 +339,20 @@ def measure(sizes: dict) -> dict:
 # ---------------------------------------------------------------------------
 # Summaries: figures, pairwise ratios, targets.
 # ---------------------------------------------------------------------------
-def _w1_rep_ms(answer: dict) -> float:
-    return statistics.median(answer["ms"])
+CLOCKS = {"wall": "", "cpu": "cpu_"}
+"""The two clocks every timing is read on, and the prefix of their keys in a worker's answer."""
+
+CHAINRULE_RUNS = ("chainrule/gc_paused", "chainrule/gc_on")
+OTHER_RUNS = ("micrograd/gc_on", "micrograd/gc_off", "floor/plain")
+MAIN_RUN = "chainrule/gc_paused"
 
 
-def _w2_rep_ms(answer: dict) -> float:
-    return answer["forward_ms"] + answer["backward_ms"]
-
-
-def _w4_rep_ms(answer: dict) -> float:
-    return answer["forward_ms"] + answer["backward_ms"]
+def _rep_ms(answer: dict, clock: str) -> float:
+    """One rep's figure in ms: the median step (W1) or forward + backward (W2, W4)."""
+    prefix = CLOCKS[clock]
+    if f"{prefix}ms" in answer:
+        return statistics.median(answer[f"{prefix}ms"])
+    return answer[f"forward_{prefix}ms"] + answer[f"backward_{prefix}ms"]
 
 
 def _pairwise(mine: list[float], theirs: list[float]) -> float | None:
@@ -331,30 +361,36 @@ def _pairwise(mine: list[float], theirs: list[float]) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
-CHAINRULE_RUNS = ("chainrule/gc_paused", "chainrule/gc_on")
-OTHER_RUNS = ("micrograd/gc_on", "micrograd/gc_off", "floor/plain")
+def _per_rep(results: dict, clock: str) -> dict[str, list[float]]:
+    """Each run's per-rep figures on one clock, leaving out reps that failed."""
+    return {run: [_rep_ms(a, clock) for a in answers if not a.get("error")]
+            for run, answers in results.items()}
 
 
-def summarize(raw: dict, sizes: dict) -> dict:
-    """Figures per engine and variant, and chainrule's ratios to each other run."""
-    summary: dict = {"w1": {}, "w2": {}, "w3": {}, "w4": {}, "ratios": {}}
-
-    def per_rep(results: dict, figure: Callable[[dict], float]) -> dict[str, list[float]]:
-        return {run: [figure(a) for a in answers if not a.get("error")] for run, answers in results.items()}
-
-    def ratios(key: str, reps: dict[str, list[float]]) -> None:
-        table = {}
+def _ratios(results: dict) -> dict:
+    """chainrule's runs over each other run, pair by pair, on both clocks."""
+    table: dict = {}
+    for clock in CLOCKS:
+        reps = _per_rep(results, clock)
         for mine in CHAINRULE_RUNS:
             for other in OTHER_RUNS:
                 if reps.get(mine) and reps.get(other):
-                    table[f"{mine} : {other}"] = _pairwise(reps[mine], reps[other])
-        summary["ratios"][key] = table
+                    table.setdefault(f"{mine} : {other}", {})[clock] = _pairwise(reps[mine], reps[other])
+    return table
 
-    w1 = per_rep(raw["w1"], _w1_rep_ms)
-    for run, values in w1.items():
-        summary["w1"][run] = {"ms_per_step": statistics.median(values), "reps": values,
-                              "all_steps_ms": [t for a in raw["w1"][run] for t in a["ms"]]}
-    ratios("w1", w1)
+
+def _median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(raw: dict, sizes: dict) -> dict:
+    """Figures per engine and variant on both clocks, and chainrule's ratios to each other run."""
+    summary: dict = {"w1": {}, "w2": {}, "w3": {}, "w4": {}, "ratios": {}}
+    for run, answers in raw["w1"].items():
+        summary["w1"][run] = {f"{clock}_ms": statistics.median(_per_rep({run: answers}, clock)[run])
+                              for clock in CLOCKS}
+        summary["w1"][run]["reps_wall_ms"] = _per_rep({run: answers}, "wall")[run]
+    summary["ratios"]["W1 moons step"] = _ratios(raw["w1"])
     losses = {name: answer["loss"] for name, answer in raw["w1_loss"].items()}
     grads = {name: answer["grads"] for name, answer in raw["w1_loss"].items()}
     names = list(losses)
@@ -367,66 +403,68 @@ def summarize(raw: dict, sizes: dict) -> dict:
         ),
     }
     for n, results in raw["w2"].items():
-        reps = per_rep(results, _w2_rep_ms)
         entry = {}
         for run, answers in results.items():
-            failed = [a["error"] for a in answers if a.get("error")]
             good = [a for a in answers if not a.get("error")]
+            failed = [a["error"] for a in answers if a.get("error")]
             entry[run] = {
                 "forward_ms": statistics.median(a["forward_ms"] for a in answers),
-                "backward_ms": statistics.median(a["backward_ms"] for a in good) if good else None,
-                "total_ms": statistics.median(reps[run]) if reps[run] else None,
-                "free_ms": statistics.median(a["free_ms"] for a in good) if good else None,
+                "backward_ms": _median_or_none([a["backward_ms"] for a in good]),
+                "wall_ms": _median_or_none([_rep_ms(a, "wall") for a in good]),
+                "cpu_ms": _median_or_none([_rep_ms(a, "cpu") for a in good]),
+                "free_ms": _median_or_none([a["free_ms"] for a in good]),
                 "error": failed[0] if failed else None,
                 "grad": good[0]["grad"] if good else None,
                 "value": answers[0]["value"],
             }
         summary["w2"][n] = entry
-        ratios(f"w2 n={n}", reps)
+        summary["ratios"][f"W2 chain n={int(n):,}"] = _ratios(results)
     summary["w2_limit"] = raw["w2_limit"]
     for name, answer in raw["w3"].items():
         summary["w3"][name] = {**answer, "bytes_per_node": answer["bytes"] / answer["nodes"],
                                "bytes_per_product": answer["bytes"] / answer["products"]}
-    if "chainrule" in summary["w3"] and "micrograd" in summary["w3"]:
-        summary["ratios"]["w3 bytes/node"] = {
-            "chainrule : micrograd": summary["w3"]["chainrule"]["bytes_per_node"]
-            / summary["w3"]["micrograd"]["bytes_per_node"]}
-    w4 = per_rep(raw["w4"], _w4_rep_ms)
-    for run, values in w4.items():
-        ops = raw["w4"][run][0]["ops"]
-        summary["w4"][run] = {"ops": ops, "ms": statistics.median(values),
-                              "ops_per_s": ops / (statistics.median(values) / 1e3), "reps_ms": values,
-                              "value": raw["w4"][run][0]["value"], "grad_sum": raw["w4"][run][0]["grad_sum"]}
-    ratios("w4 time", w4)
+    for run, answers in raw["w4"].items():
+        ops = answers[0]["ops"]
+        entry = {"ops": ops, "value": answers[0]["value"], "grad_sum": answers[0]["grad_sum"]}
+        for clock in CLOCKS:
+            ms = statistics.median(_per_rep({run: answers}, clock)[run])
+            entry[f"{clock}_ms"] = ms
+            entry[f"{clock}_ops_per_s"] = ops / (ms / 1e3)
+        summary["w4"][run] = entry
+    summary["ratios"]["W4 throughput (time)"] = _ratios(raw["w4"])
     summary["targets"] = _targets(summary, sizes)
     return summary
 
 
 def _targets(summary: dict, sizes: dict) -> list[dict]:
-    """The issue's targets, each with the measured figure and whether it is met."""
-    r1 = summary["ratios"].get("w1", {})
-    main = "chainrule/gc_paused"
+    """The issue's targets for chainrule inside gc_paused, each on both clocks."""
     rows = []
 
-    def add(name: str, value: float | None, limit: float, lower_is_better: bool, text: str) -> None:
-        met = None if value is None else (value <= limit if lower_is_better else value >= limit)
-        rows.append({"target": name, "value": value, "limit": limit, "met": met, "text": text})
+    def add(name: str, values: dict, limit: float, lower_is_better: bool, unit: str) -> None:
+        met = {clock: None if v is None else (v <= limit if lower_is_better else v >= limit)
+               for clock, v in values.items()}
+        rows.append({"target": name, "values": values, "limit": limit, "met": met, "unit": unit})
 
-    mg_on = r1.get(f"{main} : micrograd/gc_on")
-    mg_off = r1.get(f"{main} : micrograd/gc_off")
-    floor = r1.get(f"{main} : floor/plain")
-    add("W1 ≥ 10× faster than micrograd (gc on)", None if mg_on is None else 1 / mg_on, 10, False, "× faster")
-    add("W1 ≥ 1.5× faster than micrograd (gc off)", None if mg_off is None else 1 / mg_off, 1.5, False,
-        "× faster")
-    add("W1 within 3× of the plain-float floor", floor, 3, True, "× the floor's time")
+    def inverse(x: float | None) -> float | None:
+        return None if x is None else 1 / x
+
+    r1 = summary["ratios"]["W1 moons step"]
+    vs = {other: r1.get(f"{MAIN_RUN} : {other}", {}) for other in OTHER_RUNS}
+    add("W1 ≥ 10× faster than micrograd (gc on)",
+        {c: inverse(vs["micrograd/gc_on"].get(c)) for c in CLOCKS}, 10, False, "× faster")
+    add("W1 ≥ 1.5× faster than micrograd (gc off)",
+        {c: inverse(vs["micrograd/gc_off"].get(c)) for c in CLOCKS}, 1.5, False, "× faster")
+    add("W1 within 3× of the plain-float floor", {c: vs["floor/plain"].get(c) for c in CLOCKS}, 3, True,
+        "× the floor's time")
     w3 = summary["w3"].get("chainrule")
-    add("W3 ≤ 180 bytes per node", w3 and w3["bytes_per_node"], 180, True, "bytes per node")
+    per_node = w3 and w3["bytes_per_node"]
+    add("W3 ≤ 180 bytes per node", {"wall": per_node, "cpu": per_node}, 180, True, "bytes per node")
     longest = str(max(sizes["chain"]))
-    w2 = summary["w2"].get(longest, {}).get(main)
-    add(f"W2 {int(longest):,}-step chain fwd+bwd ≤ 5 s", w2 and w2["total_ms"] and w2["total_ms"] / 1e3, 5,
-        True, "s")
-    w4 = summary["w4"].get(main)
-    add("W4 ≥ 10⁶ ops/s", w4 and w4["ops_per_s"], 1e6, False, "ops/s")
+    w2 = summary["w2"].get(longest, {}).get(MAIN_RUN) or {}
+    add(f"W2 {int(longest):,}-step chain fwd+bwd ≤ 5 s",
+        {c: w2.get(f"{c}_ms") and w2[f"{c}_ms"] / 1e3 for c in CLOCKS}, 5, True, "s")
+    w4 = summary["w4"].get(MAIN_RUN) or {}
+    add("W4 ≥ 10⁶ ops/s", {c: w4.get(f"{c}_ops_per_s") for c in CLOCKS}, 1e6, False, "ops/s")
     return rows
 
 
@@ -480,9 +518,12 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
                f"{info['cores']} cores · load average at the end {info['load_average']} · "
                f"commit {info['git_commit']} · micrograd {info['micrograd'] or 'not installed'}")
     out.append("")
-    out.append(f"One worker process per engine; {sizes['reps']} interleaved reps (W2 at 10⁶ and W4: "
+    out.append(f"One worker process per engine; {sizes['reps']} interleaved reps (W2 at its larger n and W4: "
                f"{sizes['big_reps']}); figures are medians over reps, ratios are medians of the per-rep "
-               "ratios chainrule/other (below 1: chainrule is faster or smaller).")
+               "ratios chainrule/other (below 1: chainrule is faster or smaller). Times are wall-clock, "
+               "with CPU time (`time.process_time`) in parentheses: the machine's cores are shared, and "
+               "CPU time counts only the engine's own work.")
+    out.append("")
     out.append("Variants: chainrule *gc_paused* = the step inside `engine.gc_paused()` (what nn's "
                "training loop does); chainrule *gc_on* = nothing around the step (its `backward()` "
                "still pauses the collector for its own duration); micrograd *gc_off* = `gc.disable()` "
@@ -492,30 +533,32 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
     out.append(f"## W1 — moons step: 2-16-16-1, {workloads.SAMPLES} samples, forward + backward + SGD "
                "update (ms per step)")
     out.append("")
-    out.append("| engine | variant | ms/step | per-rep medians |")
+    out.append("| engine | variant | ms/step wall (CPU) | per-rep medians, wall |")
     out.append("|---|---|---:|---|")
     for run, entry in summary["w1"].items():
         name, variant = run.split("/")
-        out.append(f"| {name} | {variant} | {_fmt(entry['ms_per_step'])} | "
-                   f"{', '.join(_fmt(v) for v in entry['reps'])} |")
+        out.append(f"| {name} | {variant} | {_fmt(entry['wall_ms'])} ({_fmt(entry['cpu_ms'])}) | "
+                   f"{', '.join(_fmt(v) for v in entry['reps_wall_ms'])} |")
     agreement = summary["w1_agreement"]
     out.append("")
     out.append(f"Loss after {agreement['steps']} steps: " + ", ".join(
         f"{name} {loss!r}" for name, loss in agreement["loss_after_steps"].items())
-        + f"; max difference {_fmt(agreement['max_loss_difference'])}; max difference of the initial "
+        + f"; max difference {_fmt(agreement['max_loss_difference'])}; max difference of the 337 initial "
         f"gradients {_fmt(agreement['max_initial_gradient_difference'])}.")
     out.append("")
 
     out.append("## W2 — deep chain x ← x·1.0001 + 0.0001 (2 nodes per step), forward + backward")
     out.append("")
-    out.append("| steps | engine | variant | forward ms | backward ms | fwd+bwd ms | freeing ms | result |")
+    out.append("| steps | engine | variant | forward ms | backward ms | fwd+bwd ms wall (CPU) | freeing ms | "
+               "result |")
     out.append("|---:|---|---|---:|---:|---:|---:|---|")
     for n, entry in summary["w2"].items():
         for run, figures in entry.items():
             name, variant = run.split("/")
             result = figures["error"] or f"dx/dx₀ = {figures['grad']:.6g}"
             out.append(f"| {int(n):,} | {name} | {variant} | {_fmt(figures['forward_ms'])} | "
-                       f"{_fmt(figures['backward_ms'])} | {_fmt(figures['total_ms'])} | "
+                       f"{_fmt(figures['backward_ms'])} | "
+                       f"{_fmt(figures['wall_ms'])} ({_fmt(figures['cpu_ms'])}) | "
                        f"{_fmt(figures['free_ms'])} | {result[:80]} |")
     limit = summary["w2_limit"].get("micrograd")
     if limit:
@@ -536,41 +579,45 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
     for name, entry in summary["w3"].items():
         out.append(f"| {name} | {entry['nodes']:,} | {entry['bytes']:,} | {entry['bytes_per_node']:.1f} | "
                    f"{entry['bytes_per_product']:.1f} |")
+    if "chainrule" in summary["w3"] and "micrograd" in summary["w3"]:
+        ratio = summary["w3"]["chainrule"]["bytes_per_node"] / summary["w3"]["micrograd"]["bytes_per_node"]
+        out.append("")
+        out.append(f"chainrule/micrograd bytes per node: {ratio:.3g}.")
     out.append("")
 
     out.append("## W4 — throughput: products summed by a binary tree, forward + backward")
     out.append("")
-    out.append("| engine | variant | binary ops | ms | ops/s |")
+    out.append("| engine | variant | binary ops | ms wall (CPU) | ops/s wall (CPU) |")
     out.append("|---|---|---:|---:|---:|")
     for run, entry in summary["w4"].items():
         name, variant = run.split("/")
-        out.append(f"| {name} | {variant} | {entry['ops']:,} | {_fmt(entry['ms'])} | "
-                   f"{entry['ops_per_s']:,.0f} |")
+        out.append(f"| {name} | {variant} | {entry['ops']:,} | {_fmt(entry['wall_ms'])} "
+                   f"({_fmt(entry['cpu_ms'])}) | {entry['wall_ops_per_s']:,.0f} "
+                   f"({entry['cpu_ops_per_s']:,.0f}) |")
     out.append("")
 
-    out.append("## Ratios chainrule / other (time, or bytes for W3), pair by pair in this run")
+    out.append("## Ratios chainrule / other, time, pair by pair in this run: wall (CPU)")
     out.append("")
     out.append("| workload | chainrule variant | vs micrograd gc on | vs micrograd gc off | vs floor |")
     out.append("|---|---|---|---|---|")
     for key, table in summary["ratios"].items():
-        if key.startswith("w3"):
-            continue
         for mine in CHAINRULE_RUNS:
-            cells = [_ratio_text(table.get(f"{mine} : {other}")) for other in OTHER_RUNS]
-            if any(c != "—" for c in cells):
-                out.append(f"| {key} | {mine.split('/')[1]} | " + " | ".join(cells) + " |")
-    w3 = summary["ratios"].get("w3 bytes/node")
-    if w3:
-        out.append(f"| w3 bytes/node | — | {w3['chainrule : micrograd']:.3g} | — | — |")
+            cells = [table.get(f"{mine} : {other}") for other in OTHER_RUNS]
+            if any(cells):
+                texts = [f"{_ratio_text(c['wall'])} ({_fmt(c['cpu'])})" if c else "—" for c in cells]
+                out.append(f"| {key} | {mine.split('/')[1]} | " + " | ".join(texts) + " |")
     out.append("")
 
     out.append("## Targets (chainrule inside gc_paused)")
     out.append("")
-    out.append("| target | measured | met |")
-    out.append("|---|---|---|")
+    out.append("| target | measured, wall | met | measured, CPU | met |")
+    out.append("|---|---|---|---|---|")
     for row in summary["targets"]:
-        met = {True: "yes", False: "**no**", None: "—"}[row["met"]]
-        out.append(f"| {row['target']} | {_fmt(row['value'])} {row['text']} | {met} |")
+        cells = []
+        for clock in CLOCKS:
+            met = {True: "yes", False: "**no**", None: "—"}[row["met"][clock]]
+            cells += [f"{_fmt(row['values'][clock])} {row['unit']}", met]
+        out.append(f"| {row['target']} | " + " | ".join(cells) + " |")
     out.append("")
     return "\n".join(out)
 
