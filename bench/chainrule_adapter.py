@@ -2,13 +2,18 @@
 
 The model is ``nn.MLP``; the weights are set from the shared initial weights (which are
 chainrule's own ``MLP(seed)`` weights, so this is a no-op copy) and the loss is
-``nn.binary_cross_entropy``.
+``nn.binary_cross_entropy``. Zeroing the parameters' grads (what ``model.zero_grad()`` does),
+backward and the SGD update are ``bench.graph_engines``'s, shared with micrograd's adapter.
 """
 
 from __future__ import annotations
 
+from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sgd_step
 from engine import Value, sum_values
 from nn import MLP, binary_cross_entropy
+
+__all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
+           "products_graph"]
 
 NAME = "chainrule"
 
@@ -25,22 +30,18 @@ def moons_model(weights: list) -> MLP:
     return model
 
 
+def _loss(model: MLP, xs: list, ys: list) -> Value:
+    return binary_cross_entropy([model(x) for x in xs], ys)
+
+
 def moons_gradients(model: MLP, xs: list, ys: list) -> tuple[float, list[float]]:
     """(L, gradients in ``named_parameters`` order) from one forward and one backward pass."""
-    loss = binary_cross_entropy([model(x) for x in xs], ys)
-    model.zero_grad()
-    loss.backward()
-    return loss.data, [p.grad for p in model.parameters()]
+    return gradients(_loss(model, xs, ys), model.parameters())
 
 
 def moons_step(model: MLP, xs: list, ys: list, lr: float) -> float:
     """Forward, backward and p ← p − lr·dp on every parameter; returns L before the update."""
-    loss = binary_cross_entropy([model(x) for x in xs], ys)
-    model.zero_grad()
-    loss.backward()
-    for p in model.parameters():
-        p.data -= lr * p.grad
-    return loss.data
+    return sgd_step(_loss(model, xs, ys), model.parameters(), lr)
 
 
 def leaf(number: float) -> Value:
@@ -48,19 +49,7 @@ def leaf(number: float) -> Value:
     return Value(number)
 
 
-def chain_gradient(start: Value, end: Value, n: int) -> float:
-    """dx_n/dx_0 by ``backward``."""
-    end.backward()
-    return start.grad
-
-
 def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
     """Σᵢ xᵢyᵢ as n product nodes and one n-ary sum node; returns (root, nodes created)."""
     root = sum_values(x * y for x, y in zip(xs, ys))
     return root, len(xs) + 1
-
-
-def op_tree_gradients(a: list[Value], b: list[Value], pairs: list, levels: list) -> tuple[list, list]:
-    """(∂S/∂a, ∂S/∂b) by ``backward`` from the tree's total."""
-    levels[-1][0].backward()
-    return [v.grad for v in a], [v.grad for v in b]

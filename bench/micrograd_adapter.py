@@ -15,6 +15,11 @@ import math
 
 from micrograd.engine import Value
 
+from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sgd_step
+
+__all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
+           "products_graph"]
+
 NAME = "micrograd"
 
 
@@ -98,33 +103,17 @@ def _loss(model: MicrogradMLP, xs: list, ys: list) -> Value:
 
 def moons_gradients(model: MicrogradMLP, xs: list, ys: list) -> tuple[float, list[float]]:
     """(L, gradients in chainrule's ``named_parameters`` order)."""
-    loss = _loss(model, xs, ys)
-    for p in model.parameters():
-        p.grad = 0.0
-    loss.backward()
-    return loss.data, [p.grad for p in model.parameters()]
+    return gradients(_loss(model, xs, ys), model.parameters())
 
 
 def moons_step(model: MicrogradMLP, xs: list, ys: list, lr: float) -> float:
     """Forward, backward and p ← p − lr·dp, as in micrograd's demo; returns L before the update."""
-    loss = _loss(model, xs, ys)
-    for p in model.parameters():
-        p.grad = 0.0
-    loss.backward()
-    for p in model.parameters():
-        p.data -= lr * p.grad
-    return loss.data
+    return sgd_step(_loss(model, xs, ys), model.parameters(), lr)
 
 
 def leaf(number: float) -> Value:
     """A leaf Value holding ``number``."""
     return Value(number)
-
-
-def chain_gradient(start: Value, end: Value, n: int) -> float:
-    """dx_n/dx_0 by micrograd's ``backward`` (recursive: raises RecursionError on deep chains)."""
-    end.backward()
-    return start.grad
 
 
 def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
@@ -134,9 +123,3 @@ def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
     """
     root = sum(x * y for x, y in zip(xs, ys))
     return root, 2 * len(xs) + 1
-
-
-def op_tree_gradients(a: list[Value], b: list[Value], pairs: list, levels: list) -> tuple[list, list]:
-    """(∂S/∂a, ∂S/∂b) by ``backward`` from the tree's total."""
-    levels[-1][0].backward()
-    return [v.grad for v in a], [v.grad for v in b]
