@@ -545,7 +545,7 @@ def linear_layer(
     # something else than Values goes through _checked_operands.
     x_data = [x.data for x in inputs if type(x) is Value]
     if len(x_data) != len(inputs):
-        inputs = _checked_operands(inputs, "input")
+        inputs = _checked_operands(inputs)
         x_data = [x.data for x in inputs]
     weight_rows, biases = list(weight_rows), list(biases)
     if len(weight_rows) != len(biases):
@@ -555,9 +555,9 @@ def linear_layer(
         weights = tuple(weights)
         w_data = [w.data for w in weights if type(w) is Value]
         if len(w_data) != len(weights) or type(bias) is not Value:
-            weights = _checked_operands(weights, "weight", numbers_allowed=False)
+            weights = _checked_operands(weights, numbers_allowed=False)
             w_data = [w.data for w in weights]
-            bias = _checked_operands((bias,), "bias")[0]
+            bias = _checked_operands((bias,))[0]
         if len(weights) != len(inputs):
             raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
         z = sum(map(operator.mul, w_data, x_data), bias.data)
@@ -566,16 +566,19 @@ def linear_layer(
     return nodes
 
 
-def _checked_operands(operands: tuple, role: str, numbers_allowed: bool = True) -> tuple[Value, ...]:
-    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad one."""
+def _checked_operands(operands: tuple, numbers_allowed: bool = True) -> tuple[Value, ...]:
+    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad weight."""
     checked = []
-    for i, v in enumerate(operands):
+    for v in operands:
         if isinstance(v, Value):
             checked.append(v)
         elif numbers_allowed:
             checked.append(Value(v))
         else:
-            raise TypeError(f"linear: {role} {i} must be a Value (a parameter), got {v!r}")
+            raise TypeError(
+                f"linear: weights must be Values (the parameters to learn), got {v!r} "
+                f"({type(v).__name__}); wrap a number as Value(w)"
+            )
     return tuple(checked)
 
 

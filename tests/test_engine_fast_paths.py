@@ -54,7 +54,7 @@ def test_linear_wraps_numbers_and_names_bad_operands() -> None:
     z = linear(w, [1, 0.5], 1)  # number inputs and a number bias become leaves
     assert z.data == 2.0 + 1.5 + 1.0
     assert all(isinstance(p, Value) for p in z.parents) and z.parents[2].data == 1.0
-    with pytest.raises(TypeError, match=r"linear: weight 1 must be a Value .*0\.5"):
+    with pytest.raises(TypeError, match=r"linear: weights must be Values .*got 0\.5 \(float\)"):
         linear([Value(1.0), 0.5], [1.0, 2.0], Value(0.0))
     with pytest.raises(ValueError, match="linear: 2 weights but 3 inputs"):
         linear(w, [1.0, 2.0, 3.0], Value(0.0))
