@@ -500,8 +500,9 @@ def machine_info() -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "engine", "nn", "bench"], cwd=ROOT,
-                           capture_output=True, text=True)
+    # Only the code measured counts: results and notes written beside it do not make the run dirty.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "engine", "nn",
+                            "bench/*.py"], cwd=ROOT, capture_output=True, text=True)
     micrograd_version = subprocess.run(
         [sys.executable, "-c", "import importlib.metadata as m; print(m.version('micrograd'))"],
         capture_output=True, text=True,
