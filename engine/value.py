@@ -535,10 +535,14 @@ def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Val
 def linear_layer(
     weight_rows: Iterable[Iterable[Value]], inputs: Iterable[Value | Number], biases: Iterable[Value | Number]
 ) -> list[Value]:
-    """Z = W·x + b for one sample: zᵢ = Σⱼ Wᵢⱼxⱼ + bᵢ, one ``linear`` node per row of W.
+    """Z[l] = W[l]·A[l−1] + b[l] for one sample: zᵢ = Σⱼ Wᵢⱼxⱼ + bᵢ, one ``linear`` node per row.
 
     The same nodes as ``[linear(w, inputs, b) for w, b in zip(weight_rows, biases)]``,
     made about twice as fast: the inputs are checked and read once for all rows.
+
+    >>> w = [[Value(1.0), Value(2.0)], [Value(-1.0), Value(0.5)]]
+    >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.5), Value(0.0)])]
+    [11.5, -1.0]
     """
     inputs = tuple(inputs)
     # One pass reads the numbers and checks the types; only a list holding
