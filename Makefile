@@ -45,5 +45,19 @@ test-torch: setup
 lint: setup
 	$(BIN)/ruff check engine nn demos tests
 
+# Timings against micrograd 0.1.0 and a plain-float floor, in a venv of their own (see
+# bench/README.md); results go to bench/results/. `make bench BENCH_ARGS=--quick` for a smoke run.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'micrograd==0.1.0'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

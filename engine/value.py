@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -192,9 +193,9 @@ def _describe(value: object) -> str:
 
 def _as_number(value: object, op: str) -> float:
     """A plain number operand as float, or a TypeError that names the op and the value."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, bool):
+    if type(value) is float:  # the common case first: the ABC check below costs ~0.6 µs
+        return value  # type: ignore[return-value]
+    if isinstance(value, numbers.Real):  # int, bool, numpy scalars, fractions, ...
         return float(value)
     shape = getattr(value, "shape", None)
     if shape is not None:
@@ -527,24 +528,68 @@ def relu(x: Value | Number) -> Value:
     return _lift(x).relu()
 
 
-def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value) -> Value:
+def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value | Number) -> Value:
     """z = Σᵢ wᵢxᵢ + b as one node: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1.
 
     One n-ary node instead of 2n binary ones is both the learner's picture of a
-    neuron and far cheaper. Number inputs are wrapped as leaf Values.
+    neuron and far cheaper. Number inputs (and a number bias) are wrapped as leaf
+    Values; the weights must be Values.
     """
-    weights = tuple(weights)
-    inputs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
-    if len(weights) != len(inputs):
-        raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
-    if not isinstance(bias, Value):
-        bias = Value(bias)
-    w_data = [w.data for w in weights]
-    x_data = [x.data for x in inputs]
-    z = bias.data
-    for w, x in zip(w_data, x_data):
-        z += w * x
-    return Value(z, "", LINEAR, (*weights, *inputs, bias), _linear_grads(z, *w_data, *x_data, bias.data))
+    return linear_layer([weights], inputs, [bias])[0]
+
+
+def linear_layer(
+    weight_rows: Iterable[Iterable[Value]], inputs: Iterable[Value | Number], biases: Iterable[Value | Number]
+) -> list[Value]:
+    """Z[l] = W[l]·A[l−1] + b[l] for one sample: zᵢ = Σⱼ Wᵢⱼxⱼ + bᵢ, one ``linear`` node per row.
+
+    The same nodes as ``[linear(w, inputs, b) for w, b in zip(weight_rows, biases)]``,
+    made about twice as fast: the inputs are checked and read once for all rows.
+
+    >>> w = [[Value(1.0), Value(2.0)], [Value(-1.0), Value(0.5)]]
+    >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.5), Value(0.0)])]
+    [11.5, -1.0]
+    """
+    inputs = tuple(inputs)
+    # One pass reads the numbers and checks the types; only a list holding
+    # something else than Values goes through _checked_operands.
+    x_data = [x.data for x in inputs if type(x) is Value]
+    if len(x_data) != len(inputs):
+        inputs = _checked_operands(inputs)
+        x_data = [x.data for x in inputs]
+    weight_rows, biases = list(weight_rows), list(biases)
+    if len(weight_rows) != len(biases):
+        raise ValueError(f"linear: {len(weight_rows)} rows of weights but {len(biases)} biases")
+    nodes = []
+    for weights, bias in zip(weight_rows, biases):
+        weights = tuple(weights)
+        w_data = [w.data for w in weights if type(w) is Value]
+        if len(w_data) != len(weights) or type(bias) is not Value:
+            weights = _checked_operands(weights, numbers_allowed=False)
+            w_data = [w.data for w in weights]
+            bias = _checked_operands((bias,))[0]
+        if len(weights) != len(inputs):
+            raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
+        z = sum(map(operator.mul, w_data, x_data), bias.data)
+        # (x..., w..., 1) is LINEAR.local_grads written out: calling the rule costs ~0.5 µs a neuron.
+        nodes.append(Value(z, "", LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
+    return nodes
+
+
+def _checked_operands(operands: tuple, numbers_allowed: bool = True) -> tuple[Value, ...]:
+    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad weight."""
+    checked = []
+    for v in operands:
+        if isinstance(v, Value):
+            checked.append(v)
+        elif numbers_allowed:
+            checked.append(Value(v))
+        else:
+            raise TypeError(
+                f"linear: weights must be Values (the parameters to learn), got {v!r} "
+                f"({type(v).__name__}); wrap a number as Value(w)"
+            )
+    return tuple(checked)
 
 
 def sum_values(terms: Iterable[Value | Number]) -> Value:

@@ -14,7 +14,7 @@ import random
 import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from engine import Value, linear
+from engine import Value, linear, linear_layer
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "sigmoid": Value.sigmoid,
@@ -162,8 +162,11 @@ class Layer(Module):
         ]
 
     def __call__(self, x: Sequence[Value]) -> list[Value]:
-        """A[l] for one sample: each neuron's a."""
-        return [neuron(x) for neuron in self.neurons]
+        """A[l] = g(Z[l]) for one sample, Z[l] = W[l]·A[l−1] + b[l]: each neuron's a."""
+        neurons = self.neurons
+        zs = linear_layer([n.w for n in neurons], x, [n.b for n in neurons])
+        g = ACTIVATIONS[self.activation]
+        return zs if g is None else [g(z) for z in zs]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         # All of W[l] row by row, then all of b[l], as in the course's matrices.

@@ -1,0 +1,55 @@
+"""chainrule running the benchmark workloads, written the way its README teaches.
+
+The model is ``nn.MLP``; the weights are set from the shared initial weights (which are
+chainrule's own ``MLP(seed)`` weights, so this is a no-op copy) and the loss is
+``nn.binary_cross_entropy``. Zeroing the parameters' grads (what ``model.zero_grad()`` does),
+backward and the SGD update are ``bench.graph_engines``'s, shared with micrograd's adapter.
+"""
+
+from __future__ import annotations
+
+from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sgd_step
+from engine import Value, sum_values
+from nn import MLP, binary_cross_entropy
+
+__all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
+           "products_graph"]
+
+NAME = "chainrule"
+
+
+def moons_model(weights: list) -> MLP:
+    """``MLP(2, [16, 16, 1])`` with tanh hidden layers and a sigmoid output, holding ``weights``."""
+    sizes = [len(layer) for layer in weights]
+    model = MLP(len(weights[0][0][0]), sizes, activation="tanh", output_activation="sigmoid")
+    for layer, layer_weights in zip(model.layers, weights):
+        for neuron, (w_row, b) in zip(layer.neurons, layer_weights):
+            for w, number in zip(neuron.w, w_row):
+                w.data = number
+            neuron.b.data = b
+    return model
+
+
+def _loss(model: MLP, xs: list, ys: list) -> Value:
+    return binary_cross_entropy([model(x) for x in xs], ys)
+
+
+def moons_gradients(model: MLP, xs: list, ys: list) -> tuple[float, list[float]]:
+    """(L, gradients in ``named_parameters`` order) from one forward and one backward pass."""
+    return gradients(_loss(model, xs, ys), model.parameters())
+
+
+def moons_step(model: MLP, xs: list, ys: list, lr: float) -> float:
+    """Forward, backward and p ← p − lr·dp on every parameter; returns L before the update."""
+    return sgd_step(_loss(model, xs, ys), model.parameters(), lr)
+
+
+def leaf(number: float) -> Value:
+    """A leaf Value holding ``number``."""
+    return Value(number)
+
+
+def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
+    """Σᵢ xᵢyᵢ as n product nodes and one n-ary sum node; returns (root, nodes created)."""
+    root = sum_values(x * y for x, y in zip(xs, ys))
+    return root, len(xs) + 1
