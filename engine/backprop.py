@@ -81,12 +81,21 @@ def _propagate(order: Sequence[Value], gradient: float) -> None:
             parents[0].grad += node._local_grads[0] * upstream
         elif len(parents) == 2:
             a, b = parents
-            da, db = node._local_grads
-            a.grad += da * upstream
-            b.grad += db * upstream
+            local = node._local_grads
+            if local is None:  # a product a·b stores none: ∂/∂a = b, ∂/∂b = a
+                a.grad += b.data * upstream
+                b.grad += a.data * upstream
+            else:
+                a.grad += local[0] * upstream
+                b.grad += local[1] * upstream
         else:
-            for parent, local in zip(parents, node._local_grads):
-                parent.grad += local * upstream
+            local = node._local_grads
+            if local is None:  # a sum of more than two terms stores none: ∂/∂aᵢ = 1
+                for parent in parents:
+                    parent.grad += upstream
+            else:
+                for parent, local_grad in zip(parents, local):
+                    parent.grad += local_grad * upstream
 
 
 def backward(root: Value, gradient: float = 1.0) -> None:

@@ -361,7 +361,7 @@ class _Painter:
         lit = id(child) in self.on_path and self.highlighted(p for _, p in slots)
         style = self._edge_style(lit)
         if len(slots) > _MAX_PARALLEL:
-            local = sum(child._local_grads[slot] for slot, _ in slots)
+            local = sum(child.local_grads[slot] for slot, _ in slots)
             text = f"×{len(slots)}"
             if self.show_local_grads:
                 text += f" (Σ ∂ = {self.number(local)}; {self._contribution(child, local)})"
@@ -378,7 +378,7 @@ class _Painter:
 
     def _edge_label(self, child: Value, slot: int, parent: Value) -> str:
         if self.show_local_grads:
-            local = child._local_grads[slot]
+            local = child.local_grads[slot]
             partial = f"{d(self.names(child), '∂')}/{d(self.names(parent), '∂')} = {self.number(local)}"
             return f"<{_html(partial)}<BR/>{_html(self._contribution(child, local))}>"
         if len(child._parents) == 2 and child._op.name in ("sub", "div", "pow"):

@@ -358,7 +358,7 @@ def explain(
         more = f" + … ({len(terms) - len(shown)} more terms)" if len(terms) > len(shown) else ""
         chain = " + ".join(f"{dout}/{d(names(c))} · {d(names(c))}/{d(names(node))}" for c, _ in shown)
         formula = " + ".join(f"{dout}/{d(names(c))} · {_factor(names.local_formula(c, s))}" for c, s in shown)
-        numbers = " + ".join(f"{factor(gradients[id(c)])} · {factor(c._local_grads[s])}" for c, s in shown)
+        numbers = " + ".join(f"{factor(gradients[id(c)])} · {factor(c.local_grads[s])}" for c, s in shown)
         parts = [f"{dout}/{d(names(node))}", chain + more, formula + more, numbers + more,
                  number(gradients[id(node)])]
         lines.append(_join_step(parts))

@@ -242,7 +242,7 @@ class Value:
         label: str = "",
         _op: Op | None = None,
         _parents: tuple = _NO_PARENTS,
-        _local_grads: tuple = _NO_PARENTS,
+        _local_grads: tuple | None = _NO_PARENTS,
         _const: float | None = None,
     ) -> None:
         if _op is None:
@@ -272,7 +272,15 @@ class Value:
 
     @property
     def local_grads(self) -> tuple[float, ...]:
-        """∂self/∂parent for each parent, as computed when the node was made."""
+        """∂self/∂parent for each parent, as floats.
+
+        Most nodes store them when made. A product a·b and a sum of more than two
+        terms store none: their derivatives are the parents' own numbers (b, a) or
+        ones, so ``backward`` reads those directly and they are computed here only
+        when asked for (80 bytes saved per product).
+        """
+        if self._local_grads is None:
+            return self._op.local_grads(self.data, *(p.data for p in self._parents))
         return self._local_grads
 
     @property
@@ -317,9 +325,8 @@ class Value:
     def __mul__(self, other: Value | Number) -> Value:
         """a · b; ∂/∂a = b, ∂/∂b = a."""
         if isinstance(other, Value):
-            a, b = self.data, other.data
-            out = a * b
-            return Value(out, "", MUL, (self, other), MUL.local_grads(out, a, b))
+            # No stored derivatives: they are (b, a), the parents' data (see local_grads).
+            return Value(self.data * other.data, "", MUL, (self, other), None)
         c = _as_number(other, "*")
         out = self.data * c
         return Value(out, "", MUL_CONST, (self,), MUL_CONST.local_grads(out, self.data, c), c)
@@ -465,10 +472,12 @@ def _checked_pow(base: float, exponent: float, value: Value) -> float:
 
 
 def _special_mode_node(
-    data: float, op: Op, parents: tuple, local_grads: tuple, const: float | None
+    data: float, op: Op, parents: tuple, local_grads: tuple | None, const: float | None
 ) -> tuple[tuple, tuple]:
     """The parents and local derivatives a node keeps under no_grad or detect_anomaly."""
-    if _anomaly_checks and not (math.isfinite(data) and all(map(math.isfinite, local_grads))):
+    if _anomaly_checks and not (
+        math.isfinite(data) and (local_grads is None or all(map(math.isfinite, local_grads)))
+    ):
         inputs = ", ".join(_describe(p) for p in parents)
         if const is not None:
             inputs += f", constant {const!r}"
@@ -600,4 +609,6 @@ def sum_values(terms: Iterable[Value | Number]) -> Value:
     total = 0.0
     for t in terms:
         total += t.data
-    return Value(total, "", SUM, terms, SUM.local_grads(total, *terms))
+    # Past two terms the ones are not stored: backward adds upstream to each term (see local_grads).
+    ones = SUM.local_grads(total, *terms) if len(terms) <= 2 else None
+    return Value(total, "", SUM, terms, ones)
