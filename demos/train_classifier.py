@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import nn
-from nn.serialize import atomic_write
+from engine import atomic_write
 from nn.train import decision_threshold
 
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.08, "blobs": 0.5, "xor": 0.2}

@@ -11,6 +11,7 @@
 from engine.backprop import backward, derivative, gc_paused, grad, topological_order, zero_grad
 from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
 from engine.explain import explain
+from engine.files import atomic_write
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
 from engine.value import (
     OPS,
@@ -42,6 +43,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "Op",
     "Value",
+    "atomic_write",
     "backward",
     "derivative",
     "detect_anomaly",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Literal
 import graphviz
 
 from engine.explain import COUNT_LIMIT, NodeNames, d, format_number, nodes_on_paths, walk
+from engine.files import atomic_write
 from engine.value import OPS, Value
 
 _LINEAR = OPS["linear"]
@@ -435,18 +435,6 @@ def to_dot(root: Value, **options: object) -> str:
     return draw(root, **options).source  # type: ignore[arg-type]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file: a crash never leaves half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Path:
     """Draw ``root`` (options as for ``draw``) into the SVG file ``path``; returns the path.
 
@@ -463,7 +451,7 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
         svg = graph.pipe(format="svg")
     except graphviz.ExecutableNotFound:
         source_path = path.with_suffix(".gv")
-        _write_atomically(source_path, graph.source.encode("utf-8"))
+        atomic_write(source_path, lambda file: file.write(graph.source))
         raise GraphvizNotFoundError(
             f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not "
             f"written. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -471,5 +459,5 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
             f"is saved in {source_path}: render it later with dot -Tsvg {source_path} -o {path}",
             source_path,
         ) from None
-    _write_atomically(path, svg)
+    atomic_write(path, lambda file: file.write(svg), binary=True)
     return path
