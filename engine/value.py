@@ -156,7 +156,11 @@ POW = Op(
     "pow", "**", "∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
     lambda out, a, b: (b * a ** (b - 1.0), out * _ln(a)),
 )
-POW_CONST = Op("pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹", lambda out, a, n: (n * a ** (n - 1.0),))
+POW_CONST = Op(
+    "pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹",
+    # a⁰ = 1 is constant: its derivative is 0 even at a = 0, where n·aⁿ⁻¹ would divide by zero.
+    lambda out, a, n: (n * a ** (n - 1.0) if n else 0.0,),
+)
 RPOW_CONST = Op(
     "rpow_const", "**", "∂(cᵃ)/∂a = cᵃ·ln c", lambda out, c, a: (out * math.log(c),),
     const_first=True,
