@@ -195,31 +195,37 @@ def _describe(value: object) -> str:
 
 
 def _as_number(value: object, op: str) -> float:
-    """A plain number operand as float, or a TypeError that names the op and the value."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, bool):
-        return float(value)
+    """A number operand as a finite float, or an error that names the op and the value."""
+    if isinstance(value, numbers.Real):  # int, float, bool, Fraction, numpy scalars
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(
+                f"{op}: an integer of {len(str(abs(value)))} digits is too large for a float (max ≈ 1.8e308)"
+            ) from None
+        if not math.isfinite(number):
+            raise ValueError(
+                f"{op}: got {number!r}; numbers must be finite, since nan and inf would make every "
+                "gradient downstream meaningless"
+            )
+        return number
     shape = getattr(value, "shape", None)
     if shape is not None:
         raise TypeError(
             f"{op}: a Value holds one number, got an array of shape {shape}; "
             "combine Values element by element, e.g. [v * x for x in array]"
         )
-    raise TypeError(f"{op}: expected a number or a Value, got {value!r} ({type(value).__name__})")
+    raise TypeError(
+        f"{op}: expected a real number (int, float, numpy scalar) or a Value, got {value!r} "
+        f"({type(value).__name__})"
+    )
 
 
 def _check_data(data: object) -> float:
     """Validate what a user puts in a Value: a finite real number."""
     if isinstance(data, Value):
         raise TypeError("Value(Value(...)): pass the number, e.g. Value(v.data), or use v itself")
-    number = _as_number(data, "Value")
-    if not math.isfinite(number):
-        raise ValueError(
-            f"Value({number!r}): data must be a finite number; nan and inf would make every "
-            "gradient downstream meaningless"
-        )
-    return number
+    return _as_number(data, "Value")
 
 
 class Value:
