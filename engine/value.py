@@ -366,7 +366,8 @@ class Value:
                     f"{_describe(self)}; use a number exponent, e.g. x ** 2"
                 )
             out = _checked_pow(self.data, other.data, self)
-            return Value(out, "", POW, (self, other), POW.local_grads(out, self.data, other.data))
+            local = _pow_local_grads(POW, out, self.data, other.data, self)
+            return Value(out, "", POW, (self, other), local)
         n = _as_number(other, "**")
         out = _checked_pow(self.data, n, self)
         if self.data == 0.0 and 0.0 < n < 1.0:
@@ -376,7 +377,7 @@ class Value:
                     f"({_describe(self)}); under no_grad() the value alone is computed"
                 )
             return Value(out)
-        return Value(out, "", POW_CONST, (self,), POW_CONST.local_grads(out, self.data, n), n)
+        return Value(out, "", POW_CONST, (self,), _pow_local_grads(POW_CONST, out, self.data, n, self), n)
 
     def __rpow__(self, other: Number) -> Value:
         """cᵃ for a number c > 0; ∂/∂a = cᵃ·ln c."""
@@ -465,6 +466,16 @@ def _checked_pow(base: float, exponent: float, value: Value) -> float:
         return math.pow(base, exponent)
     except OverflowError:
         raise DomainError(f"**: {base!r} ** {exponent!r} overflows float ({_describe(value)})") from None
+
+
+def _pow_local_grads(op: Op, out: float, base: float, exponent: float, value: Value) -> tuple:
+    """``op.local_grads`` of a power; a derivative past float range is a DomainError, as the power is."""
+    try:
+        return op.local_grads(out, base, exponent)
+    except OverflowError:  # float ** raises where * and / would give inf
+        raise DomainError(
+            f"**: the derivative of {base!r} ** {exponent!r} overflows float ({_describe(value)})"
+        ) from None
 
 
 def _special_mode_node(
