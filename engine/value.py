@@ -554,7 +554,14 @@ def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Val
         raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
     if not isinstance(bias, Value):
         bias = Value(bias)
-    w_data = [w.data for w in weights]
+    try:
+        w_data = [w.data for w in weights]
+    except AttributeError:
+        bad = next(w for w in weights if not isinstance(w, Value))
+        raise TypeError(
+            f"linear: weights must be Values (the parameters to learn), got {bad!r} "
+            f"({type(bad).__name__}); wrap a number as Value(w)"
+        ) from None
     x_data = [x.data for x in inputs]
     z = bias.data
     for w, x in zip(w_data, x_data):
