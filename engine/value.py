@@ -301,6 +301,13 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    def __bool__(self) -> bool:
+        # micrograd's Value is always true, so `if loss:` or `x or default` silently misbehave.
+        raise TypeError(
+            f"bool(Value): a Value has no truth value ({_describe(self)}); test its number, "
+            "e.g. `if v.data > 0:`, or use `if v is not None:`"
+        )
+
     # -- arithmetic: forward and local derivatives side by side ------------
     def __add__(self, other: Value | Number) -> Value:
         """a + b; ∂/∂a = 1, ∂/∂b = 1."""
