@@ -85,8 +85,10 @@ class AnomalyError(FloatingPointError):
 def detect_anomaly() -> Iterator[None]:
     """Check every op's result inside this block; raise ``AnomalyError`` at the first nan or inf.
 
-    The message names the op, its inputs (with their labels) and the labels of
-    the nodes that led to it, like PyTorch's ``torch.autograd.detect_anomaly``.
+    The message names the op, its inputs (with their labels), its local
+    derivatives and the formula that made it, written over the labels of the
+    nodes that led to it, e.g. ``(tanh(a * 2.0) + a) * b``. Like PyTorch's
+    ``torch.autograd.detect_anomaly`` (forward only: backward is not checked).
     """
     global _anomaly_checks
     previous = _anomaly_checks
@@ -490,31 +492,62 @@ def _special_mode_node(
 ) -> tuple[tuple, tuple]:
     """The parents and local derivatives a node keeps under no_grad or detect_anomaly."""
     if _anomaly_checks and not (math.isfinite(data) and all(map(math.isfinite, local_grads))):
-        inputs = ", ".join(_describe(p) for p in parents)
-        if const is not None:
-            inputs += f", constant {const!r}"
+        inputs = _inputs_as_written(op, parents, const)
+        named = ", ".join(_describe(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
+        result = f"{data!r} with a non-finite local derivative" if math.isfinite(data) else f"{data!r}"
         raise AnomalyError(
-            f"detect_anomaly: op {op.name!r} gave {data!r} (local derivatives {local_grads!r}) "
-            f"from inputs [{inputs}]; path: {label_path(parents)}"
+            f"detect_anomaly: op {op.name!r} gave {result} computing {_formula(op, inputs)}; "
+            f"inputs [{named}], local derivatives {local_grads!r}"
         )
     if not _grad_enabled:
         return _NO_PARENTS, _NO_PARENTS
     return parents, local_grads
 
 
-def label_path(nodes: Iterable[Value], limit: int = 8) -> str:
-    """The labels and ops found walking back from ``nodes`` (for error messages)."""
-    names: list[str] = []
-    stack = list(nodes)
-    seen: set[int] = set()
-    while stack and len(names) < limit:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.append(node.label or (node._op.name if node._op else f"leaf {node.data:.4g}"))
-        stack.extend(node._parents)
-    return " <- ".join(names) if names else "(no inputs)"
+def _inputs_as_written(op: Op, parents: tuple, const: float | None) -> tuple:
+    """An op's inputs in the order they were written: a number operand where it stood."""
+    if const is None:
+        return parents
+    return (const, *parents) if op.const_first else (*parents, const)
+
+
+_INFIX = frozenset(("+", "-", "*", "/", "**"))
+
+
+def _formula(op: Op, inputs: tuple, budget: int = 12) -> str:
+    """How ``op`` applied to ``inputs`` reads, over labels and numbers: ``(tanh(a * 2) + a) * b``.
+
+    The walk back stops at labelled nodes and leaves; past ``budget`` ops the
+    rest reads ``…``. For error messages: it says where a bad number came from.
+    """
+    left = [budget]
+
+    def write(op: Op, inputs: tuple) -> str:
+        if op.symbol in _INFIX and len(inputs) == 2:
+            return f"{term(inputs[0], True)} {op.symbol} {term(inputs[1], True)}"
+        if op.name == "neg":
+            return f"-{term(inputs[0], True)}"
+        if op.name == "linear":  # inputs: w₁..wₙ, x₁..xₙ, b
+            n = (len(inputs) - 1) // 2
+            products = [f"{term(w, True)} * {term(x, True)}" for w, x in zip(inputs[:n], inputs[n:-1], strict=True)]
+            return " + ".join([*products, term(inputs[-1], True)])
+        return f"{op.name}({', '.join(term(x, False) for x in inputs)})"
+
+    def term(x: object, operand: bool) -> str:
+        if not isinstance(x, Value):
+            return repr(x)
+        if x.label:
+            return x.label
+        if x._op is None:
+            return f"{x.data:.4g}"
+        if left[0] <= 0:
+            return "…"
+        left[0] -= 1
+        text = write(x._op, _inputs_as_written(x._op, x._parents, x._const))
+        infix = x._op.symbol in _INFIX or x._op.name in ("neg", "linear")
+        return f"({text})" if operand and infix else text
+
+    return write(op, inputs)
 
 
 # ---------------------------------------------------------------------------
