@@ -10,7 +10,7 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from engine.value import Value, enable_grad
+from engine.value import Value, _inputs_as_written, enable_grad
 
 
 @contextmanager
@@ -135,14 +135,8 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list:
             upstream = grads.get(id(node))
             if upstream is None or not node._parents:
                 continue
-            op, const = node._op, node._const
-            parents = node._parents
-            if const is None:
-                inputs: tuple = parents
-            elif op.const_first:
-                inputs = (const, *parents)
-            else:
-                inputs = (*parents, const)
+            op, parents = node._op, node._parents
+            inputs = _inputs_as_written(op, parents, node._const)
             for parent, local in zip(parents, op.local_grads(node, *inputs)):
                 contribution = local * upstream
                 earlier = grads.get(id(parent))
