@@ -10,7 +10,7 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from engine.value import Value, _inputs_as_written, enable_grad
+from engine.value import Value, _as_number, _inputs_as_written, enable_grad
 
 
 @contextmanager
@@ -71,6 +71,8 @@ def _propagate(order: Sequence[Value], gradient: float) -> None:
     order[0].grad = gradient
     for node in order:
         upstream = node.grad
+        if upstream == 0.0:  # adds nothing; and 0 × an overflowed (inf) local derivative would be nan
+            continue
         for parent, local in zip(node._parents, node._local_grads):
             parent.grad += local * upstream
 
@@ -81,12 +83,19 @@ def backward(root: Value, gradient: float = 1.0) -> None:
     Gradients accumulate as in PyTorch; calling it twice gives twice the gradients
     on every node, intermediate ones included.
     """
+    _expect_value(root, "backward")
+    gradient = _as_number(gradient, "backward: gradient")
     with gc_paused():
         order = topological_order(root)
         previous = [node.grad for node in order]
-        _propagate(order, float(gradient))
+        _propagate(order, gradient)
         for node, earlier in zip(order, previous):
             node.grad += earlier
+
+
+def _expect_value(node: object, function: str) -> None:
+    if not isinstance(node, Value):
+        raise TypeError(f"{function}: expected a Value, got {node!r} ({type(node).__name__})")
 
 
 def zero_grad(nodes: Value | Iterable[Value]) -> None:
@@ -108,7 +117,9 @@ def grad(
     An input that ``output`` does not depend on gets 0.
     """
     single = isinstance(inputs, Value)
-    wanted = [inputs] if single else list(inputs)
+    wanted = list(inputs) if not single and isinstance(inputs, Iterable) else [inputs]
+    for node in (output, *wanted):
+        _expect_value(node, "grad")
     order = topological_order(output)
     if create_graph:
         results: list = _graph_of_gradients(order, wanted)
