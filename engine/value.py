@@ -187,6 +187,7 @@ OPS: dict[str, Op] = {
 
 _NO_PARENTS: tuple = ()
 _EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows float past ln(max float) ≈ 709.78
+_LOG_LIMIT = math.nextafter(1 / 1.7976931348623157e308, 1.0)  # smallest a with 1/a finite, ≈ 5.6e-309
 
 
 def _describe(value: object) -> str:
@@ -418,8 +419,10 @@ class Value:
     def log(self) -> Value:
         """ln a for a > 0; ∂/∂a = 1/a."""
         a = self.data
-        if a <= 0.0:
-            raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
+        if a < _LOG_LIMIT:
+            if a <= 0.0:
+                raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
+            raise DomainError(f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}")
         out = math.log(a)
         return Value(out, "", LOG, (self,), LOG.local_grads(out, a))
 
