@@ -422,7 +422,9 @@ class Value:
         if a < _LOG_LIMIT:
             if a <= 0.0:
                 raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
-            raise DomainError(f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}")
+            raise DomainError(
+                f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}"
+            )
         out = math.log(a)
         return Value(out, "", LOG, (self,), LOG.local_grads(out, a))
 
@@ -532,7 +534,8 @@ def _formula(op: Op, inputs: tuple, budget: int = 12) -> str:
             return f"-{term(inputs[0], True)}"
         if op.name == "linear":  # inputs: w₁..wₙ, x₁..xₙ, b
             n = (len(inputs) - 1) // 2
-            products = [f"{term(w, True)} * {term(x, True)}" for w, x in zip(inputs[:n], inputs[n:-1], strict=True)]
+            pairs = zip(inputs[:n], inputs[n:-1], strict=True)
+            products = [f"{term(w, True)} * {term(x, True)}" for w, x in pairs]
             return " + ".join([*products, term(inputs[-1], True)])
         return f"{op.name}({', '.join(term(x, False) for x in inputs)})"
 
