@@ -460,9 +460,11 @@ class Value:
 
 
 def _sigmoid(z: float) -> float:
-    # σ(z) = 1/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows.
+    # σ(z) = 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and
+    # near 1 the result is correctly rounded (1/(1 + e⁻ᶻ) gives 1.0 from z ≈ 36.7, where σ < 1 still).
     if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(-z)
+        return 1.0 - e / (1.0 + e)
     e = math.exp(z)
     return e / (1.0 + e)
 
