@@ -21,6 +21,7 @@ drawn operands fail, guards built from engine ops repair them (1 + c·u², e^tan
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -161,10 +162,11 @@ def _interval(x: Interval | float) -> Interval:
 # Forms: each engine op, written every way a user can write it.
 # ---------------------------------------------------------------------------
 class Backend(NamedTuple):
-    """How a number type spells the engine's two n-ary ops."""
+    """How a number type spells the engine's two n-ary ops, and a ** b with b a node."""
 
     linear: Callable[[Sequence, Sequence, Any], Any]
     sum_values: Callable[[Sequence], Any]
+    power: Callable[[Any, Any], Any] = operator.pow
 
 
 def linear_by_hand(weights: Sequence, inputs: Sequence, bias: Any) -> Any:
@@ -226,7 +228,7 @@ FORMS: dict[str, Form] = {
     "div": Form("div", 2, None, "{0} / {1}", lambda a, c, b: a[0] / a[1]),
     "div_const": Form("div_const", 1, _NONZERO_CONST, "{0} / {c}", lambda a, c, b: a[0] / c),
     "rdiv_const": Form("rdiv_const", 1, _ANY_CONST, "{c} / {0}", lambda a, c, b: c / a[0]),
-    "pow": Form("pow", 2, None, "{0} ** {1}", lambda a, c, b: a[0] ** a[1]),
+    "pow": Form("pow", 2, None, "{0} ** {1}", lambda a, c, b: b.power(a[0], a[1])),
     "pow_const": Form("pow_const", 1, _EXPONENTS, "{0} ** {c}", lambda a, c, b: a[0] ** c),
     "rpow_const": Form("rpow_const", 1, _POSITIVE_BASES, "{c} ** {0}", lambda a, c, b: c ** a[0]),
     "neg": Form("neg", 1, None, "-{0}", lambda a, c, b: -a[0]),

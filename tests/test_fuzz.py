@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from strategies import BY_HAND, FORMS, MAX_DEPTH, Expression, Step, expressions, fuzz_settings, replay
 
@@ -70,7 +70,7 @@ def test_gradients_match_central_differences(expression: Expression) -> None:
     atol grows only where rounding forces it: f is computed with error ≈ u·S
     (S = Σ_nodes |∂̃f/∂node|·|node|, u = 1.1e−16), so a central difference with
     step ε carries ≈ u·S/ε ≈ 1.1e−10·S; atol = max(1e−6, 1e−9·S) keeps 9× headroom.
-    Over 2,000 graphs the worst error was 0.6% of this tolerance.
+    Over 2,000 graphs the worst error was under 1% of this tolerance.
     """
     leaves = expression.leaf_values()
     root = expression(*leaves)
@@ -173,7 +173,23 @@ def test_value_and_gradients_match_torch_float64(expression: Expression) -> None
         assert abs(g - expected) <= 1e-9 * scale.get(leaf, 0.0), (leaf.label, g, expected)
 
 
+# PyTorch 2.13's double backward of tensor ** tensor is wrong where the exponent is exactly 0:
+# (c + x) ** x at x = 0 gets f'' = 0.98 for c = 2 and 1 for c = 1, where the exact values (and
+# central differences) are 1 + ln²2 ≈ 1.48 and 2; higher-order pow bugs of this kind are reported in
+# pytorch/pytorch#89757. So for second derivatives the oracle writes aᵇ as e^(b·ln a).
+TORCH_SECOND_ORDER = BY_HAND._replace(power=lambda a, b: (b * a.log()).exp())
+
+
 @pytest.mark.torch
+@example(  # found by the campaign: PyTorch's own a ** b gave 2 here; f''(0) is 4 by hand and by autograd
+    Expression(
+        (0.0,),
+        (
+            Step("mul", (0, 0)), Step("radd_const", (1,), 1.0), Step("div", (0, 2)), Step("add", (3, 2)),
+            Step("log", (4,)), Step("add", (5, 5)), Step("pow", (4, 6)),
+        ),
+    )
+)
 @given(expressions(max_steps=25))
 @fuzz_settings(40)
 def test_second_derivatives_match_torch_float64(expression: Expression) -> None:
@@ -186,7 +202,7 @@ def test_second_derivatives_match_torch_float64(expression: Expression) -> None:
     scale = rounding_scale(total)
 
     tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in expression.leaves]
-    out = replay(expression, tensors, BY_HAND)
+    out = replay(expression, tensors, TORCH_SECOND_ORDER)
     torch_first = torch.autograd.grad(out, tensors, create_graph=True, allow_unused=True)
     torch_total = sum(g for g in torch_first if g is not None and g.requires_grad)
     if isinstance(torch_total, int):  # f is linear in every leaf: no second derivative
