@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from strategies import BY_HAND, FORMS, MAX_DEPTH, Expression, Step, expressions, fuzz_settings, replay
 
@@ -187,6 +187,12 @@ def test_value_and_gradients_match_torch_float64(expression: Expression) -> None
         assert abs(g - expected) <= 1e-9 * scale.get(leaf, 0.0), (leaf.label, g, expected)
 
 
+def _saturated(node: Value) -> bool:
+    """A tanh with 1 − a² < 1e−3 or a sigmoid with a(1 − a) < 1e−3."""
+    a = node.data
+    return (node.op == "tanh" and 1.0 - a * a < 1e-3) or (node.op == "sigmoid" and a * (1.0 - a) < 1e-3)
+
+
 # PyTorch 2.13's double backward of tensor ** tensor is wrong where the exponent is exactly 0:
 # (c + x) ** x at x = 0 gets f'' = 0.98 for c = 2 and 1 for c = 1, where the exact values (and
 # central differences) are 1 + ln²2 ≈ 1.48 and 2; higher-order pow bugs of this kind are reported in
@@ -207,10 +213,19 @@ TORCH_SECOND_ORDER = BY_HAND._replace(power=lambda a, b: (b * a.log()).exp())
 @given(expressions(max_steps=25))
 @fuzz_settings(40)
 def test_second_derivatives_match_torch_float64(expression: Expression) -> None:
-    """grad of (Σᵢ ∂f/∂xᵢ) built with create_graph=True, i.e. the Hessian's row sums, against PyTorch."""
+    """grad of (Σᵢ ∂f/∂xᵢ) built with create_graph=True, i.e. the Hessian's row sums, against PyTorch.
+
+    Only where no unit saturates: there 1 − a² (tanh) and 1 − a (sigmoid) are
+    nodes of the derivative graph that cancel to a few ulps of 1, so a 1-ulp
+    difference between PyTorch's tanh and libm's shows at u/(1 − a²) relative in
+    both engines' results. With 1 − a² ≥ 1e−3 that is < 1e−12, well inside 1e−9.
+    (About 1 graph in 6 saturates; the first-order tests cover those.)
+    """
     torch = pytest.importorskip("torch")
     leaves = expression.leaf_values()
-    first = engine.grad(expression(*leaves), leaves, create_graph=True)
+    root = expression(*leaves)
+    assume(not any(_saturated(node) for node in engine.topological_order(root)))
+    first = engine.grad(root, leaves, create_graph=True)
     total = engine.sum_values(first)
     second = engine.grad(total, leaves)
     scale = rounding_scale(total)
