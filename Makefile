@@ -42,6 +42,13 @@ test-torch: setup
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pytest -q -m torch
 
+# Differential fuzzing campaign, outside `make test`: each property of tests/test_fuzz.py and
+# tests/test_anomaly.py on FUZZ_EXAMPLES random graphs (e.g. make fuzz FUZZ_EXAMPLES=2000).
+FUZZ_EXAMPLES ?= 10000
+fuzz: setup
+	CHAINRULE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q --hypothesis-profile=fuzz \
+		--durations=0 tests/test_fuzz.py tests/test_anomaly.py
+
 lint: setup
 	$(BIN)/ruff check engine nn demos tests
 

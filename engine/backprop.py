@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.value import Value, enable_grad
+from engine.value import Value, _as_number, _inputs_as_written, enable_grad
 
 
 @contextmanager
@@ -75,6 +75,8 @@ def _propagate(order: Sequence[Value], gradient: float) -> None:
     order[0].grad = gradient
     for node in order:
         upstream = node.grad
+        if upstream == 0.0:  # adds nothing; and 0 × an overflowed (inf) local derivative would be nan
+            continue
         parents = node._parents
         # Unary and binary nodes are most nodes: unpacked, they skip building a zip (−35% time).
         if len(parents) == 1:
@@ -104,6 +106,8 @@ def backward(root: Value, gradient: float = 1.0) -> None:
     Gradients accumulate as in PyTorch; calling it twice gives twice the gradients
     on every node, intermediate ones included.
     """
+    _expect_value(root, "backward")
+    gradient = _as_number(gradient, "backward: gradient")
     with gc_paused():
         order = topological_order(root)
         earlier = _clear_grads(order)
@@ -124,6 +128,11 @@ def _clear_grads(order: list[Value]) -> list[tuple[Value, float]]:
             earlier.append((node, node.grad))
             node.grad = 0.0
     return earlier
+
+
+def _expect_value(node: object, function: str) -> None:
+    if not isinstance(node, Value):
+        raise TypeError(f"{function}: expected a Value, got {node!r} ({type(node).__name__})")
 
 
 def zero_grad(nodes: Value | Iterable[Value]) -> None:
@@ -159,7 +168,9 @@ def grad(
     if inputs is None:
         raise TypeError("grad(y, inputs): say which inputs, e.g. grad(y, x) or grad(y, [w, b])")
     single = isinstance(inputs, Value)
-    wanted = [inputs] if single else list(inputs)
+    wanted = list(inputs) if not single and isinstance(inputs, Iterable) else [inputs]
+    for node in (output, *wanted):
+        _expect_value(node, "grad")
     order = topological_order(output)
     if create_graph:
         results: list = _graph_of_gradients(order, wanted)
@@ -187,14 +198,8 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list:
             upstream = grads.get(id(node))
             if upstream is None or not node._parents:
                 continue
-            op, const = node._op, node._const
-            parents = node._parents
-            if const is None:
-                inputs: tuple = parents
-            elif op.const_first:
-                inputs = (const, *parents)
-            else:
-                inputs = (*parents, const)
+            op, parents = node._op, node._parents
+            inputs = _inputs_as_written(op, parents, node._const)
             for parent, local in zip(parents, op.local_grads(node, *inputs)):
                 contribution = local * upstream
                 earlier = grads.get(id(parent))

@@ -193,7 +193,7 @@ def draw(
     boxes = {id(key): _Box(key, k, boxing.activation_of.get(id(key))) for k, key in enumerate(keys)}
     for box in boxes.values():
         box.folded = boxing.folded(box.node)
-        box.members = [box.node, *([box.activation] if box.activation else [])]
+        box.members = [box.node, *([box.activation] if box.activation is not None else [])]
         box.members += [box.node._parents[slot] for slot in box.folded]
 
     on_path: set[int] = set()

@@ -86,8 +86,10 @@ class AnomalyError(FloatingPointError):
 def detect_anomaly() -> Iterator[None]:
     """Check every op's result inside this block; raise ``AnomalyError`` at the first nan or inf.
 
-    The message names the op, its inputs (with their labels) and the labels of
-    the nodes that led to it, like PyTorch's ``torch.autograd.detect_anomaly``.
+    The message names the op, its inputs (with their labels), its local
+    derivatives and the formula that made it, written over the labels of the
+    nodes that led to it, e.g. ``(tanh(a * 2.0) + a) * b``. Like PyTorch's
+    ``torch.autograd.detect_anomaly`` (forward only: backward is not checked).
     """
     global _anomaly_checks
     previous = _anomaly_checks
@@ -157,7 +159,11 @@ POW = Op(
     "pow", "**", "∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
     lambda out, a, b: (b * a ** (b - 1.0), out * _ln(a)),
 )
-POW_CONST = Op("pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹", lambda out, a, n: (n * a ** (n - 1.0),))
+POW_CONST = Op(
+    "pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹",
+    # a⁰ = 1 is constant: its derivative is 0 even at a = 0, where n·aⁿ⁻¹ would divide by zero.
+    lambda out, a, n: (n * a ** (n - 1.0) if n else 0.0,),
+)
 RPOW_CONST = Op(
     "rpow_const", "**", "∂(cᵃ)/∂a = cᵃ·ln c", lambda out, c, a: (out * math.log(c),),
     const_first=True,
@@ -182,6 +188,7 @@ OPS: dict[str, Op] = {
 
 _NO_PARENTS: tuple = ()
 _EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows float past ln(max float) ≈ 709.78
+_LOG_LIMIT = math.nextafter(1 / 1.7976931348623157e308, 1.0)  # smallest a with 1/a finite, ≈ 5.6e-309
 
 
 def _describe(value: object) -> str:
@@ -192,31 +199,39 @@ def _describe(value: object) -> str:
 
 
 def _as_number(value: object, op: str) -> float:
-    """A plain number operand as float, or a TypeError that names the op and the value."""
+    """A number operand as a finite float, or an error that names the op and the value."""
     if type(value) is float:  # the common case first: the ABC check below costs ~0.6 µs
-        return value  # type: ignore[return-value]
-    if isinstance(value, numbers.Real):  # int, bool, numpy scalars, fractions, ...
-        return float(value)
-    shape = getattr(value, "shape", None)
-    if shape is not None:
+        number = value
+    elif isinstance(value, numbers.Real):  # int, bool, Fraction, numpy scalars
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(
+                f"{op}: an integer of {len(str(abs(value)))} digits is too large for a float (max ≈ 1.8e308)"
+            ) from None
+    elif getattr(value, "shape", None) is not None:
         raise TypeError(
-            f"{op}: a Value holds one number, got an array of shape {shape}; "
+            f"{op}: a Value holds one number, got an array of shape {value.shape}; "  # type: ignore[attr-defined]
             "combine Values element by element, e.g. [v * x for x in array]"
         )
-    raise TypeError(f"{op}: expected a number or a Value, got {value!r} ({type(value).__name__})")
+    else:
+        raise TypeError(
+            f"{op}: expected a real number (int, float, numpy scalar) or a Value, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if not math.isfinite(number):
+        raise ValueError(
+            f"{op}: got {number!r}; numbers must be finite, since nan and inf would make every "
+            "gradient downstream meaningless"
+        )
+    return number
 
 
 def _check_data(data: object) -> float:
     """Validate what a user puts in a Value: a finite real number."""
     if isinstance(data, Value):
         raise TypeError("Value(Value(...)): pass the number, e.g. Value(v.data), or use v itself")
-    number = _as_number(data, "Value")
-    if not math.isfinite(number):
-        raise ValueError(
-            f"Value({number!r}): data must be a finite number; nan and inf would make every "
-            "gradient downstream meaningless"
-        )
-    return number
+    return _as_number(data, "Value")
 
 
 class Value:
@@ -300,6 +315,13 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    def __bool__(self) -> bool:
+        # micrograd's Value is always true, so `if loss:` or `x or default` silently misbehave.
+        raise TypeError(
+            f"bool(Value): a Value has no truth value ({_describe(self)}); test its number, "
+            "e.g. `if v.data > 0:`, or use `if v is not None:`"
+        )
+
     # -- arithmetic: forward and local derivatives side by side ------------
     def __add__(self, other: Value | Number) -> Value:
         """a + b; ∂/∂a = 1, ∂/∂b = 1."""
@@ -364,7 +386,8 @@ class Value:
                     f"{_describe(self)}; use a number exponent, e.g. x ** 2"
                 )
             out = _checked_pow(self.data, other.data, self)
-            return Value(out, "", POW, (self, other), POW.local_grads(out, self.data, other.data))
+            local = _pow_local_grads(POW, out, self.data, other.data, self)
+            return Value(out, "", POW, (self, other), local)
         n = _as_number(other, "**")
         out = _checked_pow(self.data, n, self)
         if self.data == 0.0 and 0.0 < n < 1.0:
@@ -374,7 +397,7 @@ class Value:
                     f"({_describe(self)}); under no_grad() the value alone is computed"
                 )
             return Value(out)
-        return Value(out, "", POW_CONST, (self,), POW_CONST.local_grads(out, self.data, n), n)
+        return Value(out, "", POW_CONST, (self,), _pow_local_grads(POW_CONST, out, self.data, n, self), n)
 
     def __rpow__(self, other: Number) -> Value:
         """cᵃ for a number c > 0; ∂/∂a = cᵃ·ln c."""
@@ -406,8 +429,12 @@ class Value:
     def log(self) -> Value:
         """ln a for a > 0; ∂/∂a = 1/a."""
         a = self.data
-        if a <= 0.0:
-            raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
+        if a < _LOG_LIMIT:
+            if a <= 0.0:
+                raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
+            raise DomainError(
+                f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}"
+            )
         out = math.log(a)
         return Value(out, "", LOG, (self,), LOG.local_grads(out, a))
 
@@ -449,9 +476,11 @@ class Value:
 
 
 def _sigmoid(z: float) -> float:
-    # σ(z) = 1/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows.
+    # σ(z) = 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and
+    # near 1 the result is correctly rounded (1/(1 + e⁻ᶻ) gives 1.0 from z ≈ 36.7, where σ < 1 still).
     if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(-z)
+        return 1.0 - e / (1.0 + e)
     e = math.exp(z)
     return e / (1.0 + e)
 
@@ -471,6 +500,16 @@ def _checked_pow(base: float, exponent: float, value: Value) -> float:
         raise DomainError(f"**: {base!r} ** {exponent!r} overflows float ({_describe(value)})") from None
 
 
+def _pow_local_grads(op: Op, out: float, base: float, exponent: float, value: Value) -> tuple:
+    """``op.local_grads`` of a power; a derivative past float range is a DomainError, as the power is."""
+    try:
+        return op.local_grads(out, base, exponent)
+    except OverflowError:  # float ** raises where * and / would give inf
+        raise DomainError(
+            f"**: the derivative of {base!r} ** {exponent!r} overflows float ({_describe(value)})"
+        ) from None
+
+
 def _special_mode_node(
     data: float, op: Op, parents: tuple, local_grads: tuple | None, const: float | None
 ) -> tuple[tuple, tuple]:
@@ -478,31 +517,65 @@ def _special_mode_node(
     if _anomaly_checks and not (
         math.isfinite(data) and (local_grads is None or all(map(math.isfinite, local_grads)))
     ):
-        inputs = ", ".join(_describe(p) for p in parents)
-        if const is not None:
-            inputs += f", constant {const!r}"
+        inputs = _inputs_as_written(op, parents, const)
+        if local_grads is None:  # a product or a wide sum: its derivatives are read from the parents
+            local_grads = op.local_grads(data, *(p.data for p in parents))
+        named = ", ".join(_describe(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
+        result = f"{data!r} with a non-finite local derivative" if math.isfinite(data) else f"{data!r}"
         raise AnomalyError(
-            f"detect_anomaly: op {op.name!r} gave {data!r} (local derivatives {local_grads!r}) "
-            f"from inputs [{inputs}]; path: {label_path(parents)}"
+            f"detect_anomaly: op {op.name!r} gave {result} computing {_formula(op, inputs)}; "
+            f"inputs [{named}], local derivatives {local_grads!r}"
         )
     if not _grad_enabled:
         return _NO_PARENTS, _NO_PARENTS
     return parents, local_grads
 
 
-def label_path(nodes: Iterable[Value], limit: int = 8) -> str:
-    """The labels and ops found walking back from ``nodes`` (for error messages)."""
-    names: list[str] = []
-    stack = list(nodes)
-    seen: set[int] = set()
-    while stack and len(names) < limit:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.append(node.label or (node._op.name if node._op else f"leaf {node.data:.4g}"))
-        stack.extend(node._parents)
-    return " <- ".join(names) if names else "(no inputs)"
+def _inputs_as_written(op: Op, parents: tuple, const: float | None) -> tuple:
+    """An op's inputs in the order they were written: a number operand where it stood."""
+    if const is None:
+        return parents
+    return (const, *parents) if op.const_first else (*parents, const)
+
+
+_INFIX = frozenset(("+", "-", "*", "/", "**"))
+
+
+def _formula(op: Op, inputs: tuple, budget: int = 12) -> str:
+    """How ``op`` applied to ``inputs`` reads, over labels and numbers: ``(tanh(a * 2) + a) * b``.
+
+    The walk back stops at labelled nodes and leaves; past ``budget`` ops the
+    rest reads ``…``. For error messages: it says where a bad number came from.
+    """
+    left = [budget]
+
+    def write(op: Op, inputs: tuple) -> str:
+        if op.symbol in _INFIX and len(inputs) == 2:
+            return f"{term(inputs[0], True)} {op.symbol} {term(inputs[1], True)}"
+        if op.name == "neg":
+            return f"-{term(inputs[0], True)}"
+        if op.name == "linear":  # inputs: w₁..wₙ, x₁..xₙ, b
+            n = (len(inputs) - 1) // 2
+            pairs = zip(inputs[:n], inputs[n:-1], strict=True)
+            products = [f"{term(w, True)} * {term(x, True)}" for w, x in pairs]
+            return " + ".join([*products, term(inputs[-1], True)])
+        return f"{op.name}({', '.join(term(x, False) for x in inputs)})"
+
+    def term(x: object, operand: bool) -> str:
+        if not isinstance(x, Value):
+            return repr(x)
+        if x.label:
+            return x.label
+        if x._op is None:
+            return f"{x.data:.4g}"
+        if left[0] <= 0:
+            return "…"
+        left[0] -= 1
+        text = write(x._op, _inputs_as_written(x._op, x._parents, x._const))
+        infix = x._op.symbol in _INFIX or x._op.name in ("neg", "linear")
+        return f"({text})" if operand and infix else text
+
+    return write(op, inputs)
 
 
 # ---------------------------------------------------------------------------

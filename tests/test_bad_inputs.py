@@ -1,0 +1,368 @@
+"""The catalogue of bad inputs: each one gets its documented outcome, never a silent nan/inf or a crash.
+
+``ERRORS`` is one row per case: what the user wrote, the exact exception type,
+and a regex the message must match (it names the op or function and the
+offending value). To add a case, add a row. ``RESULTS`` lists the edge cases
+that are *not* errors, with their documented finite value and gradient. The
+README's "Errors you may see" quotes these messages.
+
+Policy: an input outside an op's domain raises ``DomainError`` (a ValueError),
+as do exp, ** and log where the result or its derivative would overflow float;
++ − × ÷ (and linear, sum_values) overflow to ±inf as Python floats do, and
+``detect_anomaly()`` stops at the op that did it (tests/test_anomaly.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import pathlib
+from collections.abc import Callable
+from decimal import Decimal, localcontext
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import engine
+from engine import DomainError, Value
+
+
+class Bad(NamedTuple):
+    """One bad input: calling ``call`` raises exactly ``raises`` with a message matching ``match``."""
+
+    case: str
+    call: Callable[[], object]
+    raises: type[BaseException]
+    match: str
+
+
+def x() -> Value:
+    """A fresh leaf, labelled so messages can name it."""
+    return Value(2.0, label="x")
+
+
+ARRAY = np.array([1.0, 2.0])
+NUMBER_EXPECTED = r"expected a real number \(int, float, numpy scalar\) or a Value, got "
+NOT_FINITE = r"numbers must be finite, since nan and inf would make every gradient downstream meaningless"
+ARRAY_MESSAGE = r"a Value holds one number, got an array of shape \(2,\); combine Values element by element"
+
+ERRORS: list[Bad] = [
+    # -- making a Value ----------------------------------------------------------------------------
+    Bad('Value("abc")', lambda: Value("abc"), TypeError, rf"^Value: {NUMBER_EXPECTED}'abc' \(str\)$"),
+    Bad("Value(None)", lambda: Value(None), TypeError, rf"^Value: {NUMBER_EXPECTED}None \(NoneType\)$"),
+    Bad("Value(1+2j)", lambda: Value(1 + 2j), TypeError, rf"^Value: {NUMBER_EXPECTED}\(1\+2j\) \(complex\)$"),
+    Bad(
+        'Value(Decimal("1.5"))', lambda: Value(Decimal("1.5")), TypeError,
+        rf"^Value: {NUMBER_EXPECTED}Decimal\('1.5'\) \(Decimal\)$",
+    ),
+    Bad('Value(float("nan"))', lambda: Value(float("nan")), ValueError, rf"^Value: got nan; {NOT_FINITE}$"),
+    Bad('Value(float("inf"))', lambda: Value(float("inf")), ValueError, rf"^Value: got inf; {NOT_FINITE}$"),
+    Bad("Value(-inf)", lambda: Value(-math.inf), ValueError, rf"^Value: got -inf; {NOT_FINITE}$"),
+    Bad("Value(np.nan)", lambda: Value(np.float64("nan")), ValueError, rf"^Value: got nan; {NOT_FINITE}$"),
+    Bad(
+        "Value(10**400)", lambda: Value(10**400), ValueError,
+        r"^Value: an integer of 401 digits is too large for a float \(max ≈ 1\.8e308\)$",
+    ),
+    Bad("Value(ndarray)", lambda: Value(ARRAY), TypeError, rf"^Value: {ARRAY_MESSAGE}"),
+    Bad(
+        "Value(Value(1))", lambda: Value(Value(1.0)), TypeError,
+        r"^Value\(Value\(\.\.\.\)\): pass the number, e\.g\. Value\(v\.data\), or use v itself$",
+    ),
+    # -- outside an op's domain ----------------------------------------------------------------------
+    Bad(
+        "log(0)", lambda: Value(0.0, label="p").log(), DomainError,
+        r"^log: needs an input > 0, got 0\.0 \(label 'p'\)$",
+    ),
+    Bad("log(-1)", lambda: Value(-1.0).log(), DomainError, r"^log: needs an input > 0, got -1\.0$"),
+    Bad("engine.log(0)", lambda: engine.log(0), DomainError, r"^log: needs an input > 0, got 0\.0$"),
+    Bad(
+        "log(5e-324)", lambda: Value(5e-324).log(), DomainError,
+        r"^log: the derivative 1/a overflows float for a < 5\.6e-309, got 5e-324$",
+    ),
+    Bad(
+        "x / Value(0)", lambda: x() / Value(0.0, label="d"), DomainError,
+        r"^division by zero: 2\.0 \(label 'x'\) / 0\.0 \(label 'd'\)$",
+    ),
+    Bad("x / 0", lambda: x() / 0, DomainError, r"^division by zero: 2\.0 \(label 'x'\) / 0\.0$"),
+    Bad("1 / Value(0)", lambda: 1 / Value(0.0), DomainError, r"^division by zero: 1\.0 / 0\.0$"),
+    Bad(
+        "0 ** -1", lambda: Value(0.0) ** -1, DomainError,
+        r"^\*\*: 0 \*\* -1\.0 is a division by zero \(0\.0\)$",
+    ),
+    Bad(
+        "(-8) ** (1/3)", lambda: Value(-8.0) ** (1 / 3), DomainError,
+        r"^\*\*: a negative base to a fractional power is not real: -8\.0 \*\* 0\.333333\d* \(-8\.0\)$",
+    ),
+    Bad(
+        "0 ** 0.5 (with grad)", lambda: Value(0.0) ** 0.5, DomainError,
+        r"^\*\*: the derivative n·aⁿ⁻¹ of a \*\* 0\.5 is infinite at a = 0 \(0\.0\); "
+        r"under no_grad\(\) the value alone is computed$",
+    ),
+    Bad(
+        "Value(0) ** Value(2)", lambda: Value(0.0) ** Value(2.0), DomainError,
+        r"^\*\*: a Value exponent needs a base > 0 \(∂\(aᵇ\)/∂b = aᵇ·ln a\), got base 0\.0; "
+        r"use a number exponent, e\.g\. x \*\* 2$",
+    ),
+    Bad(
+        "(-2) ** x", lambda: (-2) ** x(), DomainError,
+        r"^\*\*: a number raised to a Value needs a base > 0 \(∂\(cᵃ\)/∂a = cᵃ·ln c\), "
+        r"got -2\.0 \*\* 2\.0 \(label 'x'\)$",
+    ),
+    # -- beyond float range ------------------------------------------------------------------------------
+    Bad(
+        "exp(1000)", lambda: Value(1000.0).exp(), DomainError,
+        r"^exp: exp\(1000\.0\) overflows float \(largest finite: z ≈ 709\.78\)$",
+    ),
+    Bad(
+        "x ** 1e10", lambda: x() ** 1e10, DomainError,
+        r"^\*\*: 2\.0 \*\* 10000000000\.0 overflows float \(2\.0 \(label 'x'\)\)$",
+    ),
+    Bad(
+        "1e-200 ** -1.5", lambda: Value(1e-200) ** -1.5, DomainError,
+        r"^\*\*: the derivative of 1e-200 \*\* -1\.5 overflows float \(1e-200\)$",
+    ),
+    # -- numbers that are not finite, as operands ------------------------------------------------------
+    Bad("x + inf", lambda: x() + math.inf, ValueError, rf"^\+: got inf; {NOT_FINITE}$"),
+    Bad("x * nan", lambda: x() * float("nan"), ValueError, rf"^\*: got nan; {NOT_FINITE}$"),
+    Bad("nan - x", lambda: float("nan") - x(), ValueError, rf"^-: got nan; {NOT_FINITE}$"),
+    Bad("x ** inf", lambda: x() ** math.inf, ValueError, rf"^\*\*: got inf; {NOT_FINITE}$"),
+    # -- things that are not numbers ---------------------------------------------------------------
+    Bad('x + "a"', lambda: x() + "a", TypeError, rf"^\+: {NUMBER_EXPECTED}'a' \(str\)$"),
+    Bad('"a" + x', lambda: "a" + x(), TypeError, rf"^\+: {NUMBER_EXPECTED}'a' \(str\)$"),
+    Bad("x * None", lambda: x() * None, TypeError, rf"^\*: {NUMBER_EXPECTED}None \(NoneType\)$"),
+    Bad("None * x", lambda: None * x(), TypeError, rf"^\*: {NUMBER_EXPECTED}None \(NoneType\)$"),
+    Bad("x / None", lambda: x() / None, TypeError, rf"^/: {NUMBER_EXPECTED}None \(NoneType\)$"),
+    Bad("None - x", lambda: None - x(), TypeError, rf"^-: {NUMBER_EXPECTED}None \(NoneType\)$"),
+    Bad('x ** "2"', lambda: x() ** "2", TypeError, rf"^\*\*: {NUMBER_EXPECTED}'2' \(str\)$"),
+    Bad("[1] * x", lambda: [1] * x(), TypeError, rf"^\*: {NUMBER_EXPECTED}\[1\] \(list\)$"),
+    Bad("engine.exp('a')", lambda: engine.exp("a"), TypeError, rf"^Value: {NUMBER_EXPECTED}'a' \(str\)$"),
+    # -- numpy arrays, either order ------------------------------------------------------------------
+    Bad("x * ndarray", lambda: x() * ARRAY, TypeError, rf"^\*: {ARRAY_MESSAGE}"),
+    Bad("ndarray * x", lambda: ARRAY * x(), TypeError, rf"^\*: {ARRAY_MESSAGE}"),
+    Bad("ndarray + x", lambda: ARRAY + x(), TypeError, rf"^\+: {ARRAY_MESSAGE}"),
+    Bad("ndarray / x", lambda: ARRAY / x(), TypeError, rf"^/: {ARRAY_MESSAGE}"),
+    Bad("x - ndarray", lambda: x() - ARRAY, TypeError, rf"^-: {ARRAY_MESSAGE}"),
+    Bad("ndarray ** x", lambda: ARRAY**x(), TypeError, rf"^\*\*: {ARRAY_MESSAGE}"),
+    Bad("np.exp(x)", lambda: np.exp(x()), TypeError, r"operand 'Value' does not support ufuncs"),
+    # -- a Value is not a bool, and is not ordered -----------------------------------------------
+    Bad(
+        "bool(Value(0.0))", lambda: bool(Value(0.0)), TypeError,
+        r"^bool\(Value\): a Value has no truth value \(0\.0\); test its number, e\.g\. `if v\.data > 0:`, "
+        r"or use `if v is not None:`$",
+    ),
+    Bad(
+        "if x: ...", lambda: 1 if x() else 0, TypeError,
+        r"^bool\(Value\): a Value has no truth value \(2\.0 \(label 'x'\)\)",
+    ),
+    Bad("x < 1", lambda: x() < 1, TypeError, r"'<' not supported between instances of 'Value' and 'int'"),
+    # -- n-ary ops ---------------------------------------------------------------------------------
+    Bad(
+        "linear(2 weights, 1 input)", lambda: engine.linear([x(), x()], [1.0], Value(0.0)), ValueError,
+        r"^linear: 2 weights but 1 inputs$",
+    ),
+    Bad(
+        "linear(number weights)", lambda: engine.linear([0.5], [x()], Value(0.0)), TypeError,
+        r"^linear: weights must be Values \(the parameters to learn\), got 0\.5 \(float\); "
+        r"wrap a number as Value\(w\)$",
+    ),
+    Bad(
+        "linear(bias=None)", lambda: engine.linear([x()], [1.0], None), TypeError,
+        rf"^Value: {NUMBER_EXPECTED}None",
+    ),
+    Bad("sum_values([])", lambda: engine.sum_values([]), ValueError, r"^sum_values: no terms to add$"),
+    Bad(
+        'sum_values(["a"])', lambda: engine.sum_values(["a"]), TypeError,
+        rf"^Value: {NUMBER_EXPECTED}'a' \(str\)$",
+    ),
+    # -- backward and grad -------------------------------------------------------------------------
+    Bad(
+        'x.backward("a")', lambda: x().backward("a"), TypeError,
+        rf"^backward: gradient: {NUMBER_EXPECTED}'a' \(str\)$",
+    ),
+    Bad(
+        "x.backward(nan)", lambda: x().backward(math.nan), ValueError,
+        rf"^backward: gradient: got nan; {NOT_FINITE}$",
+    ),
+    Bad(
+        "engine.backward(2.0)", lambda: engine.backward(2.0), TypeError,
+        r"^backward: expected a Value, got 2\.0 \(float\)$",
+    ),
+    Bad("grad(y, 3)", lambda: engine.grad(x(), 3), TypeError, r"^grad: expected a Value, got 3 \(int\)$"),
+    # main also accepts a function here, so its message reads "a Value or a function".
+    Bad("grad(3.0, x)", lambda: engine.grad(3.0, x()), TypeError, r"^grad: expected a Value\b.*\bfloat\b"),
+]
+
+
+@pytest.mark.parametrize("bad", ERRORS, ids=[bad.case for bad in ERRORS])
+def test_bad_input_raises_a_clear_error(bad: Bad) -> None:
+    """Exactly the documented exception type, with a message naming the op and the value."""
+    with pytest.raises(BaseException) as caught:
+        bad.call()
+    assert type(caught.value) is bad.raises, f"{bad.case}: {type(caught.value).__name__}: {caught.value}"
+    assert caught.match(bad.match)
+
+
+def test_domain_error_is_a_value_error() -> None:
+    """``except ValueError`` catches domain errors too."""
+    assert issubclass(DomainError, ValueError)
+
+
+def test_a_failed_op_or_backward_changes_nothing() -> None:
+    """Nothing the user had is lost: operands, their gradients and the graph are as before."""
+    a, b = Value(3.0, label="a"), Value(0.0, label="b")
+    y = a * a
+    y.backward()
+    for failing in (lambda: a / b, lambda: b.log(), lambda: y.backward(math.nan), lambda: y.backward("1")):
+        with pytest.raises((ValueError, TypeError)):
+            failing()
+        assert (a.data, a.grad, b.data, b.grad, y.grad) == (3.0, 6.0, 0.0, 0.0, 1.0)
+    assert y.parents == (a, a)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Edge cases that are not errors: documented finite results and gradients.
+# ---------------------------------------------------------------------------------------------------------
+class Edge(NamedTuple):
+    """``op(Value(at))`` gives exactly ``value``, and d/dx exactly ``slope`` (both finite)."""
+
+    case: str
+    op: Callable[[Value], Value]
+    at: float
+    value: float
+    slope: float
+
+
+LARGEST_EXP = 1.7976931348622732e308  # exp(709.782712893384), just below the largest float
+
+RESULTS: list[Edge] = [
+    Edge("sigmoid(1e4)", Value.sigmoid, 1e4, 1.0, 0.0),
+    Edge("sigmoid(-1e4)", Value.sigmoid, -1e4, 0.0, 0.0),
+    Edge("sigmoid(-700)", Value.sigmoid, -700.0, math.exp(-700.0), math.exp(-700.0)),  # e⁻⁷⁰⁰/(1 + e⁻⁷⁰⁰)
+    Edge("tanh(1e4)", Value.tanh, 1e4, 1.0, 0.0),
+    Edge("tanh(-1e4)", Value.tanh, -1e4, -1.0, 0.0),
+    Edge("relu(0): slope 0, as in PyTorch", Value.relu, 0.0, 0.0, 0.0),
+    Edge("relu(-0.0)", Value.relu, -0.0, 0.0, 0.0),
+    Edge("relu(1e-300)", Value.relu, 1e-300, 1e-300, 1.0),
+    Edge("exp(-1000) underflows to 0", Value.exp, -1000.0, 0.0, 0.0),
+    Edge("exp(709.78), the largest", Value.exp, 709.782712893384, LARGEST_EXP, LARGEST_EXP),
+    Edge("x ** 0 at 0: d/dx = 0", lambda v: v**0, 0.0, 1.0, 0.0),
+    Edge("x ** 2 at 0", lambda v: v**2, 0.0, 0.0, 0.0),
+    Edge("(-8) ** 3", lambda v: v**3, -8.0, -512.0, 192.0),
+    Edge("(-2) ** -1", lambda v: v**-1, -2.0, -0.5, -0.25),
+    Edge("log(5.6e-309), smallest input", Value.log, 5.56268464626801e-309, math.log(5.56268464626801e-309),
+         1 / 5.56268464626801e-309),
+]
+
+
+@pytest.mark.parametrize("edge", RESULTS, ids=[edge.case for edge in RESULTS])
+def test_edge_case_gives_its_documented_finite_result(edge: Edge) -> None:
+    leaf = Value(edge.at)
+    out = edge.op(leaf)
+    out.backward()
+    assert (out.data, leaf.grad) == (edge.value, edge.slope)
+    assert math.isfinite(out.data) and math.isfinite(leaf.grad)
+
+
+def test_zero_power_under_no_grad_is_computed() -> None:
+    """0 ** 0.5 raises only because its derivative is infinite; without a graph the value is 0."""
+    with engine.no_grad():
+        assert (Value(0.0) ** 0.5).data == 0.0
+
+
+def _exact_sigmoid(z: float) -> Decimal:
+    with localcontext() as context:
+        context.prec = 60
+        return 1 / (1 + (-Decimal(z)).exp())
+
+
+@pytest.mark.parametrize("z", [-745.0, -700.0, -100.0, -30.0, -1.0, 0.0, 1e-8, 1.0, 30.0, 36.0, 37.0, 40.0])
+def test_sigmoid_is_correctly_rounded_and_stays_in_the_unit_interval(z: float) -> None:
+    """σ(z) within 1 ulp of the exact value (60-digit Decimal); a(1 − a) within 2⁻⁵² of σ'(z).
+
+    The slope is computed from the rounded a, as the course writes it, so near
+    saturation its error is absolute (≤ an ulp of 1), not relative.
+    """
+    leaf = Value(z)
+    a = leaf.sigmoid()
+    a.backward()
+    exact = _exact_sigmoid(z)
+    assert abs(Decimal(a.data) - exact) <= Decimal(math.ulp(float(exact)))
+    assert 0.0 <= a.data <= 1.0
+    assert (0.0 < a.data < 1.0) == (0.0 < float(exact) < 1.0)
+    assert abs(Decimal(leaf.grad) - exact * (1 - exact)) <= Decimal(2.0**-52)
+
+
+def test_sigmoid_is_strictly_inside_the_unit_interval_while_representable() -> None:
+    """0 < σ(z) < 1 for every z where the exact value rounds inside (here: −745 ≤ z ≤ 36)."""
+    for z in [-745.0, -744.0, -500.0, -1.0, 0.0, 1.0, 20.0, 36.0]:
+        assert 0.0 < Value(z).sigmoid().data < 1.0
+
+
+@pytest.mark.parametrize(
+    "number", [np.float64(1.5), np.int64(3), np.float32(0.1), np.int32(-2), True], ids=repr
+)
+def test_numpy_scalars_and_bools_work_on_either_side(number: object) -> None:
+    """numpy scalars are numbers: Value ∘ scalar and scalar ∘ Value both give a Value, as float(number)."""
+    c = float(number)  # type: ignore[arg-type]
+    leaf = Value(2.0)
+    for out, expected in [
+        (leaf * number, 2.0 * c), (number * leaf, c * 2.0), (number + leaf, c + 2.0),
+        (leaf - number, 2.0 - c), (number / leaf, c / 2.0), (Value(number), c),  # type: ignore[arg-type]
+    ]:
+        assert isinstance(out, Value)
+        assert out.data == expected
+        assert type(out.data) is float
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Untrusted input: the engine and nn never run code hidden in data.
+# ---------------------------------------------------------------------------------------------------------
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+UNSAFE_BUILTINS = {"eval", "exec", "compile", "__import__"}
+UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve", "joblib"}
+UNSAFE_ATTRIBUTES = {("yaml", "load"), ("yaml", "unsafe_load"), ("os", "system"), ("os", "popen")}
+
+
+def _unsafe_uses(path: pathlib.Path) -> list[str]:
+    """Code-running calls and pickle-like imports in one source file (by syntax, not by grep).
+
+    Flags the builtins eval/exec/compile/__import__ (not ``re.compile``), imports
+    of pickle-like modules, yaml.load, os.system/popen and ``shell=True``.
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Call):
+            function = node.func
+            if isinstance(function, ast.Name) and function.id in UNSAFE_BUILTINS:
+                found.append(f"{where} calls {function.id}")
+            elif isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+                pair = (function.value.id, function.attr)
+                found += [f"{where} calls {'.'.join(pair)}"] if pair in UNSAFE_ATTRIBUTES else []
+            if any(k.arg == "shell" and getattr(k.value, "value", False) is True for k in node.keywords):
+                found.append(f"{where} runs a shell")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"{where} imports {name}" for name in names if name.split(".")[0] in UNSAFE_MODULES]
+    return found
+
+
+def test_engine_and_nn_never_eval_or_unpickle() -> None:
+    """No code-running call (eval, exec, ..., shell) and no pickle-like import in engine/ or nn/."""
+    sources = sorted((ROOT / "engine").glob("*.py")) + sorted((ROOT / "nn").glob("*.py"))
+    assert len(sources) >= 4
+    assert [use for path in sources for use in _unsafe_uses(path)] == []
+
+
+def test_the_unsafe_use_scan_finds_what_it_looks_for(tmp_path: pathlib.Path) -> None:
+    """The scan itself can fail: it flags each pattern, and not the words in a docstring."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""we never eval or pickle."""\nimport re, pickle\nfrom marshal import loads\n'
+        'x = eval("1")\npattern = re.compile("a")\nyaml.load(text)\nsubprocess.run("dot", shell=True)\n'
+    )
+    assert sorted(_unsafe_uses(sample)) == [
+        "sample.py:2 imports pickle", "sample.py:3 imports marshal", "sample.py:4 calls eval",
+        "sample.py:6 calls yaml.load", "sample.py:7 runs a shell",
+    ]
