@@ -18,7 +18,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import NamedTuple
 
 Number = int | float
@@ -47,43 +47,37 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _mode(name: str, value: bool) -> Iterator[None]:
+    """Set the module switch ``name`` (a global above) inside the block, restoring it after."""
+    previous = globals()[name]
+    globals()[name] = value
+    _update_plain_mode()
+    try:
+        yield
+    finally:
+        globals()[name] = previous
+        _update_plain_mode()
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Build no graph inside this block: results are leaves with no parents.
 
     Use it for predictions and plots, where no gradient is needed; it is much
     faster and keeps no memory alive. Not thread-safe (one global switch).
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    _update_plain_mode()
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-        _update_plain_mode()
+    return _mode("_grad_enabled", False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> AbstractContextManager[None]:
     """Record graphs again inside a ``no_grad()`` block (used by ``grad(create_graph=True)``)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = True
-    _update_plain_mode()
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-        _update_plain_mode()
+    return _mode("_grad_enabled", True)
 
 
 class AnomalyError(FloatingPointError):
     """Raised inside ``detect_anomaly()`` by the first op whose result is nan or inf."""
 
 
-@contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly() -> AbstractContextManager[None]:
     """Check every op's result inside this block; raise ``AnomalyError`` at the first nan or inf.
 
     The message names the op, its inputs (with their labels), its local
@@ -91,15 +85,7 @@ def detect_anomaly() -> Iterator[None]:
     nodes that led to it, e.g. ``(tanh(a * 2.0) + a) * b``. Like PyTorch's
     ``torch.autograd.detect_anomaly`` (forward only: backward is not checked).
     """
-    global _anomaly_checks
-    previous = _anomaly_checks
-    _anomaly_checks = True
-    _update_plain_mode()
-    try:
-        yield
-    finally:
-        _anomaly_checks = previous
-        _update_plain_mode()
+    return _mode("_anomaly_checks", True)
 
 
 # ---------------------------------------------------------------------------
