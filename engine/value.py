@@ -278,7 +278,10 @@ class Value:
         Most nodes store them when made. A product a·b and a sum of more than two
         terms store none: their derivatives are the parents' own numbers (b, a) or
         ones, so ``backward`` reads those directly and they are computed here only
-        when asked for (80 bytes saved per product).
+        when asked for (64 bytes saved per product). So a product's derivatives are
+        its parents' ``data`` as it is when ``backward`` runs: change a parameter's
+        ``data`` after ``backward`` (as an optimizer step does), not between the
+        forward pass and ``backward``.
         """
         if self._local_grads is None:
             return self._op.local_grads(self.data, *(p.data for p in self._parents))

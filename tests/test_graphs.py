@@ -189,3 +189,19 @@ def test_single_neuron_dz_dw_db(w0: float, b0: float, x: float, y: float) -> Non
     assert w.grad == pytest.approx(x * (a.data - y), rel=1e-9, abs=1e-12)
     assert b.grad == pytest.approx(a.data - y, rel=1e-9, abs=1e-12)
     assert a.grad == pytest.approx(-y / a.data + (1 - y) / (1 - a.data), rel=1e-12)
+
+
+def test_products_and_wide_sums_read_their_derivatives_from_the_parents() -> None:
+    a, b = Value(3.0), Value(-2.0)
+    product = a * b
+    total = engine.sum_values([a, b, product])
+    assert product.local_grads == (-2.0, 3.0) and total.local_grads == (1.0, 1.0, 1.0)
+    total.backward()
+    assert a.grad == 1.0 + -2.0 and b.grad == 1.0 + 3.0
+    # Documented: a product's backward uses its parents' data as it is at backward time.
+    a.zero_grad()
+    b.zero_grad()
+    product.grad = total.grad = 0.0
+    b.data = 5.0
+    product.backward()
+    assert a.grad == 5.0
