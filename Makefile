@@ -50,7 +50,7 @@ fuzz: setup
 		--durations=0 tests/test_fuzz.py tests/test_anomaly.py
 
 lint: setup
-	$(BIN)/ruff check engine nn demos tests
+	$(BIN)/ruff check engine nn demos tests bench
 
 # Timings against micrograd 0.1.0 and a plain-float floor, in a venv of their own (see
 # bench/README.md); results go to bench/results/. `make bench BENCH_ARGS=--quick` for a smoke run.
