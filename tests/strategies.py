@@ -9,12 +9,12 @@ engine, the oracle and the domain guard all read the same program.
 
 Domains are proved, not hoped for. While a program is drawn, every node carries
 an ``Interval`` that contains its value for every leaf within ``RADIUS`` of the
-drawn point (RADIUS is 10× the gradcheck step, so every nudged evaluation stays
-inside). A form is emitted only where those intervals prove, with a margin:
+drawn point (RADIUS is 5× the largest step a test nudges a leaf by, so every
+nudged evaluation stays inside). A form is emitted only where those intervals prove, with a margin:
 log and Value-exponent bases positive; divisors and negative-power bases away
 from 0; exp and Value exponents bounded; relu inputs one sign (no kink to step
 over, so central differences are valid); every result within ``CAP``. Where the
-drawn operands fail, guards built from engine ops repair them (1 + c·u², e^tanh u,
+drawn operands fail, guards built from engine ops repair them (c + u², e^tanh u,
 σ(u) + c, tanh u), so the guards are fuzzed too.
 """
 
@@ -94,7 +94,7 @@ class Interval:
         return _interval(other) - self
 
     def __mul__(self, other: Interval | float) -> Interval:
-        if other is self:  # u·u ≥ 0: what makes the guard 1 + c·u² provably positive
+        if other is self:  # u·u ≥ 0: what makes the guard c + u² provably positive
             squares = (self.lo * self.lo, self.hi * self.hi)
             low = 0.0 if self.lo <= 0.0 <= self.hi else min(squares)
             return Interval(low, max(squares))
@@ -355,7 +355,7 @@ class _Builder:
         return eligible[-1 - draw(st.integers(0, min(reach, len(eligible)) - 1))]
 
     def positive(self, draw: st.DrawFn, u: int) -> int:
-        """A node ≥ 0.1 everywhere built on ``u``: 1 + c·u², e^tanh u or σ(u) + c."""
+        """A node ≥ 0.1 everywhere built on ``u``: c + u², e^tanh u or σ(u) + c (c ≥ 0.1)."""
         guard = draw(st.sampled_from(["square", "exp_tanh", "sigmoid"]))
         c = draw(st.floats(0.1, 2.0))
         if guard == "square" and self.intervals[u].within(50.0):
@@ -391,7 +391,7 @@ class _Builder:
             args = tuple(
                 self.guard(draw, u, _requirement(form, position, const)) for position, u in enumerate(args)
             )
-            if FORMS[form].apply([self.intervals[i] for i in args], const, BY_HAND).within(CAP):
+            if spec.apply([self.intervals[i] for i in args], const, BY_HAND).within(CAP):
                 self.append(form, args, const)
                 return
         self.append("tanh", (operands[0],))  # unreachable in practice; kept as a safe fallback
