@@ -156,3 +156,17 @@ def test_double_backward_matches_torch_float64() -> None:
         ]
         for row_ours, row_theirs in zip(ours, theirs):
             assert row_ours == pytest.approx(row_theirs, rel=1e-10, abs=1e-12)
+
+
+def test_a_gradient_graph_draws() -> None:
+    """dσ/dz = a(1−a) built by create_graph is an ordinary graph: draw shows its ops and numbers."""
+    import xml.etree.ElementTree as ET
+
+    z = Value(0.7, label="z")
+    first = grad(z.sigmoid(), z, create_graph=True)
+    first.label = "dσ/dz"
+    svg = engine.draw(first).pipe(format="svg")
+    text = " ".join(t.text or "" for t in ET.fromstring(svg).iter())
+    a = 1 / (1 + math.exp(-0.7))
+    assert "dσ/dz" in text and "sigmoid" in text and "z" in text
+    assert f"{a * (1 - a):.4g}" in text
