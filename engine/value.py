@@ -237,28 +237,15 @@ class Value:
 
     __array_ufunc__ = None  # numpy defers to our reflected ops, which explain arrays clearly
 
-    def __init__(
-        self,
-        data: Number,
-        label: str = "",
-        _op: Op | None = None,
-        _parents: tuple = _NO_PARENTS,
-        _local_grads: tuple | None = _NO_PARENTS,
-        _const: float | None = None,
-    ) -> None:
-        if _op is None:
-            data = _check_data(data)
-        elif not _plain_mode:
-            _parents, _local_grads = _special_mode_node(data, _op, _parents, _local_grads, _const)
-            if not _parents:
-                _op = _const = None
-        self.data = data
+    def __init__(self, data: Number, label: str = "") -> None:
+        """A leaf: a number you give (an input, a weight), checked to be a finite real."""
+        self.data = _check_data(data)
         self.grad = 0.0
         self.label = label
-        self._op = _op
-        self._parents = _parents
-        self._local_grads = _local_grads
-        self._const = _const
+        self._op = None
+        self._parents = _NO_PARENTS
+        self._local_grads = _NO_PARENTS
+        self._const = None
 
     # -- what the node is -------------------------------------------------
     @property
@@ -315,32 +302,32 @@ class Value:
     def __add__(self, other: Value | Number) -> Value:
         """a + b; ∂/∂a = 1, ∂/∂b = 1."""
         if isinstance(other, Value):
-            return Value(self.data + other.data, "", ADD, (self, other), _ONES)
+            return _result(self.data + other.data, ADD, (self, other), _ONES)
         c = _as_number(other, "+")
-        return Value(self.data + c, "", ADD_CONST, (self,), _UNIT, c)
+        return _result(self.data + c, ADD_CONST, (self,), _UNIT, c)
 
     __radd__ = __add__
 
     def __sub__(self, other: Value | Number) -> Value:
         """a − b; ∂/∂a = 1, ∂/∂b = −1."""
         if isinstance(other, Value):
-            return Value(self.data - other.data, "", SUB, (self, other), _PLUS_MINUS)
+            return _result(self.data - other.data, SUB, (self, other), _PLUS_MINUS)
         c = _as_number(other, "-")
-        return Value(self.data - c, "", SUB_CONST, (self,), _UNIT, c)
+        return _result(self.data - c, SUB_CONST, (self,), _UNIT, c)
 
     def __rsub__(self, other: Number) -> Value:
         """c − a; ∂/∂a = −1."""
         c = _as_number(other, "-")
-        return Value(c - self.data, "", RSUB_CONST, (self,), _MINUS_UNIT, c)
+        return _result(c - self.data, RSUB_CONST, (self,), _MINUS_UNIT, c)
 
     def __mul__(self, other: Value | Number) -> Value:
         """a · b; ∂/∂a = b, ∂/∂b = a."""
         if isinstance(other, Value):
             # No stored derivatives: they are (b, a), the parents' data (see local_grads).
-            return Value(self.data * other.data, "", MUL, (self, other), None)
+            return _result(self.data * other.data, MUL, (self, other), None)
         c = _as_number(other, "*")
         out = self.data * c
-        return Value(out, "", MUL_CONST, (self,), MUL_CONST.local_grads(out, self.data, c), c)
+        return _result(out, MUL_CONST, (self,), MUL_CONST.local_grads(out, self.data, c), c)
 
     __rmul__ = __mul__
 
@@ -351,12 +338,12 @@ class Value:
             if b == 0.0:
                 raise DomainError(f"division by zero: {_describe(self)} / {_describe(other)}")
             out = self.data / b
-            return Value(out, "", DIV, (self, other), DIV.local_grads(out, self.data, b))
+            return _result(out, DIV, (self, other), DIV.local_grads(out, self.data, b))
         c = _as_number(other, "/")
         if c == 0.0:
             raise DomainError(f"division by zero: {_describe(self)} / {c!r}")
         out = self.data / c
-        return Value(out, "", DIV_CONST, (self,), DIV_CONST.local_grads(out, self.data, c), c)
+        return _result(out, DIV_CONST, (self,), DIV_CONST.local_grads(out, self.data, c), c)
 
     def __rtruediv__(self, other: Number) -> Value:
         """c / a; ∂/∂a = −c/a²."""
@@ -364,7 +351,7 @@ class Value:
         if self.data == 0.0:
             raise DomainError(f"division by zero: {c!r} / {_describe(self)}")
         out = c / self.data
-        return Value(out, "", RDIV_CONST, (self,), RDIV_CONST.local_grads(out, c, self.data), c)
+        return _result(out, RDIV_CONST, (self,), RDIV_CONST.local_grads(out, c, self.data), c)
 
     def __pow__(self, other: Value | Number) -> Value:
         """aⁿ; ∂/∂a = n·aⁿ⁻¹ (and ∂/∂n = aⁿ·ln a when the exponent is a Value)."""
@@ -376,7 +363,7 @@ class Value:
                 )
             out = _checked_pow(self.data, other.data, self)
             local = _pow_local_grads(POW, out, self.data, other.data, self)
-            return Value(out, "", POW, (self, other), local)
+            return _result(out, POW, (self, other), local)
         n = _as_number(other, "**")
         out = _checked_pow(self.data, n, self)
         if self.data == 0.0 and 0.0 < n < 1.0:
@@ -386,7 +373,7 @@ class Value:
                     f"({_describe(self)}); under no_grad() the value alone is computed"
                 )
             return Value(out)
-        return Value(out, "", POW_CONST, (self,), _pow_local_grads(POW_CONST, out, self.data, n, self), n)
+        return _result(out, POW_CONST, (self,), _pow_local_grads(POW_CONST, out, self.data, n, self), n)
 
     def __rpow__(self, other: Number) -> Value:
         """cᵃ for a number c > 0; ∂/∂a = cᵃ·ln c."""
@@ -397,11 +384,11 @@ class Value:
                 f"{c!r} ** {_describe(self)}"
             )
         out = _checked_pow(c, self.data, self)
-        return Value(out, "", RPOW_CONST, (self,), RPOW_CONST.local_grads(out, c, self.data), c)
+        return _result(out, RPOW_CONST, (self,), RPOW_CONST.local_grads(out, c, self.data), c)
 
     def __neg__(self) -> Value:
         """−a; ∂/∂a = −1."""
-        return Value(-self.data, "", NEG, (self,), _MINUS_UNIT)
+        return _result(-self.data, NEG, (self,), _MINUS_UNIT)
 
     def __pos__(self) -> Value:
         return self
@@ -413,7 +400,7 @@ class Value:
         if z > _EXP_LIMIT:
             raise DomainError(f"exp: exp({_describe(self)}) overflows float (largest finite: z ≈ 709.78)")
         out = math.exp(z)
-        return Value(out, "", EXP, (self,), EXP.local_grads(out, z))
+        return _result(out, EXP, (self,), EXP.local_grads(out, z))
 
     def log(self) -> Value:
         """ln a for a > 0; ∂/∂a = 1/a."""
@@ -425,22 +412,22 @@ class Value:
                 f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}"
             )
         out = math.log(a)
-        return Value(out, "", LOG, (self,), LOG.local_grads(out, a))
+        return _result(out, LOG, (self,), LOG.local_grads(out, a))
 
     def sigmoid(self) -> Value:
         """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a). Stable for any z (no overflow)."""
         a = _sigmoid(self.data)
-        return Value(a, "", SIGMOID, (self,), SIGMOID.local_grads(a, self.data))
+        return _result(a, SIGMOID, (self,), SIGMOID.local_grads(a, self.data))
 
     def tanh(self) -> Value:
         """a = tanh(z); tanh'(z) = 1 − a²."""
         a = math.tanh(self.data)
-        return Value(a, "", TANH, (self,), TANH.local_grads(a, self.data))
+        return _result(a, TANH, (self,), TANH.local_grads(a, self.data))
 
     def relu(self) -> Value:
         """a = max(0, z); relu'(z) = 1 if z > 0 else 0."""
         out = self.data if self.data > 0.0 else 0.0
-        return Value(out, "", RELU, (self,), RELU.local_grads(out, self.data))
+        return _result(out, RELU, (self,), RELU.local_grads(out, self.data))
 
     # -- gradients -----------------------------------------------------------
     def backward(self, gradient: float = 1.0) -> None:
@@ -463,6 +450,35 @@ class Value:
 
         return explain(self, wrt, **options)
 
+
+
+_blank_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
+
+
+def _result(
+    data: float, op: Op, parents: tuple, local_grads: tuple | None, const: float | None = None
+) -> Value:
+    """The node an op returns: ``op`` applied to ``parents`` (and the number ``const``) gave ``data``.
+
+    ``local_grads`` holds ∂data/∂parent for each parent (None for a product or a
+    wide sum, see ``Value.local_grads``). Under ``no_grad()`` the node keeps no
+    parents; under ``detect_anomaly()`` a nan or inf raises here. Made without
+    calling ``Value.__init__``, whose checks are for numbers a user gives: Python's
+    call of ``__init__`` costs more than the slot stores (``a * b`` 358 → 326 ns).
+    """
+    if not _plain_mode:
+        parents, local_grads = _special_mode_node(data, op, parents, local_grads, const)
+        if not parents:
+            op = const = None  # type: ignore[assignment]
+    node = _blank_value(Value)
+    node.data = data
+    node.grad = 0.0
+    node.label = ""
+    node._op = op
+    node._parents = parents
+    node._local_grads = local_grads
+    node._const = const
+    return node
 
 def _sigmoid(z: float) -> float:
     # σ(z) = 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and
@@ -643,7 +659,7 @@ def linear_layer(
             raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
         z = sum(map(operator.mul, w_data, x_data), bias.data)
         # (x..., w..., 1) is LINEAR.local_grads written out: calling the rule costs ~0.5 µs a neuron.
-        nodes.append(Value(z, "", LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
+        nodes.append(_result(z, LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
     return nodes
 
 
@@ -673,4 +689,4 @@ def sum_values(terms: Iterable[Value | Number]) -> Value:
         total += t.data
     # Past two terms the ones are not stored: backward adds upstream to each term (see local_grads).
     ones = SUM.local_grads(total, *terms) if len(terms) <= 2 else None
-    return Value(total, "", SUM, terms, ones)
+    return _result(total, SUM, terms, ones)

@@ -3,7 +3,10 @@
 Speed-ups covered here (see bench/README.md for their numbers): ``linear_layer`` builds
 the same nodes as one ``linear`` per row; the linear node's local derivatives, written
 out in the forward pass, equal the LINEAR op's rule; backpropagation unpacks unary and
-binary nodes and still accumulates exactly; number operands skip the slow ABC check.
+binary nodes and still accumulates exactly; the search marks nodes through their
+``grad`` (a zero of its own) instead of a set, and leaves no mark behind, even when
+interrupted; op results are made without ``Value.__init__`` and are plain Values;
+number operands skip the slow ABC check.
 """
 
 from __future__ import annotations
@@ -15,7 +18,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import OPS, Value, grad, linear, linear_layer, numerical_grad, topological_order, zero_grad
+from engine import (
+    OPS,
+    Value,
+    backprop,
+    grad,
+    linear,
+    linear_layer,
+    numerical_grad,
+    topological_order,
+    zero_grad,
+)
+from engine.backprop import _REACHED
 
 finite = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_infinity=False)
 
@@ -124,6 +138,91 @@ def test_topological_order_places_every_node_once_before_its_parents() -> None:
     for node in order:
         for parent in node.parents:
             assert position[id(parent)] > position[id(node)]
+
+
+def _graph_with_gradients() -> tuple[list[Value], Value, list[Value], list[float]]:
+    """_mixed_graph with a gradient already on some nodes: (inputs, out, its order, their grads)."""
+    inputs = [Value(0.3), Value(1.2), Value(-0.7)]
+    out = _mixed_graph(*inputs)
+    order = topological_order(out)
+    for i, node in enumerate(order):
+        node.grad = 0.0 if i % 2 else 0.25 * i - 1.0
+    return inputs, out, order, [node.grad for node in order]
+
+
+def _no_marks(order: list[Value]) -> bool:
+    return all(node.grad is not _REACHED for node in order)
+
+
+def test_the_search_mark_is_a_zero_no_other_code_holds() -> None:
+    assert _REACHED == 0.0 and _REACHED is not 0.0 and Value(1.0).grad is not _REACHED  # noqa: F632
+
+
+def test_topological_order_and_backward_leave_no_mark() -> None:
+    x = Value(-1.0)
+    dead = (x * 3.0).relu()  # relu'(−3) = 0: nothing reaches x through it, so x keeps the zero it got
+    out = dead + Value(2.0) * Value(4.0)
+    order = topological_order(out)
+    assert [node.grad for node in order] == [0.0] * len(order) and _no_marks(order)
+    out.backward()
+    assert x.grad == 0.0 and dead.grad == 1.0 and _no_marks(order)
+    grad(out, x)
+    assert _no_marks(order)
+
+
+class _InterruptsSearch(Value):
+    """A leaf whose parents cannot be read: a search that reaches it stops, as Ctrl-C would stop it."""
+
+    __slots__ = ()
+
+    def _interrupt(self) -> tuple:
+        raise KeyboardInterrupt
+
+    _parents = property(_interrupt, Value._parents.__set__)  # type: ignore[assignment]
+
+
+def test_an_interrupted_search_leaves_every_gradient_as_it_was() -> None:
+    inputs, out, order, before = _graph_with_gradients()
+    trap = _InterruptsSearch(1.5)
+    root = out * trap + out  # the search marks out's side partly before it meets trap
+    with pytest.raises(KeyboardInterrupt):
+        root.backward()
+    assert [node.grad for node in order] == before and _no_marks(order)
+    with pytest.raises(KeyboardInterrupt):
+        topological_order(root)
+    assert [node.grad for node in order] == before and _no_marks(order)
+    zero_grad(out)
+    out.backward()  # nothing stale: the same gradients as on a fresh graph
+    fresh = [Value(v.data) for v in inputs]
+    _mixed_graph(*fresh).backward()
+    assert [v.grad for v in inputs] == [v.grad for v in fresh]
+
+
+def test_an_interrupted_chain_rule_leaves_every_gradient_as_it_was(monkeypatch) -> None:
+    inputs, out, order, before = _graph_with_gradients()
+    real = backprop._propagate
+
+    def half_then_interrupt(order: list[Value], gradient: float) -> None:
+        real(order[: len(order) // 2], gradient)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backprop, "_propagate", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        out.backward()
+    assert [node.grad for node in order] == before and _no_marks(order)
+    with pytest.raises(KeyboardInterrupt):
+        grad(out, inputs)
+    assert [node.grad for node in order] == before and _no_marks(order)
+
+
+def test_op_results_are_plain_values_made_by_one_maker() -> None:
+    a, b = Value(2.0), Value(3.0)
+    results = [a + b, a + 1, 1 - a, a * b, a * 2, a / b, 2 / a, a**b, a**2, 2**a, -a,
+               a.exp(), a.log(), a.sigmoid(), a.tanh(), a.relu(), linear([a], [b], a)]
+    assert {type(r) for r in results} == {Value}
+    assert all(r.grad == 0.0 and r.label == "" and r.parents for r in results)
+    with pytest.raises(TypeError):
+        Value(1.0, "", OPS["add"], (a, b), (1.0, 1.0))  # type: ignore[call-arg]  # ops only, not users
 
 
 @pytest.mark.parametrize("number", [2, 2.0, True, Fraction(1, 2)])

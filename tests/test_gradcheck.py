@@ -7,11 +7,12 @@ import math
 import pytest
 
 from engine import OPS, GradcheckError, Value, gradcheck, numerical_grad, relative_error
+from engine.value import _result
 
 
 def _buggy_square(x: Value) -> Value:
     """x² whose recorded local derivative is x instead of 2x: a planted bug."""
-    return Value(x.data * x.data, "", OPS["mul_const"], (x,), (x.data,), x.data)
+    return _result(x.data * x.data, OPS["mul_const"], (x,), (x.data,), x.data)
 
 
 def test_report_on_right_gradients() -> None:
