@@ -61,7 +61,7 @@ def _reach(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
     order: list[Value] = []
     earlier: list[tuple[Value, float]] = []
     stack: list[Value | None] = [root]
-    push, pop, extend, place = stack.append, stack.pop, stack.extend, order.append
+    push, pop, place = stack.append, stack.pop, order.append
     try:
         while stack:
             node = pop()
@@ -77,8 +77,14 @@ def _reach(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
             push(node)
             push(None)
             parents = node._parents
-            if len(parents) <= 2:
-                extend(parents)  # cheaper than testing each; a reached one is skipped when popped
+            if len(parents) == 2:  # tested here, unpacked: cheaper than pushing and popping a reached one
+                a, b = parents
+                if a.grad is not _REACHED:
+                    push(a)
+                if b.grad is not _REACHED:
+                    push(b)
+            elif len(parents) == 1:
+                push(parents[0])  # a chain's parent is rarely reached yet: no test
             else:
                 for parent in parents:  # n-ary nodes share most parents (weights, a layer's inputs)
                     if parent.grad is not _REACHED:
