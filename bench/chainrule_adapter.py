@@ -12,8 +12,8 @@ from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sg
 from engine import Value, sum_values
 from nn import MLP, binary_cross_entropy
 
-__all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
-           "products_graph"]
+__all__ = ["binary_products_graph", "chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step",
+           "op_tree_gradients", "products_graph"]
 
 NAME = "chainrule"
 
@@ -53,3 +53,12 @@ def products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
     """Σᵢ xᵢyᵢ as n product nodes and one n-ary sum node; returns (root, nodes created)."""
     root = sum_values(x * y for x, y in zip(xs, ys))
     return root, len(xs) + 1
+
+
+def binary_products_graph(xs: list[Value], ys: list[Value]) -> tuple[Value, int]:
+    """Σᵢ xᵢyᵢ with Python's ``sum``, the graph micrograd builds: n products, n binary additions.
+
+    The first addition is 0 + x₀y₀ (a node with a number operand); returns (root, 2n).
+    """
+    root = sum(x * y for x, y in zip(xs, ys))
+    return root, 2 * len(xs)

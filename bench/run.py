@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench`, `engine` and `nn
 from bench import workloads  # noqa: E402
 
 ENGINES = ("chainrule", "micrograd", "floor")
+W3_BINARY = "chainrule, binary sum"  # W3 built as micrograd builds it: n binary additions
 VARIANTS = {
     "chainrule": ("gc_paused", "gc_on"),
     "micrograd": ("gc_on", "gc_off"),
@@ -194,8 +195,11 @@ class Worker:
                 high = mid - 1
         return {"max_steps": low, "recursion_limit": sys.getrecursionlimit()}
 
-    def task_w3(self, n: int) -> dict:
-        """Bytes held by the graph of Σᵢ xᵢyᵢ (n products), and by its 2n leaves apart."""
+    def task_w3(self, n: int, graph: str = "products_graph") -> dict:
+        """Bytes held by the graph of Σᵢ xᵢyᵢ (n products), and by its 2n leaves apart.
+
+        ``graph`` names the adapter function that builds it (chainrule has two shapes).
+        """
         x_data, y_data = workloads.pool(n, 0.1), workloads.pool(n, 0.7)
         gc.collect()
         gc.disable()
@@ -205,7 +209,7 @@ class Worker:
             xs = [self.adapter.leaf(x) for x in x_data]
             ys = [self.adapter.leaf(y) for y in y_data]
             before = tracemalloc.get_traced_memory()[0]
-            root, nodes = self.adapter.products_graph(xs, ys)
+            root, nodes = getattr(self.adapter, graph)(xs, ys)
             held = tracemalloc.get_traced_memory()[0] - before
         finally:
             tracemalloc.stop()
@@ -344,6 +348,9 @@ def measure(sizes: dict) -> dict:
             if name != "floor":
                 _progress(f"W3 memory: {name}")
                 raw["w3"][name] = remotes[name].ask({"task": "w3", "n": sizes["products"]})
+                if name == "chainrule":
+                    raw["w3"][W3_BINARY] = remotes[name].ask(
+                        {"task": "w3", "n": sizes["products"], "graph": "binary_products_graph"})
         interleaved(raw["w4"], sizes["big_reps"], {"task": "w4", "ops": sizes["ops"]}, "W4")
     finally:
         for remote in remotes.values():
@@ -476,9 +483,10 @@ def _targets(summary: dict, sizes: dict) -> list[dict]:
         {c: inverse(vs["micrograd/gc_off"].get(c)) for c in CLOCKS}, 1.5, False, "× faster")
     add("W1 within 3× of the plain-float floor", {c: vs["floor/plain"].get(c) for c in CLOCKS}, 3, True,
         "× the floor's time")
-    w3 = summary["w3"].get("chainrule")
-    per_node = w3 and w3["bytes_per_node"]
-    add("W3 ≤ 180 bytes per node", {"wall": per_node, "cpu": per_node}, 180, True, "bytes per node")
+    shapes = [summary["w3"][k]["bytes_per_node"] for k in ("chainrule", W3_BINARY) if k in summary["w3"]]
+    per_node = max(shapes) if shapes else None  # the worse of chainrule's two graph shapes
+    add("W3 ≤ 180 bytes per node (the worse graph shape)", {"wall": per_node, "cpu": per_node}, 180, True,
+        "bytes per node")
     longest = str(max(sizes["chain"]))
     w2 = summary["w2"].get(longest, {}).get(MAIN_RUN) or {}
     add(f"W2 {int(longest):,}-step chain fwd+bwd ≤ 5 s",
@@ -591,21 +599,24 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
     out.append(f"## W3 — memory: Σ of {sizes['products']:,} products xᵢ·yᵢ (tracemalloc)")
     out.append("")
     out.append("A *node* is a Value created while building the graph (the products and the sum: one "
-               "n-ary node in chainrule, n binary additions in micrograd); the 2n leaves xᵢ, yᵢ are made "
-               "before and not counted. *Bytes* = memory traced by tracemalloc that is still held once "
-               "the graph is built, with only the root kept: the nodes, their floats, tuples, sets and "
-               "closures. The target is judged on this figure; the last column counts the leaves too "
-               "(their Values and floats) as nodes of the graph.")
+               "n-ary node in chainrule's `sum_values`, n binary additions in micrograd and in "
+               f"*{W3_BINARY}*, which is Python's `sum` over chainrule Values); the 2n leaves xᵢ, yᵢ are "
+               "made before and not counted. *Bytes* = memory traced by tracemalloc that is still held "
+               "once the graph is built, with only the root kept: the nodes, their floats, tuples, sets "
+               "and closures. The target is judged on this figure, for the worse of chainrule's two "
+               "shapes; the last column counts the leaves too (their Values and floats) as nodes.")
     out.append("")
     out.append("| engine | nodes | bytes | bytes/node | bytes/product | bytes/node, leaves included |")
     out.append("|---|---:|---:|---:|---:|---:|")
     for name, entry in summary["w3"].items():
         out.append(f"| {name} | {entry['nodes']:,} | {entry['bytes']:,} | {entry['bytes_per_node']:.1f} | "
                    f"{entry['bytes_per_product']:.1f} | {entry['bytes_per_node_with_leaves']:.1f} |")
-    if "chainrule" in summary["w3"] and "micrograd" in summary["w3"]:
-        ratio = summary["w3"]["chainrule"]["bytes_per_node"] / summary["w3"]["micrograd"]["bytes_per_node"]
+    if "micrograd" in summary["w3"]:
+        theirs = summary["w3"]["micrograd"]["bytes_per_node"]
+        ratios = [f"{name} {summary['w3'][name]['bytes_per_node'] / theirs:.3g}"
+                  for name in ("chainrule", W3_BINARY) if name in summary["w3"]]
         out.append("")
-        out.append(f"chainrule/micrograd bytes per node: {ratio:.3g}.")
+        out.append(f"Bytes per node, chainrule/micrograd: {'; '.join(ratios)}.")
     out.append("")
 
     out.append("## W4 — throughput: products summed by a binary tree, forward + backward")

@@ -95,6 +95,9 @@ def test_w3_products_graph_counts_its_nodes_and_sums() -> None:
     assert nodes == 301 and len(root.parents) == 300
     assert all(p.parents[0] is x and p.parents[1] is y for p, x, y in zip(root.parents, xs, ys))
     assert root.data == pytest.approx(math.fsum(x * y for x, y in zip(xs_data, ys_data)), rel=1e-12)
+    binary, nodes = chainrule_adapter.binary_products_graph(xs, ys)
+    assert nodes == 600 and sum(1 for node in topological_order(binary) if node.parents) == 600
+    assert binary.data == pytest.approx(root.data, rel=1e-12)
 
 
 @pytest.mark.parametrize("ops", [1, 2, 9, 1001])
@@ -136,10 +139,17 @@ def test_run_worker_answers_every_task_and_the_report_renders(data) -> None:
         raw["w1_loss"][name] = worker.handle({"task": "w1_loss", "steps": 2})
         if name != "floor":
             raw["w3"][name] = worker.handle({"task": "w3", "n": 500})
+            binary = {"task": "w3", "n": 500, "graph": "binary_products_graph"}
+            raw["w3"][run.W3_BINARY] = worker.handle(binary)
     sizes = {**run.QUICK, "chain": (200,), "products": 500, "ops": 99}
     summary = run.summarize(raw, sizes)
     assert summary["w1_agreement"]["max_loss_difference"] <= 1e-12
-    assert summary["w3"]["chainrule"]["nodes"] == 501
+    assert summary["w3"]["chainrule"]["nodes"] == 501 and summary["w3"][run.W3_BINARY]["nodes"] == 1000
+    w3 = summary["w3"]
+    assert w3[run.W3_BINARY]["value"] == pytest.approx(w3["chainrule"]["value"], rel=1e-12)
+    w3_target = next(row for row in summary["targets"] if row["target"].startswith("W3"))
+    worse = max(summary["w3"][k]["bytes_per_node"] for k in ("chainrule", run.W3_BINARY))
+    assert w3_target["values"]["wall"] == worse
     assert summary["w2"]["200"]["chainrule/gc_paused"]["grad"] == pytest.approx(1.0001**200, rel=1e-12)
     assert summary["w4"]["floor/plain"]["ops"] == 99
     text = run.render(summary, {"date": "today", "python": "3", "implementation": "CPython", "cpu": "cpu",
