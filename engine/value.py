@@ -451,7 +451,6 @@ class Value:
         return explain(self, wrt, **options)
 
 
-
 _blank_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
 
 
@@ -479,6 +478,7 @@ def _result(
     node._local_grads = local_grads
     node._const = const
     return node
+
 
 def _sigmoid(z: float) -> float:
     # σ(z) = 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and
