@@ -97,9 +97,9 @@ def _reach(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
     return order, earlier
 
 
-def _restore_grads(order: list[Value], earlier: list[tuple[Value, float]]) -> None:
-    """Give every node in ``order`` back the ``grad`` it had before ``_reach``."""
-    for node in order:
+def _restore_grads(nodes: list[Value], earlier: list[tuple[Value, float]]) -> None:
+    """Give every node in ``nodes`` back the ``grad`` it had before ``_reach``."""
+    for node in nodes:
         node.grad = 0.0
     for node, previous in earlier:
         node.grad = previous
