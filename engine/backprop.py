@@ -209,9 +209,9 @@ def grad(
         with gc_paused():
             order, earlier = _reach(output)
             try:
+                found = [node.grad is _REACHED for node in wanted]  # the search marked every node it found
                 _propagate(order, 1.0)
-                reached = {id(node) for node in order}
-                results = [node.grad if id(node) in reached else 0.0 for node in wanted]
+                results = [node.grad if reached else 0.0 for node, reached in zip(wanted, found)]
             finally:
                 _restore_grads(order, earlier)
     return results[0] if single else results

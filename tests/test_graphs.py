@@ -162,6 +162,9 @@ def test_grad_is_functional_and_leaves_grad_untouched() -> None:
     assert dx == pytest.approx(w.data * math.exp(-2.0)) and dw == pytest.approx(2.0 * math.exp(-2.0))
     assert x.grad == 5.0 and w.grad == 0.0 and y.grad == 0.0
     assert grad(y, Value(1.0)) == 0.0  # not in the graph
+    outside = Value(1.0)
+    outside.grad = 3.0  # a gradient of its own does not count as being in the graph, and is kept
+    assert grad(y, [outside, x, outside]) == [0.0, pytest.approx(dx), 0.0] and outside.grad == 3.0
 
 
 # ---- the seeds' facts --------------------------------------------------------------------
