@@ -8,32 +8,35 @@
 7.0
 """
 
-from engine.backprop import backward, derivative, gc_paused, grad, topological_order, zero_grad
+from engine.backprop import derivative, grad
+from engine.checks import AnomalyError, DomainError
 from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
 from engine.explain import explain
 from engine.files import atomic_write
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
+from engine.modes import detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad
 from engine.value import (
+    BUILT_IN_OPS,
     OPS,
-    AnomalyError,
-    DomainError,
     Op,
     Value,
-    detect_anomaly,
-    enable_grad,
+    backward,
+    chain_rule,
+    define_op,
     exp,
-    is_grad_enabled,
     linear,
     linear_layer,
     log,
-    no_grad,
     relu,
     sigmoid,
     sum_values,
     tanh,
+    topological_order,
+    zero_grad,
 )
 
 __all__ = [
+    "BUILT_IN_OPS",
     "OPS",
     "AnomalyError",
     "DomainError",
@@ -45,6 +48,8 @@ __all__ = [
     "Value",
     "atomic_write",
     "backward",
+    "chain_rule",
+    "define_op",
     "derivative",
     "detect_anomaly",
     "draw",

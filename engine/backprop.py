@@ -1,177 +1,19 @@
-"""Backpropagation: topological order, ``backward``, functional ``grad`` and gc handling.
+"""Gradients as functions: ``grad(y, x)``, gradients that are graphs themselves, ``derivative(f)``.
 
-The order is found without recursion, so a chain of a million nodes works; it
-is deterministic (it depends only on the order of each node's parents).
+``backward`` (in ``engine/value.py``) adds gradients into the nodes' ``grad``;
+the functions here return them instead and change no node. With
+``create_graph=True`` the chain rule is written with Value ops, so a gradient is
+a graph that can be differentiated again (second and third derivatives).
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.value import Value, _as_number, _inputs_as_written, enable_grad
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector inside this block (restored after).
-
-    Values form no reference cycles, so reference counting frees every graph and
-    the cyclic collector has nothing to find in them; yet it would walk every live
-    node again and again while a big graph is built. Wrap a training step in this
-    block to skip that work. Code of yours that makes cycles inside the block is
-    collected after it ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-# A zero of its own (float() makes a new object): while a search runs, `node.grad is _REACHED`
-# says the node is already found. Marking the node itself is ~35% faster than a set of every
-# node, and the mark equals 0.0, so the chain rule can add to it directly, with no clearing pass.
-_REACHED = float("0.0")
-
-
-def topological_order(root: Value) -> list[Value]:
-    """Every node that ``root`` depends on, ``root`` first, each before its parents.
-
-    This is the order in which backpropagation visits nodes: when a node is
-    reached, every path from ``root`` to it has already added its share to its
-    gradient. Every ``grad`` is left as it was.
-    """
-    order, earlier = _reach(root)
-    _restore_grads(order, earlier)
-    return order
-
-
-def _reach(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
-    """``topological_order(root)``, with every node's ``grad`` set to 0 (``_REACHED``).
-
-    Also returns the nodes whose ``grad`` was not 0, with it, to be added back or
-    restored. Iterative depth-first search, so a chain of a million nodes works: a
-    ``None`` on the stack marks that the node below it has had all its parents placed.
-    """
-    order: list[Value] = []
-    earlier: list[tuple[Value, float]] = []
-    stack: list[Value | None] = [root]
-    push, pop, place = stack.append, stack.pop, order.append
-    try:
-        while stack:
-            node = pop()
-            if node is None:  # all parents of the node below are placed: place it
-                place(pop())  # type: ignore[arg-type]
-                continue
-            grad = node.grad
-            if grad is _REACHED:
-                continue
-            if grad:
-                earlier.append((node, grad))
-            node.grad = _REACHED
-            push(node)
-            push(None)
-            parents = node._parents
-            if len(parents) == 2:  # tested here, unpacked: cheaper than pushing and popping a reached one
-                a, b = parents
-                if a.grad is not _REACHED:
-                    push(a)
-                if b.grad is not _REACHED:
-                    push(b)
-            elif len(parents) == 1:
-                push(parents[0])  # a chain's parent is rarely reached yet: no test
-            else:
-                for parent in parents:  # n-ary nodes share most parents (weights, a layer's inputs)
-                    if parent.grad is not _REACHED:
-                        push(parent)
-    except BaseException:  # (KeyboardInterrupt, MemoryError): leave no mark behind
-        marked = [node for node in order + stack if node is not None and node.grad is _REACHED]
-        _restore_grads(marked, earlier)
-        raise
-    order.reverse()
-    return order, earlier
-
-
-def _restore_grads(nodes: list[Value], earlier: list[tuple[Value, float]]) -> None:
-    """Give every node in ``nodes`` back the ``grad`` it had before ``_reach``."""
-    for node in nodes:
-        node.grad = 0.0
-    for node, previous in earlier:
-        node.grad = previous
-
-
-def _propagate(order: Sequence[Value], gradient: float) -> None:
-    """Set each node's ``grad`` to ∂root/∂node (``order[0]`` is the root): the chain rule.
-
-    Each node passes upstream × local to each parent: parent.grad += ∂node/∂parent · node.grad.
-    Every ``grad`` in ``order`` must be 0 when it starts (as ``_reach`` leaves them).
-    """
-    order[0].grad = gradient
-    for node in order:
-        upstream = node.grad
-        if upstream == 0.0:  # adds nothing; and 0 × an overflowed (inf) local derivative would be nan
-            node.grad = 0.0  # a plain zero, no longer the search's mark
-            continue
-        parents = node._parents
-        arity = len(parents)
-        # Binary and unary nodes are most nodes: unpacked, they skip building a zip (−35% time).
-        if arity == 2:
-            a, b = parents
-            local = node._local_grads
-            if local is None:  # a product a·b stores none: ∂/∂a = b, ∂/∂b = a
-                a.grad += b.data * upstream
-                b.grad += a.data * upstream
-            else:
-                a.grad += local[0] * upstream
-                b.grad += local[1] * upstream
-        elif arity == 1:
-            parents[0].grad += node._local_grads[0] * upstream
-        elif arity:
-            local = node._local_grads
-            if local is None:  # a sum of more than two terms stores none: ∂/∂aᵢ = 1
-                for parent in parents:
-                    parent.grad += upstream
-            else:
-                for parent, local_grad in zip(parents, local):
-                    parent.grad += local_grad * upstream
-
-
-def backward(root: Value, gradient: float = 1.0) -> None:
-    """Add ∂root/∂v (times ``gradient``) to ``v.grad`` for every node v below ``root``.
-
-    Gradients accumulate as in PyTorch; calling it twice gives twice the gradients
-    on every node, intermediate ones included. Interrupted (Ctrl-C), it leaves every
-    ``grad`` as it was. Not thread-safe for graphs that share nodes: the search marks
-    the nodes themselves.
-    """
-    _expect_value(root, "backward")
-    gradient = _as_number(gradient, "backward: gradient")
-    with gc_paused():
-        order, earlier = _reach(root)
-        try:
-            _propagate(order, float(gradient))
-        except BaseException:  # interrupted: every grad back as it was before this call
-            _restore_grads(order, earlier)
-            raise
-        for node, previous in earlier:
-            node.grad += previous
-
-
-def _expect_value(node: object, function: str) -> None:
-    if not isinstance(node, Value):
-        raise TypeError(f"{function}: expected a Value, got {node!r} ({type(node).__name__})")
-
-
-def zero_grad(nodes: Value | Iterable[Value]) -> None:
-    """Set ``grad`` to 0 on a Value's whole graph, or on each Value of an iterable."""
-    targets = topological_order(nodes) if isinstance(nodes, Value) else nodes
-    for node in targets:
-        node.grad = 0.0
+from engine.checks import short_repr
+from engine.modes import enable_grad
+from engine.value import Value, chain_rule, topological_order
 
 
 def grad(
@@ -196,50 +38,53 @@ def grad(
     if not isinstance(output, Value):
         if callable(output) and inputs is None:
             return derivative(output)
-        raise TypeError(f"grad: expected a Value or a function, got {type(output).__name__}")
+        raise TypeError(
+            f"grad: expected a Value (or a function to differentiate), got {short_repr(output)} "
+            f"({type(output).__name__})"
+        )
     if inputs is None:
         raise TypeError("grad(y, inputs): say which inputs, e.g. grad(y, x) or grad(y, [w, b])")
     single = isinstance(inputs, Value)
-    wanted = list(inputs) if not single and isinstance(inputs, Iterable) else [inputs]
-    for node in (output, *wanted):
-        _expect_value(node, "grad")
+    if single:
+        wanted = [inputs]
+    elif isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"grad: inputs must be a Value or a list of Values, got {short_repr(inputs)}")
+    else:
+        wanted = list(inputs)
+    for k, node in enumerate(wanted):
+        if not isinstance(node, Value):
+            where = "inputs" if single else f"inputs[{k}]"
+            raise TypeError(f"grad: {where} must be a Value, got {short_repr(node)} ({type(node).__name__})")
     if create_graph:
         results: list = _graph_of_gradients(topological_order(output), wanted)
     else:
-        with gc_paused():
-            order, earlier = _reach(output)
-            try:
-                found = [node.grad is _REACHED for node in wanted]  # the search marked every node it found
-                _propagate(order, 1.0)
-                results = [node.grad if reached else 0.0 for node, reached in zip(wanted, found)]
-            finally:
-                _restore_grads(order, earlier)
+        gradients = chain_rule(output)
+        results = [gradients.get(node, 0.0) for node in wanted]
     return results[0] if single else results
 
 
-def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list:
+def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list[Value]:
     """The chain rule written with Value ops: every gradient is a differentiable graph.
 
-    Each op's ``local_grads`` rule is called with Values instead of floats, so
-    ∂node/∂parent is itself a node, and upstream × local builds the graph.
+    Each op's ``local_grads`` rule is called with Values instead of floats (the
+    node itself as ``out``), so ∂node/∂parent is itself a node, and upstream ×
+    local builds the graph. A number operand stays a number.
     """
-    grads: dict[int, Value | float] = {id(order[0]): Value(1.0, label="1")}
+    grads: dict[Value, Value] = {order[0]: Value(1.0, label="1")}
     with enable_grad():
         for node in order:
-            upstream = grads.get(id(node))
-            if upstream is None or not node._parents:
+            upstream = grads.get(node)
+            op = node.op
+            if upstream is None or op is None:
                 continue
-            op, parents = node._op, node._parents
-            inputs = _inputs_as_written(op, parents, node._const)
-            for parent, local in zip(parents, op.local_grads(node, *inputs)):
-                contribution = local * upstream
-                earlier = grads.get(id(parent))
-                grads[id(parent)] = contribution if earlier is None else earlier + contribution
-    results = []
-    for node in wanted:
-        result = grads.get(id(node), 0.0)
-        results.append(result if isinstance(result, Value) else Value(result))
-    return results
+            inputs = node.inputs
+            local_grads = op.local_grads(node, *inputs)
+            for x, local in zip(inputs, local_grads):
+                if isinstance(x, Value):
+                    contribution = local * upstream
+                    earlier = grads.get(x)
+                    grads[x] = contribution if earlier is None else earlier + contribution
+    return [grads.get(node, Value(0.0)) for node in wanted]
 
 
 def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[..., Any]:
@@ -254,8 +99,17 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     >>> derivative(derivative(lambda x: x ** 3))(2.0)   # 6x
     12.0
     """
+    if not callable(f):
+        raise TypeError(f"derivative: expected a function, got {short_repr(f)} ({type(f).__name__})")
+    name = getattr(f, "__name__", "f")
 
     def df(*args: Any) -> Any:
+        if len(args) <= argnum:
+            raise TypeError(
+                f"d_{name}: differentiates argument {argnum} of {name}, so it needs at least "
+                f"{argnum + 1} argument{'s' if argnum else ''} (the point), got {len(args)}; "
+                f"e.g. d_{name}(2.0)"
+            )
         nested = isinstance(args[argnum], Value)
         values = [a if isinstance(a, Value) else Value(a) for a in args]
         with enable_grad():
@@ -264,6 +118,6 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
             return Value(0.0) if nested else 0.0
         return grad(output, values[argnum], create_graph=nested)
 
-    df.__name__ = f"d_{getattr(f, '__name__', 'f')}"
-    df.__doc__ = f"∂/∂(argument {argnum}) of {getattr(f, '__name__', 'f')}"
+    df.__name__ = f"d_{name}"
+    df.__doc__ = f"∂/∂(argument {argnum}) of {name}"
     return df

@@ -77,7 +77,7 @@ class _Box:
     node: Value  # the node whose inputs enter this box (a neuron's z)
     index: int
     activation: Value | None = None  # a neuron's a = g(z)
-    folded: tuple[int, ...] = ()  # slots of node._parents drawn inside the box (a neuron's w, b)
+    folded: tuple[int, ...] = ()  # slots of node.parents drawn inside the box (a neuron's w, b)
     edges_left_out: int = 0
     members: list[Value] = field(default_factory=list)
 
@@ -89,10 +89,10 @@ class _Box:
 
 def _folded_slots(z: Value) -> tuple[int, ...]:
     """The slots of a linear node's weights and bias that are leaves: they go inside its box."""
-    parents = z._parents
+    parents = z.parents
     n = (len(parents) - 1) // 2
     slots = (*range(n), 2 * n)
-    return tuple(slot for slot in slots if not parents[slot]._parents)
+    return tuple(slot for slot in slots if not parents[slot].parents)
 
 
 class _Boxing:
@@ -104,20 +104,20 @@ class _Boxing:
 
     def key(self, node: Value) -> Value:
         """The node that stands for ``node``'s box: a neuron's z stands for its a too."""
-        if self.collapse and node._op in _ACTIVATIONS and node._parents[0]._op is _LINEAR:
-            z = node._parents[0]
+        if self.collapse and node.op in _ACTIVATIONS and node.parents[0].op is _LINEAR:
+            z = node.parents[0]
             self.activation_of.setdefault(id(z), node)
             if self.activation_of[id(z)] is node:
                 return z
         return node
 
     def folded(self, node: Value) -> tuple[int, ...]:
-        return _folded_slots(node) if self.collapse and node._op is _LINEAR else ()
+        return _folded_slots(node) if self.collapse and node.op is _LINEAR else ()
 
     def inputs(self, node: Value) -> list[tuple[int, Value]]:
         """(slot, parent) for the parents drawn as boxes of their own."""
         folded = self.folded(node)
-        return [(slot, parent) for slot, parent in enumerate(node._parents) if slot not in folded]
+        return [(slot, parent) for slot, parent in enumerate(node.parents) if slot not in folded]
 
     def input_boxes(self, node: Value) -> list[Value]:
         return [self.key(parent) for _, parent in self.inputs(node)]
@@ -194,7 +194,7 @@ def draw(
     for box in boxes.values():
         box.folded = boxing.folded(box.node)
         box.members = [box.node, *([box.activation] if box.activation is not None else [])]
-        box.members += [box.node._parents[slot] for slot in box.folded]
+        box.members += [box.node.parents[slot] for slot in box.folded]
 
     on_path: set[int] = set()
     if highlight is not None:
@@ -260,7 +260,7 @@ class _Painter:
             return "output"
         if box.is_neuron:
             return "neuron"
-        if node._parents:
+        if node.parents:
             return "intermediate"
         return "parameter" if self._is_parameter(node) else "input"
 
@@ -274,7 +274,7 @@ class _Painter:
 
     def entry(self, box: _Box) -> str:
         """Where a box's incoming edges end: its op node, or the box itself for a neuron."""
-        if box.node._op is None or box.is_neuron:
+        if box.node.op is None or box.is_neuron:
             return f"v{box.index}"
         return f"o{box.index}"
 
@@ -310,14 +310,14 @@ class _Painter:
     def _neuron_rows(self, box: _Box) -> list[str]:
         z, a = box.node, box.activation
         span = 3 if self.show_grad else 2
-        kind = a._op.name if a is not None else "no activation"
+        kind = a.op.name if a is not None else "no activation"
         title = f"neuron {self.names(a if a is not None else z)} ({kind})"
         rows = [f'<TD COLSPAN="{span}"><B>{_html(title)}</B></TD>']
         rows.append(self._value_row(f"{self.names(z)} = Σ w·x + b", z))
         if a is not None:
-            rows.append(self._value_row(f"{self.names(a)} = {a._op.symbol}(z)", a))
-        n = (len(z._parents) - 1) // 2
-        weights = [z._parents[slot] for slot in box.folded if slot < n]
+            rows.append(self._value_row(f"{self.names(a)} = {a.op.symbol}(z)", a))
+        n = (len(z.parents) - 1) // 2
+        weights = [z.parents[slot] for slot in box.folded if slot < n]
         if len(weights) <= _FOLD_LIMIT:
             rows += [self._value_row(self.names(w), w) for w in weights]
         else:
@@ -329,22 +329,23 @@ class _Painter:
                 cells.append(f"‖dw‖ {_html(self.number(math.hypot(*(w.grad for w in weights))))}")
             rows.append("".join(f"<TD>{cell}</TD>" for cell in cells))
         if 2 * n in box.folded:
-            rows.append(self._value_row(self.names(z._parents[2 * n]), z._parents[2 * n]))
+            rows.append(self._value_row(self.names(z.parents[2 * n]), z.parents[2 * n]))
         return rows
 
     def _add_op(self, graph: graphviz.Digraph, box: _Box, lit: bool) -> None:
         node = box.node
-        op = node._op
+        op = node.op
         text = op.symbol
-        if node._const is not None:
-            constant = self.number(node._const)
-            text = f"{constant} {text}" if op.const_first else f"{text} {constant}"
+        if node.const is not None:
+            constant = self.number(node.const)
+            const_first = not isinstance(node.inputs[0], Value)
+            text = f"{constant} {text}" if const_first else f"{text} {constant}"
         self.roles_used["op"] = None
         graph.node(
             f"o{box.index}", label=f"<{_html(text)}>", shape="ellipse", style="filled",
             fillcolor=ROLE_COLORS["op"][0], color=HIGHLIGHT_COLOR if lit else _BORDER,
             penwidth="2.5" if lit else "1", margin="0.03,0.01", height="0.3", fontsize="10",
-            tooltip=op.derivative, **{"class": "op" + (" highlight" if lit else "")},
+            tooltip=op.formula, **{"class": "op" + (" highlight" if lit else "")},
         )
         graph.edge(f"o{box.index}", f"v{box.index}", **self._edge_style(lit))
 
@@ -381,8 +382,8 @@ class _Painter:
             local = child.local_grads[slot]
             partial = f"{d(self.names(child), '∂')}/{d(self.names(parent), '∂')} = {self.number(local)}"
             return f"<{_html(partial)}<BR/>{_html(self._contribution(child, local))}>"
-        if len(child._parents) == 2 and child._op.name in ("sub", "div", "pow"):
-            return f"<{'ab'[slot]}>"  # which operand, in the notation of Op.derivative
+        if len(child.parents) == 2 and child.op.name in ("sub", "div", "pow"):
+            return f"<{'ab'[slot]}>"  # which operand, in the notation of Op.formula
         return ""
 
     def add_omitted(

@@ -21,49 +21,16 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from engine.backprop import grad, topological_order
-from engine.value import OPS, Value
+from engine.backprop import grad
+from engine.notation import format_number, number, write
+from engine.symbolic import Expression, derivative_formulas, name_precedence
+from engine.value import Value, topological_order
 
 COUNT_LIMIT = 1_000_000
 """Walks that count or search a graph stop after this many nodes (they then say "more than")."""
 
-# op name -> (how an unlabeled result is written, ∂out/∂operand per Value operand).
-# Fields: {a}, {b}: the Value operands as factors, {A}, {B}: as atoms (bracketed unless a
-# name or a call), {a_}, {b_}: bare; {c}, {C}: the number operand; {c1}: c − 1; {out}, {OUT}:
-# the result node. The general rule of each op, for the reader, is Op.derivative.
-_FORMULAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "add": ("{a}+{b}", ("1", "1")),
-    "add_const": ("{a}+{c}", ("1",)),
-    "sub": ("{a}−{b}", ("1", "−1")),
-    "sub_const": ("{a}−{c}", ("1",)),
-    "rsub_const": ("{c}−{a}", ("−1",)),
-    "mul": ("{a}·{b}", ("{b}", "{a}")),
-    "mul_const": ("{c}·{a}", ("{c}",)),
-    "div": ("{a}/{B}", ("1/{B}", "−{a}/{B}²")),
-    "div_const": ("{a}/{C}", ("1/{C}",)),
-    "rdiv_const": ("{c}/{A}", ("−{c}/{A}²",)),
-    "pow": ("{A}^{B}", ("{b}·{A}^({b_}−1)", "{out}·ln {A}")),
-    "pow_const": ("{A}^{C}", ("{c}·{A}^{c1}",)),
-    "rpow_const": ("{C}^{A}", ("{out}·ln {C}",)),
-    "neg": ("−{A}", ("−1",)),
-    "exp": ("exp({a_})", ("{out}",)),
-    "log": ("ln {A}", ("1/{A}",)),
-    "sigmoid": ("σ({a_})", ("{out}(1−{out})",)),
-    "tanh": ("tanh({a_})", ("1−{OUT}²",)),
-    "relu": ("relu({a_})", ("1 if {a_} > 0 else 0",)),
-    # linear and sum take any number of operands: see NodeNames._expression and local_formula.
-    "linear": ("", ()),
-    "sum": ("", ()),
-}
-
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
 _NAME = re.compile(r"^[\w\[\],.#′']+$")
-_CALL = re.compile(r"^(?:σ|tanh|exp|relu|ln)?\(")
-
-
-def format_number(x: float, digits: int = 4) -> str:
-    """``x`` to ``digits`` significant digits (``0.1966``, ``-1.606``, ``2``, ``1.2e-08``)."""
-    return f"{x + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _top_level(text: str) -> str:
@@ -79,12 +46,6 @@ def _top_level(text: str) -> str:
     return "".join(kept)
 
 
-def _is_call(text: str) -> bool:
-    """``σ(z)``, ``(1−a)``: one bracket that closes at the very end."""
-    match = _CALL.match(text)
-    return bool(match) and text.endswith(")") and _top_level(text[match.end() - 1 :]) == ""
-
-
 def _factor(text: str) -> str:
     """``text`` as a factor of a product: bracketed if it has a top-level + or − (``a·(1−a)``)."""
     if text.startswith("ln ") and _NAME.match(text[3:]):
@@ -95,13 +56,6 @@ def _factor(text: str) -> str:
     return text
 
 
-def _atom(text: str) -> str:
-    """``text`` as a denominator, base or argument: bare only if a name, number ≥ 0 or call."""
-    if (_NAME.match(text) and not text.startswith("-")) or _is_call(text):
-        return text
-    return f"({text})"
-
-
 def d(name: str, symbol: str = "d") -> str:
     """The differential of a named node: ``dz``, ``d(ln a)`` (``∂z`` with ``symbol="∂"``)."""
     return symbol + (name if _NAME.match(name) and not name.startswith("-") else f"({name})")
@@ -110,17 +64,18 @@ def d(name: str, symbol: str = "d") -> str:
 _BIAS_LABEL = re.compile(r"^b(\[\d+\]_\d+)$")
 
 
+def _op_name(node: Value) -> str:
+    return node.op.name if node.op is not None else ""
+
+
 def _course_name(node: Value) -> str | None:
     """``z[l]_i`` for an unlabeled linear node whose bias is ``b[l]_i``; ``a[l]_i`` for g(z[l]_i)."""
-    op = node._op
-    if op is None:
-        return None
     letter = "z"
-    if op.name in ("sigmoid", "tanh", "relu") and node._parents[0]._op is OPS["linear"]:
-        node, letter = node._parents[0], "a"
-    elif op.name != "linear":
+    if _op_name(node) in ("sigmoid", "tanh", "relu") and _op_name(node.parents[0]) == "linear":
+        node, letter = node.parents[0], "a"
+    elif _op_name(node) != "linear":
         return None
-    match = _BIAS_LABEL.match(node._parents[-1].label)
+    match = _BIAS_LABEL.match(node.parents[-1].label)
     return letter + match.group(1) if match else None
 
 
@@ -162,13 +117,13 @@ class NodeNames:
             if id(start) in done:
                 continue
             done.add(id(start))
-            stack = [(start, iter(start._parents))]
+            stack = [(start, iter(start.parents))]
             while stack:  # depth-first, a node named once all its wanted parents are
                 node, parents = stack[-1]
                 for parent in parents:
                     if id(parent) in wanted and id(parent) not in done:
                         done.add(id(parent))
-                        stack.append((parent, iter(parent._parents)))
+                        stack.append((parent, iter(parent.parents)))
                         break
                 else:
                     stack.pop()
@@ -182,55 +137,50 @@ class NodeNames:
         return position
 
     def _expression(self, node: Value, depth: int) -> str | None:
-        """``ln a``, ``1 − a``, ``2·x``: the op written over its operands' names, if short."""
-        op = node._op
+        """``ln a``, ``1−a``, ``2·x``: the op written over its operands' names, if short."""
+        op = node.op
         if op is None or depth == 0:
             return None
-        if op.name == "linear" or (op.name == "sum" and not 2 <= len(node._parents) <= 3):
+        if op.name == "linear" or (op.name == "sum" and not 2 <= len(node.parents) <= 3):
             return None
-        operands = [self._operand_name(p, depth - 1) for p in node._parents]
-        if None in operands:
-            return None
-        if op.name == "sum":
-            text = "+".join(map(_factor, operands))
-        else:
-            fields = self._fields(node, dict(zip(map(id, node._parents), operands, strict=True)).get)
-            text = _FORMULAS[op.name][0].format(**fields).replace("ln (", "ln(")
+        operands = []
+        for x in node.inputs:
+            if not isinstance(x, Value):
+                operands.append(number(x, "text", self._digits))
+                continue
+            name = self._operand_name(x, depth - 1)
+            if name is None:
+                return None
+            operands.append((name, name_precedence(name)))
+        text = write(op.notation, operands, "text")[0]
         return text if len(text) <= _SHORT_NAME else None
 
     def _operand_name(self, node: Value, depth: int) -> str | None:
         """How an operand is written inside an expression: its name if that needs no expression
         of its own, else its expression one level down (None past the depth: no expression)."""
-        if id(node) in self._names or node.label or node._op is None or _course_name(node):
+        if id(node) in self._names or node.label or node.op is None or _course_name(node):
             return self(node)
         return self._expression(node, depth)
 
-    def _fields(self, node: Value, operand_names: Callable[[int], str] | None = None) -> dict[str, str]:
-        """The names that fill an op's templates for ``node`` (``operand_names``: by id, if given)."""
-        fields = {"out": "", "OUT": ""}
-        if operand_names is None:  # writing a formula, not naming the node: its own name is known
-            fields["out"], fields["OUT"] = _factor(self(node)), _atom(self(node))
-        for key, parent in zip("ab", node._parents, strict=False):
-            raw = operand_names(id(parent)) if operand_names else self(parent)
-            fields[key], fields[key.upper()], fields[key + "_"] = _factor(raw), _atom(raw), raw
-        if node._const is not None:
-            constant = format_number(node._const, self._digits)
-            fields["c"], fields["C"] = _factor(constant), _atom(constant)
-            fields["c1"] = _atom(format_number(node._const - 1.0, self._digits))
-        return fields
-
     def local_formula(self, node: Value, slot: int) -> str:
-        """d node / d parent for ``node._parents[slot]``, written in the graph's names."""
-        op = node._op
-        if op.name == "linear":
-            n = (len(node._parents) - 1) // 2
-            if slot == 2 * n:
-                return "1"
-            partner = node._parents[slot + n if slot < n else slot - n]  # ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ
-            return self(partner)
-        if op.name == "sum":
-            return "1"
-        return _FORMULAS[op.name][1][slot].format(**self._fields(node)).replace("ln (", "ln(")
+        """d node / d parent for ``node.parents[slot]``, written in the graph's names.
+
+        Written by running the op's own ``local_grads`` rule on the names (engine.symbolic),
+        so it is the rule that computes the number; ``∂c/∂v`` if the rule cannot run on names.
+        """
+        inputs = node.inputs
+        value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
+        symbols = [
+            Expression(self(x)) if isinstance(x, Value) else Expression.constant(x, self._digits)
+            for x in inputs
+        ]
+        formulas = derivative_formulas(node.op, Expression(self(node)), symbols)  # type: ignore[arg-type]
+        if formulas is None or formulas[value_slots[slot]] is None:
+            return f"{d(self(node), '∂')}/{d(self(node.parents[slot]), '∂')}"
+        formula = formulas[value_slots[slot]]
+        if isinstance(formula, Expression):
+            return formula.write("text", self._digits)
+        return number(formula, "text", self._digits)[0]
 
 
 def walk(
@@ -246,7 +196,7 @@ def walk(
     follows ``neighbours(node)`` (default: the node's parents) and stops counting
     once it has found more than ``limit`` nodes, so it is bounded on any graph.
     """
-    neighbours = neighbours or (lambda node: node._parents)
+    neighbours = neighbours or (lambda node: node.parents)
     kept = [root]
     seen = {id(root)}
     queue = deque(kept)
@@ -270,9 +220,9 @@ def nodes_on_paths(root: Value, targets: Iterable[Value], limit: int = COUNT_LIM
     consumers: dict[int, list[Value]] = {}
 
     def parents_noting_consumers(node: Value) -> tuple[Value, ...]:
-        for parent in node._parents:
+        for parent in node.parents:
             consumers.setdefault(id(parent), []).append(node)
-        return node._parents
+        return node.parents
 
     _, found = walk(root, keep=1, neighbours=parents_noting_consumers, limit=limit)
     if found > limit:
@@ -336,7 +286,7 @@ def explain(
     consumers: dict[int, list[tuple[Value, int]]] = {}
     kept = {id(node) for node in order}
     for node in order:
-        for slot, parent in enumerate(node._parents):
+        for slot, parent in enumerate(node.parents):
             if id(parent) in kept:
                 consumers.setdefault(id(parent), []).append((node, slot))
     names = NodeNames(position, digits)
@@ -369,8 +319,8 @@ def explain(
         )
     rules = {}
     for node in order[: max_steps + 1]:
-        if node._op is not None:
-            rules.setdefault(node._op.name, node._op.derivative)
+        if node.op is not None:
+            rules.setdefault(node.op.name, node.op.formula)
     if rules:
         lines.append("rules used: " + "; ".join(f"{rule} ({name})" for name, rule in rules.items()))
     return "\n".join(lines)
@@ -385,13 +335,3 @@ def _join_step(parts: list[str], width: int = 110) -> str:
     return parts[0] + " = " + "\n".join(
         part if k == 0 else f"{indent} = {part}" for k, part in enumerate(parts[1:])
     )
-
-
-def _check_formulas_cover_ops() -> None:
-    # Every op in the registry needs a template here; fail at import rather than mid-explanation.
-    missing = set(OPS) - set(_FORMULAS)
-    if missing:
-        raise RuntimeError(f"engine.explain: no formula for ops {sorted(missing)}")
-
-
-_check_formulas_cover_ops()

@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from engine.backprop import gc_paused, grad
+from engine.backprop import grad
+from engine.modes import gc_paused
 from engine.value import Value
 
 

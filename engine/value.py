@@ -1,227 +1,59 @@
-"""Value: one scalar node of a computation graph, and the ops that build graphs.
+"""Value: one number in a computation graph, the ops that build graphs, and backpropagation.
 
-A node keeps its number (``data``), its gradient (``grad``), its parents and the
-local derivatives ∂out/∂parent, computed when the node is made. It keeps no
-closure over itself, so a graph has no reference cycles and is freed as soon as
-nothing refers to its output (see DESIGN.md: cycles are what make micrograd slow).
+Read it in this order: what a node is (``Value``); how an op is defined
+(``define_op``: its forward, its local derivatives and their formula, in one
+place); the built-in ops, each a few lines; the topological order; the chain rule
+(``backward``). Input checks and error messages live in ``engine/checks.py``,
+per-thread modes in ``engine/modes.py``.
 
-Every op is an ``Op`` record: its name, the symbol drawn for it, its local
-derivative written in the course's notation, and ``local_grads``, the one
-function that computes ∂out/∂input. That function is called with floats when the
-node is made, and with ``Value``s when a gradient must itself be differentiable
-(``engine.grad(..., create_graph=True)``), so each formula is written once.
+A node keeps its number, its gradient, its parents and the local derivatives
+∂node/∂parent, computed when it is made. It keeps no closure over itself, so a
+graph has no reference cycles and is freed as soon as nothing refers to its output.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import keyword
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import NamedTuple
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from engine import modes
+from engine.checks import (
+    AnomalyError,
+    DomainError,
+    as_label,
+    as_number,
+    comparison_error,
+    describe,
+    short_repr,
+)
+from engine.notation import (
+    LINEAR_NOTATION,
+    POWER,
+    PRODUCT,
+    SUM,
+    SUM_NOTATION,
+    Notation,
+    call,
+    infix,
+    prefix,
+    template,
+)
 
 Number = int | float
 
 
-class DomainError(ValueError):
-    """An op got an input outside its domain: log of 0, division by 0, exp overflow, ..."""
-
-
 # ---------------------------------------------------------------------------
-# Global modes. Each op checks one flag, so the common case costs one lookup.
+# What a node is
 # ---------------------------------------------------------------------------
-_grad_enabled = True
-_anomaly_checks = False
-_plain_mode = True  # True while grad is enabled and anomaly checks are off
-
-
-def _update_plain_mode() -> None:
-    global _plain_mode
-    _plain_mode = _grad_enabled and not _anomaly_checks
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``: ops record their parents and local derivatives."""
-    return _grad_enabled
-
-
-@contextmanager
-def _mode(name: str, value: bool) -> Iterator[None]:
-    """Set the module switch ``name`` (a global above) inside the block, restoring it after."""
-    previous = globals()[name]
-    globals()[name] = value
-    _update_plain_mode()
-    try:
-        yield
-    finally:
-        globals()[name] = previous
-        _update_plain_mode()
-
-
-def no_grad() -> AbstractContextManager[None]:
-    """Build no graph inside this block: results are leaves with no parents.
-
-    Use it for predictions and plots, where no gradient is needed; it is much
-    faster and keeps no memory alive. Not thread-safe (one global switch).
-    """
-    return _mode("_grad_enabled", False)
-
-
-def enable_grad() -> AbstractContextManager[None]:
-    """Record graphs again inside a ``no_grad()`` block (used by ``grad(create_graph=True)``)."""
-    return _mode("_grad_enabled", True)
-
-
-class AnomalyError(FloatingPointError):
-    """Raised inside ``detect_anomaly()`` by the first op whose result is nan or inf."""
-
-
-def detect_anomaly() -> AbstractContextManager[None]:
-    """Check every op's result inside this block; raise ``AnomalyError`` at the first nan or inf.
-
-    The message names the op, its inputs (with their labels), its local
-    derivatives and the formula that made it, written over the labels of the
-    nodes that led to it, e.g. ``(tanh(a * 2.0) + a) * b``. Like PyTorch's
-    ``torch.autograd.detect_anomaly`` (forward only: backward is not checked).
-    """
-    return _mode("_anomaly_checks", True)
-
-
-# ---------------------------------------------------------------------------
-# Ops: one record per op, with its derivative rule.
-# ---------------------------------------------------------------------------
-class Op(NamedTuple):
-    """One primitive: how it is named and drawn, and its local derivatives.
-
-    ``local_grads(out, *inputs)`` returns ∂out/∂input for each input that is a
-    ``Value``; ``inputs`` are in the order the op is written, a number operand
-    sitting where it was written (``const_first`` says it stood on the left).
-    """
-
-    name: str
-    symbol: str
-    derivative: str
-    local_grads: Callable[..., tuple]
-    const_first: bool = False
-
-
-# Local derivatives that are constants are shared tuples: no allocation per node.
-_ONES = (1.0, 1.0)
-_PLUS_MINUS = (1.0, -1.0)
-_UNIT = (1.0,)
-_MINUS_UNIT = (-1.0,)
-
-
-def _relu_slope(out: object) -> float:
-    # relu'(z) = 1 if z > 0 else 0 (0 at z = 0, as in PyTorch); a constant, so no graph.
-    return 1.0 if float(out.data if isinstance(out, Value) else out) > 0.0 else 0.0  # type: ignore[attr-defined]
-
-
-def _ln(a: object) -> object:
-    # ln a for a float (a number) or a Value (a node), so one rule serves both.
-    return a.log() if isinstance(a, Value) else math.log(a)  # type: ignore[attr-defined]
-
-
-def _linear_grads(out: object, *inputs: object) -> tuple:
-    # inputs = w_1..w_n, x_1..x_n, b: ∂z/∂w_i = x_i, ∂z/∂x_i = w_i, ∂z/∂b = 1.
-    n = (len(inputs) - 1) // 2
-    return (*inputs[n : 2 * n], *inputs[:n], 1.0)
-
-
-ADD = Op("add", "+", "∂(a+b)/∂a = 1, ∂(a+b)/∂b = 1", lambda out, a, b: _ONES)
-ADD_CONST = Op("add_const", "+", "∂(a+c)/∂a = 1", lambda out, a, c: _UNIT)
-SUB = Op("sub", "-", "∂(a−b)/∂a = 1, ∂(a−b)/∂b = −1", lambda out, a, b: _PLUS_MINUS)
-SUB_CONST = Op("sub_const", "-", "∂(a−c)/∂a = 1", lambda out, a, c: _UNIT)
-RSUB_CONST = Op("rsub_const", "-", "∂(c−a)/∂a = −1", lambda out, c, a: _MINUS_UNIT, const_first=True)
-MUL = Op("mul", "*", "∂(a·b)/∂a = b, ∂(a·b)/∂b = a", lambda out, a, b: (b, a))
-MUL_CONST = Op("mul_const", "*", "∂(a·c)/∂a = c", lambda out, a, c: (c,))
-DIV = Op("div", "/", "∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²", lambda out, a, b: (1.0 / b, -out / b))
-DIV_CONST = Op("div_const", "/", "∂(a/c)/∂a = 1/c", lambda out, a, c: (1.0 / c,))
-RDIV_CONST = Op(
-    "rdiv_const", "/", "∂(c/a)/∂a = −c/a²", lambda out, c, a: (-out / a,), const_first=True
-)
-POW = Op(
-    "pow", "**", "∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
-    lambda out, a, b: (b * a ** (b - 1.0), out * _ln(a)),
-)
-POW_CONST = Op(
-    "pow_const", "**", "∂(aⁿ)/∂a = n·aⁿ⁻¹",
-    # a⁰ = 1 is constant: its derivative is 0 even at a = 0, where n·aⁿ⁻¹ would divide by zero.
-    lambda out, a, n: (n * a ** (n - 1.0) if n else 0.0,),
-)
-RPOW_CONST = Op(
-    "rpow_const", "**", "∂(cᵃ)/∂a = cᵃ·ln c", lambda out, c, a: (out * math.log(c),),
-    const_first=True,
-)
-NEG = Op("neg", "neg", "∂(−a)/∂a = −1", lambda out, a: _MINUS_UNIT)
-EXP = Op("exp", "exp", "∂eᶻ/∂z = eᶻ", lambda out, z: (out,))
-LOG = Op("log", "log", "∂(ln a)/∂a = 1/a", lambda out, a: (1.0 / a,))
-SIGMOID = Op("sigmoid", "sigmoid", "σ'(z) = a(1−a)", lambda out, z: (out * (1.0 - out),))
-TANH = Op("tanh", "tanh", "tanh'(z) = 1−a²", lambda out, z: (1.0 - out * out,))
-RELU = Op("relu", "relu", "relu'(z) = 1 if z > 0 else 0", lambda out, z: (_relu_slope(out),))
-LINEAR = Op("linear", "linear", "∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1", _linear_grads)
-SUM = Op("sum", "sum", "∂(Σ aᵢ)/∂aᵢ = 1", lambda out, *terms: (1.0,) * len(terms))
-
-OPS: dict[str, Op] = {
-    op.name: op
-    for op in (
-        ADD, ADD_CONST, SUB, SUB_CONST, RSUB_CONST, MUL, MUL_CONST, DIV, DIV_CONST, RDIV_CONST,
-        POW, POW_CONST, RPOW_CONST, NEG, EXP, LOG, SIGMOID, TANH, RELU, LINEAR, SUM,
-    )
-}
-"""Every primitive by name: the registry that maps each op to its local derivatives."""
-
-_NO_PARENTS: tuple = ()
-_EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows float past ln(max float) ≈ 709.78
-_LOG_LIMIT = math.nextafter(1 / 1.7976931348623157e308, 1.0)  # smallest a with 1/a finite, ≈ 5.6e-309
-
-
-def _describe(value: object) -> str:
-    """How an offending input is named in an error: its number and, if any, its label."""
-    if isinstance(value, Value):
-        return f"{value.data!r}" + (f" (label {value.label!r})" if value.label else "")
-    return repr(value)
-
-
-def _as_number(value: object, op: str) -> float:
-    """A number operand as a finite float, or an error that names the op and the value."""
-    if type(value) is float:  # the common case first: the ABC check below costs ~0.6 µs
-        number = value
-    elif isinstance(value, numbers.Real):  # int, bool, Fraction, numpy scalars
-        try:
-            number = float(value)
-        except OverflowError:
-            raise ValueError(
-                f"{op}: an integer of {len(str(abs(value)))} digits is too large for a float (max ≈ 1.8e308)"
-            ) from None
-    elif getattr(value, "shape", None) is not None:
-        raise TypeError(
-            f"{op}: a Value holds one number, got an array of shape {value.shape}; "  # type: ignore[attr-defined]
-            "combine Values element by element, e.g. [v * x for x in array]"
-        )
-    else:
-        raise TypeError(
-            f"{op}: expected a real number (int, float, numpy scalar) or a Value, got {value!r} "
-            f"({type(value).__name__})"
-        )
-    if not math.isfinite(number):
-        raise ValueError(
-            f"{op}: got {number!r}; numbers must be finite, since nan and inf would make every "
-            "gradient downstream meaningless"
-        )
-    return number
-
-
-def _check_data(data: object) -> float:
-    """Validate what a user puts in a Value: a finite real number."""
-    if isinstance(data, Value):
-        raise TypeError("Value(Value(...)): pass the number, e.g. Value(v.data), or use v itself")
-    return _as_number(data, "Value")
-
-
 class Value:
-    """A scalar in a computation graph: ``data``, ``grad``, and how it was made.
+    """A scalar in a computation graph: ``data``, ``grad``, and the op and parents that made it.
 
     >>> x = Value(2.0, label="x")
     >>> y = (x * 3 + 1).sigmoid()
@@ -230,7 +62,7 @@ class Value:
     0.002731
     """
 
-    __slots__ = ("_const", "_local_grads", "_op", "_parents", "data", "grad", "label")
+    __slots__ = ("_const", "_data", "_grad", "_label", "_local_grads", "_op", "_parents")
 
     repr_digits = 4
     """Significant digits shown by ``repr``; the full float stays in ``data``."""
@@ -239,210 +71,201 @@ class Value:
 
     def __init__(self, data: Number, label: str = "") -> None:
         """A leaf: a number you give (an input, a weight), checked to be a finite real."""
-        self.data = _check_data(data)
-        self.grad = 0.0
-        self.label = label
-        self._op = None
-        self._parents = _NO_PARENTS
-        self._local_grads = _NO_PARENTS
-        self._const = None
+        self._data = as_number(data, "Value")
+        self._grad = 0.0
+        self._label = as_label(label, "Value")
+        self._op: Op | None = None
+        self._parents: tuple[Value, ...] = ()
+        self._local_grads: tuple[float, ...] | None = ()
+        self._const: float | None = None
 
-    # -- what the node is -------------------------------------------------
+    # Fields a user may set are checked on assignment: no nan, string or None gets into a graph.
     @property
-    def op(self) -> str:
-        """The symbol of the op that made this node ('' for a leaf)."""
-        return self._op.symbol if self._op is not None else ""
+    def data(self) -> float:
+        """The number this node holds."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Number) -> None:
+        self._data = as_number(value, "Value.data")
+
+    @property
+    def grad(self) -> float:
+        """∂root/∂self, added by each ``root.backward()`` (gradients accumulate; 0.0 at first)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Number) -> None:
+        self._grad = as_number(value, "Value.grad")
+
+    @property
+    def label(self) -> str:
+        """A name for this node in drawings, explanations and messages ('' for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self._label = as_label(value, "Value.label")
+
+    @property
+    def op(self) -> Op | None:
+        """The op that made this node, with its name, formula and rules (None for a leaf)."""
+        return None if self._op is None else self._op.definition
 
     @property
     def parents(self) -> tuple[Value, ...]:
-        """The inputs of the op that made this node, in order (``a + a`` lists ``a`` twice)."""
+        """The Values the op was applied to, in order (``a + a`` lists ``a`` twice)."""
         return self._parents
-
-    @property
-    def local_grads(self) -> tuple[float, ...]:
-        """∂self/∂parent for each parent, as floats.
-
-        Most nodes store them when made. A product a·b and a sum of more than two
-        terms store none: their derivatives are the parents' own numbers (b, a) or
-        ones, so ``backward`` reads those directly and they are computed here only
-        when asked for (64 bytes saved per product). So a product's derivatives are
-        its parents' ``data`` as it is when ``backward`` runs: change a parameter's
-        ``data`` after ``backward`` (as an optimizer step does), not between the
-        forward pass and ``backward``.
-        """
-        if self._local_grads is None:
-            return self._op.local_grads(self.data, *(p.data for p in self._parents))
-        return self._local_grads
 
     @property
     def const(self) -> float | None:
         """The number operand of ops such as ``x * 2`` or ``1 - x`` (None otherwise)."""
         return self._const
 
+    @property
+    def inputs(self) -> tuple[Value | float, ...]:
+        """The op's inputs as written: ``(x, 2.0)`` for ``x * 2``, ``(1.0, a)`` for ``1 - a``."""
+        op = self._op
+        if op is None or op.const_slot is None:
+            return self._parents
+        inputs: list[Value | float] = list(self._parents)
+        inputs.insert(op.const_slot, self._const)  # type: ignore[arg-type]
+        return tuple(inputs)
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """∂self/∂parent for each parent, as floats: the op's rule at this node's numbers.
+
+        A product a·b and a sum keep none (they are the parents' numbers b, a, or
+        ones; 64 bytes saved a product): they are read from the parents when asked
+        for, so change a parameter's ``data`` after ``backward`` (as an optimizer
+        step does), not between the forward pass and ``backward``.
+        """
+        if self._local_grads is None:
+            op = self._op
+            return op.local_grads(self._data, *(p._data for p in self._parents))  # type: ignore[union-attr]
+        return self._local_grads
+
     def __repr__(self) -> str:
         digits = self.repr_digits
-        text = f"Value(data={self.data:.{digits}g}, grad={self.grad:.{digits}g}"
+        text = f"Value(data={_float_text(self._data, digits)}, grad={_float_text(self._grad, digits)}"
         if self._op is not None:
-            text += f", op={self._op.symbol!r}"
-        if self.label:
-            text += f", label={self.label!r}"
+            text += f", op={self._op.name!r}"
+        if self._label:
+            text += f", label={short_repr(self._label)}"
         return text + ")"
 
     def __float__(self) -> float:
-        return self.data
+        return self._data
 
     def __bool__(self) -> bool:
         # micrograd's Value is always true, so `if loss:` or `x or default` silently misbehave.
         raise TypeError(
-            f"bool(Value): a Value has no truth value ({_describe(self)}); test its number, "
+            f"bool(Value): a Value has no truth value ({describe(self)}); test its number, "
             "e.g. `if v.data > 0:`, or use `if v is not None:`"
         )
 
-    # -- arithmetic: forward and local derivatives side by side ------------
-    def __add__(self, other: Value | Number) -> Value:
-        """a + b; ∂/∂a = 1, ∂/∂b = 1."""
-        if isinstance(other, Value):
-            return _result(self.data + other.data, ADD, (self, other), _ONES)
-        c = _as_number(other, "+")
-        return _result(self.data + c, ADD_CONST, (self,), _UNIT, c)
+    # A Value has no order (v < 3 would compare nodes, not numbers); == stays identity, so
+    # Values can be dict keys.
+    def __lt__(self, other: object) -> bool:
+        raise comparison_error("<", self, other)
 
-    __radd__ = __add__
+    def __le__(self, other: object) -> bool:
+        raise comparison_error("<=", self, other)
+
+    def __gt__(self, other: object) -> bool:
+        raise comparison_error(">", self, other)
+
+    def __ge__(self, other: object) -> bool:
+        raise comparison_error(">=", self, other)
+
+    # -- arithmetic: each operator applies its op (defined below, once). _unary and _binary are
+    # what calling an op on Values does (SUB(a, b) ends there too), without the dispatch.
+    def __add__(self, other: Value | Number) -> Value:
+        """a + b (op ``add``)."""
+        if type(other) is Value:  # ADD(self, other) inlined: the hottest op (tested equal)
+            out = self._data + other._data
+            if out == out:  # nan (inf − inf) takes the general path, which refuses it
+                return _node(out, ADD, (self, other), _ADD_LOCAL_GRADS)
+        elif type(other) is float and other - other == 0.0:  # x + 0.5 inlined too
+            out = self._data + other
+            if out == out:
+                return _node(out, _ADD_NUMBER, (self,), _ADD_NUMBER_LOCAL_GRADS, other)
+        return _binary(ADD, self, other)
+
+    def __radd__(self, other: Number) -> Value:
+        return _binary(ADD, other, self)
 
     def __sub__(self, other: Value | Number) -> Value:
-        """a − b; ∂/∂a = 1, ∂/∂b = −1."""
-        if isinstance(other, Value):
-            return _result(self.data - other.data, SUB, (self, other), _PLUS_MINUS)
-        c = _as_number(other, "-")
-        return _result(self.data - c, SUB_CONST, (self,), _UNIT, c)
+        """a − b (op ``sub``)."""
+        return _binary(SUB, self, other)
 
     def __rsub__(self, other: Number) -> Value:
-        """c − a; ∂/∂a = −1."""
-        c = _as_number(other, "-")
-        return _result(c - self.data, RSUB_CONST, (self,), _MINUS_UNIT, c)
+        return _binary(SUB, other, self)
 
     def __mul__(self, other: Value | Number) -> Value:
-        """a · b; ∂/∂a = b, ∂/∂b = a."""
-        if isinstance(other, Value):
-            # No stored derivatives: they are (b, a), the parents' data (see local_grads).
-            return _result(self.data * other.data, MUL, (self, other), None)
-        c = _as_number(other, "*")
-        out = self.data * c
-        return _result(out, MUL_CONST, (self,), MUL_CONST.local_grads(out, self.data, c), c)
+        """a · b (op ``mul``)."""
+        if type(other) is Value:  # MUL(self, other) inlined (tested equal); MUL keeps no local grads
+            out = self._data * other._data
+            if out == out:
+                return _node(out, MUL, (self, other), None)
+        elif type(other) is float and other - other == 0.0:  # x * 2.0: ∂/∂x = 2.0 by MUL's rule (b, a)
+            out = self._data * other
+            if out == out:
+                return _node(out, _MUL_NUMBER, (self,), (other,), other)
+        return _binary(MUL, self, other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other: Number) -> Value:
+        return _binary(MUL, other, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
-        """a / b; ∂/∂a = 1/b, ∂/∂b = −a/b²."""
-        if isinstance(other, Value):
-            b = other.data
-            if b == 0.0:
-                raise DomainError(f"division by zero: {_describe(self)} / {_describe(other)}")
-            out = self.data / b
-            return _result(out, DIV, (self, other), DIV.local_grads(out, self.data, b))
-        c = _as_number(other, "/")
-        if c == 0.0:
-            raise DomainError(f"division by zero: {_describe(self)} / {c!r}")
-        out = self.data / c
-        return _result(out, DIV_CONST, (self,), DIV_CONST.local_grads(out, self.data, c), c)
+        """a / b (op ``div``)."""
+        return _binary(DIV, self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        """c / a; ∂/∂a = −c/a²."""
-        c = _as_number(other, "/")
-        if self.data == 0.0:
-            raise DomainError(f"division by zero: {c!r} / {_describe(self)}")
-        out = c / self.data
-        return _result(out, RDIV_CONST, (self,), RDIV_CONST.local_grads(out, c, self.data), c)
+        return _binary(DIV, other, self)
 
     def __pow__(self, other: Value | Number) -> Value:
-        """aⁿ; ∂/∂a = n·aⁿ⁻¹ (and ∂/∂n = aⁿ·ln a when the exponent is a Value)."""
-        if isinstance(other, Value):
-            if self.data <= 0.0:
-                raise DomainError(
-                    f"**: a Value exponent needs a base > 0 (∂(aᵇ)/∂b = aᵇ·ln a), got base "
-                    f"{_describe(self)}; use a number exponent, e.g. x ** 2"
-                )
-            out = _checked_pow(self.data, other.data, self)
-            local = _pow_local_grads(POW, out, self.data, other.data, self)
-            return _result(out, POW, (self, other), local)
-        n = _as_number(other, "**")
-        out = _checked_pow(self.data, n, self)
-        if self.data == 0.0 and 0.0 < n < 1.0:
-            if _grad_enabled:
-                raise DomainError(
-                    f"**: the derivative n·aⁿ⁻¹ of a ** {n!r} is infinite at a = 0 "
-                    f"({_describe(self)}); under no_grad() the value alone is computed"
-                )
-            return Value(out)
-        return _result(out, POW_CONST, (self,), _pow_local_grads(POW_CONST, out, self.data, n, self), n)
+        """aⁿ for a number n (op ``power``), aᵇ for a Value b (op ``pow``)."""
+        return _binary(POW if isinstance(other, Value) else POWER, self, other)
 
     def __rpow__(self, other: Number) -> Value:
-        """cᵃ for a number c > 0; ∂/∂a = cᵃ·ln c."""
-        c = _as_number(other, "**")
-        if c <= 0.0:
-            raise DomainError(
-                f"**: a number raised to a Value needs a base > 0 (∂(cᵃ)/∂a = cᵃ·ln c), got "
-                f"{c!r} ** {_describe(self)}"
-            )
-        out = _checked_pow(c, self.data, self)
-        return _result(out, RPOW_CONST, (self,), RPOW_CONST.local_grads(out, c, self.data), c)
+        return _binary(POW, other, self)
 
     def __neg__(self) -> Value:
-        """−a; ∂/∂a = −1."""
-        return _result(-self.data, NEG, (self,), _MINUS_UNIT)
+        return _unary(NEG, self)
 
     def __pos__(self) -> Value:
         return self
 
-    # -- functions -----------------------------------------------------------
     def exp(self) -> Value:
-        """eᶻ; ∂/∂z = eᶻ."""
-        z = self.data
-        if z > _EXP_LIMIT:
-            raise DomainError(f"exp: exp({_describe(self)}) overflows float (largest finite: z ≈ 709.78)")
-        out = math.exp(z)
-        return _result(out, EXP, (self,), EXP.local_grads(out, z))
+        """eᶻ (op ``exp``)."""
+        return _unary(EXP, self)
 
     def log(self) -> Value:
-        """ln a for a > 0; ∂/∂a = 1/a."""
-        a = self.data
-        if a < _LOG_LIMIT:
-            if a <= 0.0:
-                raise DomainError(f"log: needs an input > 0, got {_describe(self)}")
-            raise DomainError(
-                f"log: the derivative 1/a overflows float for a < 5.6e-309, got {_describe(self)}"
-            )
-        out = math.log(a)
-        return _result(out, LOG, (self,), LOG.local_grads(out, a))
+        """ln a (op ``log``)."""
+        return _unary(LOG, self)
 
     def sigmoid(self) -> Value:
-        """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a). Stable for any z (no overflow)."""
-        a = _sigmoid(self.data)
-        return _result(a, SIGMOID, (self,), SIGMOID.local_grads(a, self.data))
+        """a = σ(z) = 1/(1 + e⁻ᶻ) (op ``sigmoid``)."""
+        return _unary(SIGMOID, self)
 
     def tanh(self) -> Value:
-        """a = tanh(z); tanh'(z) = 1 − a²."""
-        a = math.tanh(self.data)
-        return _result(a, TANH, (self,), TANH.local_grads(a, self.data))
+        """a = tanh(z) (op ``tanh``)."""
+        return _unary(TANH, self)
 
     def relu(self) -> Value:
-        """a = max(0, z); relu'(z) = 1 if z > 0 else 0."""
-        out = self.data if self.data > 0.0 else 0.0
-        return _result(out, RELU, (self,), RELU.local_grads(out, self.data))
+        """a = max(0, z) (op ``relu``)."""
+        return _unary(RELU, self)
 
-    # -- gradients -----------------------------------------------------------
-    def backward(self, gradient: float = 1.0) -> None:
-        """Backpropagate from this node: add ∂self/∂v to ``v.grad`` for every node v.
-
-        Gradients accumulate, as in PyTorch: call ``zero_grad`` between steps.
-        Runs without recursion, so a graph of any depth works.
-        """
-        from engine.backprop import backward
-
+    # -- gradients ------------------------------------------------------------
+    def backward(self, gradient: Number = 1.0) -> None:
+        """Add ∂self/∂v to ``v.grad`` for every node v below this one (see ``engine.backward``)."""
         backward(self, gradient)
 
     def zero_grad(self) -> None:
-        """Set this node's gradient to 0 (``engine.zero_grad(root)`` clears a whole graph)."""
-        self.grad = 0.0
+        """Set ``grad`` to 0 on this node and every node below it (its whole graph)."""
+        zero_grad(self)
 
     def explain(self, wrt: Value | None = None, **options: int) -> str:
         """The chain rule from this node back, step by step with numbers (``engine.explain``)."""
@@ -451,38 +274,186 @@ class Value:
         return explain(self, wrt, **options)
 
 
-_blank_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
+def _float_text(x: float, digits: int) -> str:
+    """``x`` with ``digits`` significant digits, always reading as a float (``2.0``, not ``2``)."""
+    text = f"{x:.{digits}g}"
+    return text if any(c in text for c in ".ein") else text + ".0"
 
 
-def _result(
-    data: float, op: Op, parents: tuple, local_grads: tuple | None, const: float | None = None
-) -> Value:
-    """The node an op returns: ``op`` applied to ``parents`` (and the number ``const``) gave ``data``.
+# ---------------------------------------------------------------------------
+# How an op is defined
+# ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, eq=False)
+class Op:
+    """One primitive, defined once: everything backward, ``grad``, draw, explain and compile read.
 
-    ``local_grads`` holds ∂data/∂parent for each parent (None for a product or a
-    wide sum, see ``Value.local_grads``). Under ``no_grad()`` the node keeps no
-    parents; under ``detect_anomaly()`` a nan or inf raises here. Made without
-    calling ``Value.__init__``, whose checks are for numbers a user gives: Python's
-    call of ``__init__`` costs more than the slot stores (``a * b`` 358 → 326 ns).
+    ``forward(*inputs)`` computes the number. ``local_grads(out, *inputs)``
+    returns ∂out/∂input for each input, as a tuple; it is called with floats when
+    a node is made, with Values for ``grad(..., create_graph=True)``, and with
+    symbols to write the derivative as text or code, so each rule is written
+    once. ``formula`` is that rule in the course's notation, for people. A number
+    among the inputs of a unary or binary op is a constant: it is stored with the
+    node, and its derivative is not kept.
     """
-    if not _plain_mode:
-        parents, local_grads = _special_mode_node(data, op, parents, local_grads, const)
-        if not parents:
-            op = const = None  # type: ignore[assignment]
-    node = _blank_value(Value)
-    node.data = data
-    node.grad = 0.0
-    node.label = ""
-    node._op = op
-    node._parents = parents
-    node._local_grads = local_grads
-    node._const = const
-    return node
+
+    name: str
+    symbol: str
+    forward: Callable[..., float]
+    local_grads: Callable[..., tuple]
+    formula: str
+    arity: int | None
+    """How many inputs (None: any number, e.g. ``sum``)."""
+    input_names: tuple[str, ...]
+    """The inputs' names in ``local_grads`` (``("a", "b")``), used in messages and formulas."""
+    notation: Notation
+    domain: Callable[..., str | None] | None = None
+    """``domain(*inputs)`` says why inputs are refused (``"needs an input > 0"``), None if they are fine."""
+    float_overflow: bool = False
+    """True for + − · / and sums: a result too large for a float is inf, as with Python floats."""
+    keeps_local_grads: bool = True
+    """False: a node whose inputs are all Values stores none; they are recomputed from the parents."""
+    array_forward: Callable[..., Any] | None = None
+    """``forward`` on numpy arrays, for the batched replay of ``engine.compile`` (default: vectorized)."""
+    const_slot: int | None = None
+    """Set on the form of a binary op with a number operand: where the number stands."""
+    definition: Op = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
+    with_constant: tuple[Op, ...] = dataclasses.field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.definition is None:
+            object.__setattr__(self, "definition", self)
+
+    def __call__(self, *inputs: Any) -> Any:
+        """Apply the op: a Value node if any input is a Value, else the plain number.
+
+        ``EXP(2.0)`` is the float e², ``EXP(Value(2.0))`` a node of the graph.
+        """
+        if len(inputs) == 1 and self.arity == 1:
+            x = inputs[0]
+            if type(x) is float and self.domain is None:  # a rule evaluated on floats, e.g. relu's STEP(z)
+                out = self.forward(x)
+                if type(out) is float and out - out == 0.0:
+                    return out
+            elif isinstance(x, Value):
+                return _unary(self, x)
+        if len(inputs) == 2 and self.arity == 2 and any(isinstance(x, Value) for x in inputs):
+            return _binary(self, *inputs)
+        return _apply(self, inputs)
+
+    def __repr__(self) -> str:
+        where = "" if self.const_slot is None else f", a number operand in slot {self.const_slot}"
+        return f"<op {self.name}{where}: {self.formula}>"
+
+    def __copy__(self) -> Op:
+        return self  # an op is one definition: copies of a graph share it
+
+    def __deepcopy__(self, memo: dict) -> Op:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (_registered_op, (self.definition.name, self.const_slot))
 
 
-def _sigmoid(z: float) -> float:
-    # σ(z) = 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, and eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and
-    # near 1 the result is correctly rounded (1/(1 + e⁻ᶻ) gives 1.0 from z ≈ 36.7, where σ < 1 still).
+OPS: dict[str, Op] = {}
+"""Every op by name, built-in and user-defined: the registry each tool reads the rules from."""
+
+_BUILT_IN: set[str] = set()
+
+
+def define_op(
+    name: str,
+    *,
+    forward: Callable[..., float],
+    local_grads: Callable[..., tuple],
+    formula: str,
+    symbol: str | None = None,
+    notation: Notation | None = None,
+    domain: Callable[..., str | None] | None = None,
+    arity: int | None = None,
+    array_forward: Callable[..., Any] | None = None,
+    float_overflow: bool = False,
+    keeps_local_grads: bool = True,
+) -> Op:
+    """A new op from its forward, its local derivatives and their formula; returns the op (callable).
+
+    >>> import math
+    >>> sin = define_op("sin", forward=math.sin, local_grads=lambda out, a: (cos(a),),
+    ...                 formula="∂(sin a)/∂a = cos a")
+    >>> cos = define_op("cos", forward=math.cos, local_grads=lambda out, a: (-sin(a),),
+    ...                 formula="∂(cos a)/∂a = −sin a")
+    >>> x = Value(0.5)
+    >>> y = sin(x); y.backward(); x.grad == math.cos(0.5)
+    True
+
+    ``local_grads(out, *inputs)`` gets the op's result and its inputs and
+    returns one derivative per input; write it with operators and ops (``cos``,
+    ``engine.exp``, ...) rather than ``math`` functions, so it also works on Values
+    (second derivatives) and on symbols (its formula in explanations and
+    compiled code). Its parameter names name the inputs; ``lambda out, *terms``
+    makes an op of any number of inputs. ``domain(*inputs)`` may return the
+    reason an input is refused. Defining a name again replaces a user-defined op;
+    the built-in ops cannot be replaced.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(
+            f"define_op: the name must be a Python identifier such as 'sin', got {short_repr(name)}"
+        )
+    if name in _BUILT_IN:
+        raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
+    for argument, function in (("forward", forward), ("local_grads", local_grads)):
+        if not callable(function):
+            raise TypeError(f"define_op({name!r}): {argument} must be a function, got {short_repr(function)}")
+    if not isinstance(formula, str) or not formula:
+        raise TypeError(
+            f"define_op({name!r}): formula must be a non-empty string, e.g. '∂(sin a)/∂a = cos a'"
+        )
+    input_names, inferred_arity = _input_names(name, local_grads)
+    arity = inferred_arity if arity is None else arity
+    symbol = name if symbol is None else symbol
+    op = Op(
+        name, symbol, forward, local_grads, formula, arity, input_names,
+        notation if notation is not None else call(symbol, name),
+        domain, float_overflow, keeps_local_grads, array_forward,
+    )
+    if arity == 2:  # the forms with a number operand, e.g. x * 2 (slot 1) and 1 - x (slot 0)
+        forms = tuple(dataclasses.replace(op, const_slot=k, definition=op) for k in (0, 1))
+        object.__setattr__(op, "with_constant", forms)
+    OPS[name] = op
+    return op
+
+
+def _input_names(name: str, local_grads: Callable) -> tuple[tuple[str, ...], int | None]:
+    """The input names and arity read from ``local_grads(out, a, b)``'s parameters."""
+    try:
+        parameters = list(inspect.signature(local_grads).parameters.values())
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"define_op({name!r}): cannot read local_grads's parameters; use a def or lambda"
+        ) from None
+    if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
+        return (parameters[-1].name,), None
+    names = tuple(p.name for p in parameters[1:])
+    if not parameters or not names:
+        raise TypeError(
+            f"define_op({name!r}): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
+        )
+    return names, len(names)
+
+
+def _registered_op(name: str, const_slot: int | None) -> Op:
+    op = OPS[name]
+    return op if const_slot is None else op.with_constant[const_slot]
+
+
+# ---------------------------------------------------------------------------
+# The built-in ops, each defined once
+# ---------------------------------------------------------------------------
+_EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows a float past ln(max float) ≈ 709.78
+
+
+def _stable_sigmoid(z: float) -> float:
+    # 1 − e⁻ᶻ/(1 + e⁻ᶻ) for z ≥ 0, eᶻ/(1 + eᶻ) for z < 0: exp never overflows, and near 1 the
+    # result is correctly rounded (1/(1 + e⁻ᶻ) rounds to 1.0 from z ≈ 36.7, where σ < 1 still).
     if z >= 0.0:
         e = math.exp(-z)
         return 1.0 - e / (1.0 + e)
@@ -490,133 +461,151 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
-def _checked_pow(base: float, exponent: float, value: Value) -> float:
-    """baseᵉˣᵖᵒⁿᵉⁿᵗ as a real float, or a DomainError that says which case failed."""
-    if base == 0.0 and exponent < 0.0:
-        raise DomainError(f"**: 0 ** {exponent!r} is a division by zero ({_describe(value)})")
-    if base < 0.0 and not float(exponent).is_integer():
-        raise DomainError(
-            f"**: a negative base to a fractional power is not real: {base!r} ** {exponent!r} "
-            f"({_describe(value)})"
-        )
-    try:
-        return math.pow(base, exponent)
-    except OverflowError:
-        raise DomainError(f"**: {base!r} ** {exponent!r} overflows float ({_describe(value)})") from None
+def _built_in(name: str, **definition: Any) -> Op:
+    op = define_op(name, **definition)
+    _BUILT_IN.add(name)
+    return op
 
 
-def _pow_local_grads(op: Op, out: float, base: float, exponent: float, value: Value) -> tuple:
-    """``op.local_grads`` of a power; a derivative past float range is a DomainError, as the power is."""
-    try:
-        return op.local_grads(out, base, exponent)
-    except OverflowError:  # float ** raises where * and / would give inf
-        raise DomainError(
-            f"**: the derivative of {base!r} ** {exponent!r} overflows float ({_describe(value)})"
-        ) from None
+ADD = _built_in(
+    "add", symbol="+", notation=infix("+", "+", SUM), float_overflow=True,
+    forward=operator.add,
+    local_grads=lambda out, a, b: (1.0, 1.0),
+    formula="∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1",
+)
+SUB = _built_in(
+    "sub", symbol="−", notation=infix("−", "-", SUM), float_overflow=True,
+    forward=operator.sub,
+    local_grads=lambda out, a, b: (1.0, -1.0),
+    formula="∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1",
+)
+MUL = _built_in(
+    "mul", symbol="·", notation=infix("·", "*", PRODUCT), float_overflow=True,
+    keeps_local_grads=False,  # (b, a) are the parents' own numbers: read at backward, 64 bytes saved
+    forward=operator.mul,
+    local_grads=lambda out, a, b: (b, a),
+    formula="∂(a·b)/∂a = b, ∂(a·b)/∂b = a",
+)
+DIV = _built_in(
+    "div", symbol="/", notation=infix("/", "/", PRODUCT), float_overflow=True,
+    forward=operator.truediv,  # b = 0 raises ZeroDivisionError: reported as "division by zero"
+    local_grads=lambda out, a, b: (1.0 / b, -out / b),  # −out/b = −a/b², without squaring b
+    formula="∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²",
+)
+NEG = _built_in(
+    "neg", symbol="−", notation=prefix("−", "-"), float_overflow=True,
+    forward=operator.neg,
+    local_grads=lambda out, a: (-1.0,),
+    formula="∂(−a)/∂a = −1",
+)
+POWER = _built_in(
+    "power", symbol="^", notation=infix("^", "**", POWER, right_associative=True),
+    domain=lambda a, n: _power_domain(a, n),
+    forward=math.pow,
+    # n is a number, never differentiated (x ** y with a Value y is op pow); a⁰ = 1 has slope 0.
+    local_grads=lambda out, a, n: (n * a ** (n - 1) if n else 0.0, None),
+    formula="∂(aⁿ)/∂a = n·aⁿ⁻¹",
+)
+POW = _built_in(
+    "pow", symbol="^", notation=infix("^", "**", POWER, right_associative=True),
+    domain=lambda a, b: None if a > 0.0 else (
+        "with a Value exponent the base must be > 0, since ∂(aᵇ)/∂b = aᵇ·ln a; for a number exponent "
+        "write x ** 2"
+    ),
+    forward=math.pow,
+    local_grads=lambda out, a, b: (b * out / a, out * LOG(a)),  # b·aᵇ/a = b·aᵇ⁻¹
+    formula="∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
+)
+EXP = _built_in(
+    "exp", notation=call("exp", "exp"),
+    domain=lambda z: "overflows float (largest finite: z ≈ 709.78)" if z > _EXP_LIMIT else None,
+    forward=math.exp,
+    local_grads=lambda out, z: (out,),
+    formula="∂eᶻ/∂z = eᶻ",
+)
+LOG = _built_in(
+    "log", symbol="ln", notation=call("ln ", "log"),
+    domain=lambda a: None if a > 0.0 else "needs an input > 0",
+    forward=math.log,
+    local_grads=lambda out, a: (1.0 / a,),
+    formula="∂(ln a)/∂a = 1/a",
+)
+SIGMOID = _built_in(
+    "sigmoid", symbol="σ", notation=call("σ", "sigmoid"),
+    forward=_stable_sigmoid,
+    local_grads=lambda out, z: (out * (1.0 - out),),
+    formula="σ'(z) = a(1 − a), where a = σ(z)",
+)
+TANH = _built_in(
+    "tanh",
+    forward=math.tanh,
+    local_grads=lambda out, z: (1.0 - out * out,),
+    formula="tanh'(z) = 1 − a², where a = tanh(z)",
+)
+STEP = _built_in(
+    "step", notation=template("1 if {0} > 0 else 0", "step({0})"),
+    forward=lambda z: 1.0 if z > 0.0 else 0.0,
+    local_grads=lambda out, z: (0.0,),
+    formula="step(z) = 1 if z > 0 else 0; step'(z) = 0",
+)
+RELU = _built_in(
+    "relu",
+    forward=lambda z: z if z > 0.0 else 0.0,
+    local_grads=lambda out, z: (STEP(z),),  # 0 at z = 0, as in PyTorch
+    formula="relu'(z) = 1 if z > 0 else 0",
+)
+SUM_OP = _built_in(
+    "sum", symbol="Σ", notation=SUM_NOTATION, float_overflow=True,
+    keeps_local_grads=False,  # all ones: backward adds the upstream gradient to each term
+    forward=lambda *terms: _total(terms),
+    local_grads=lambda out, *terms: (1.0,) * len(terms),
+    formula="∂(Σ aᵢ)/∂aᵢ = 1",
+)
+LINEAR = _built_in(
+    "linear", notation=LINEAR_NOTATION, float_overflow=True,
+    forward=lambda *inputs: _weighted_sum(inputs),  # inputs: w₁..wₙ, x₁..xₙ, b
+    local_grads=lambda out, *inputs: _linear_local_grads(inputs),
+    formula="z = Σ wᵢxᵢ + b: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1",
+)
+
+# What the inlined operators store, taken from the definitions (tested equal to applying the ops):
+_ADD_LOCAL_GRADS = ADD.local_grads(0.0, 0.0, 0.0)  # the constant (1, 1), shared by every sum node
+_ADD_NUMBER, _MUL_NUMBER = ADD.with_constant[1], MUL.with_constant[1]  # x + c, x · c
+_ADD_NUMBER_LOCAL_GRADS = (_ADD_LOCAL_GRADS[0],)
+BUILT_IN_OPS: tuple[str, ...] = tuple(OPS)
+"""The names of the built-in ops, in the order they are defined above."""
 
 
-def _special_mode_node(
-    data: float, op: Op, parents: tuple, local_grads: tuple | None, const: float | None
-) -> tuple[tuple, tuple]:
-    """The parents and local derivatives a node keeps under no_grad or detect_anomaly."""
-    if _anomaly_checks and not (
-        math.isfinite(data) and (local_grads is None or all(map(math.isfinite, local_grads)))
-    ):
-        inputs = _inputs_as_written(op, parents, const)
-        if local_grads is None:  # a product or a wide sum: its derivatives are read from the parents
-            local_grads = op.local_grads(data, *(p.data for p in parents))
-        named = ", ".join(_describe(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
-        result = f"{data!r} with a non-finite local derivative" if math.isfinite(data) else f"{data!r}"
-        raise AnomalyError(
-            f"detect_anomaly: op {op.name!r} gave {result} computing {_formula(op, inputs)}; "
-            f"inputs [{named}], local derivatives {local_grads!r}"
-        )
-    if not _grad_enabled:
-        return _NO_PARENTS, _NO_PARENTS
-    return parents, local_grads
+def _power_domain(a: float, n: float) -> str | None:
+    if a == 0.0 and n < 0.0:
+        return "0 to a negative power is a division by zero"
+    if a < 0.0 and not float(n).is_integer():
+        return "a negative base to a fractional power is not real; for the real root write -((-x) ** n)"
+    return None
 
 
-def _inputs_as_written(op: Op, parents: tuple, const: float | None) -> tuple:
-    """An op's inputs in the order they were written: a number operand where it stood."""
-    if const is None:
-        return parents
-    return (const, *parents) if op.const_first else (*parents, const)
+def _total(terms: Sequence[float]) -> float:
+    total = 0.0
+    for term in terms:  # left to right, as the floats would be added by hand
+        total += term
+    return total
 
 
-_INFIX = frozenset(("+", "-", "*", "/", "**"))
+def _weighted_sum(inputs: Sequence[float]) -> float:
+    n = (len(inputs) - 1) // 2
+    return sum(map(operator.mul, inputs[:n], inputs[n : 2 * n]), inputs[-1])
 
 
-def _formula(op: Op, inputs: tuple, budget: int = 12) -> str:
-    """How ``op`` applied to ``inputs`` reads, over labels and numbers: ``(tanh(a * 2) + a) * b``.
-
-    The walk back stops at labelled nodes and leaves; past ``budget`` ops the
-    rest reads ``…``. For error messages: it says where a bad number came from.
-    """
-    left = [budget]
-
-    def write(op: Op, inputs: tuple) -> str:
-        if op.symbol in _INFIX and len(inputs) == 2:
-            return f"{term(inputs[0], True)} {op.symbol} {term(inputs[1], True)}"
-        if op.name == "neg":
-            return f"-{term(inputs[0], True)}"
-        if op.name == "linear":  # inputs: w₁..wₙ, x₁..xₙ, b
-            n = (len(inputs) - 1) // 2
-            pairs = zip(inputs[:n], inputs[n:-1], strict=True)
-            products = [f"{term(w, True)} * {term(x, True)}" for w, x in pairs]
-            return " + ".join([*products, term(inputs[-1], True)])
-        return f"{op.name}({', '.join(term(x, False) for x in inputs)})"
-
-    def term(x: object, operand: bool) -> str:
-        if not isinstance(x, Value):
-            return repr(x)
-        if x.label:
-            return x.label
-        if x._op is None:
-            return f"{x.data:.4g}"
-        if left[0] <= 0:
-            return "…"
-        left[0] -= 1
-        text = write(x._op, _inputs_as_written(x._op, x._parents, x._const))
-        infix = x._op.symbol in _INFIX or x._op.name in ("neg", "linear")
-        return f"({text})" if operand and infix else text
-
-    return write(op, inputs)
+def _linear_local_grads(inputs: Sequence[Any]) -> tuple:
+    n = (len(inputs) - 1) // 2  # ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1
+    return (*inputs[n : 2 * n], *inputs[:n], 1.0)
 
 
-# ---------------------------------------------------------------------------
-# Functional forms, accepting numbers as well as Values.
-# ---------------------------------------------------------------------------
-def _lift(x: Value | Number) -> Value:
-    return x if isinstance(x, Value) else Value(x)
-
-
-def exp(x: Value | Number) -> Value:
-    """eˣ as a Value (a number is wrapped first)."""
-    return _lift(x).exp()
-
-
-def log(x: Value | Number) -> Value:
-    """ln x as a Value, for x > 0."""
-    return _lift(x).log()
-
-
-def sigmoid(x: Value | Number) -> Value:
-    """σ(x) = 1/(1 + e⁻ˣ) as a Value."""
-    return _lift(x).sigmoid()
-
-
-def tanh(x: Value | Number) -> Value:
-    """tanh(x) as a Value."""
-    return _lift(x).tanh()
-
-
-def relu(x: Value | Number) -> Value:
-    """max(0, x) as a Value."""
-    return _lift(x).relu()
+exp, log, sigmoid, tanh, relu = EXP, LOG, SIGMOID, TANH, RELU
 
 
 def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value | Number) -> Value:
-    """z = Σᵢ wᵢxᵢ + b as one node: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1.
+    """z = Σᵢ wᵢxᵢ + b as one node (op ``linear``): ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1.
 
     One n-ary node instead of 2n binary ones is both the learner's picture of a
     neuron and far cheaper. Number inputs (and a number bias) are wrapped as leaf
@@ -625,68 +614,457 @@ def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Val
     return linear_layer([weights], inputs, [bias])[0]
 
 
+def sum_values(terms: Iterable[Value | Number]) -> Value:
+    """Σ aᵢ as one node (op ``sum``, ∂/∂aᵢ = 1); numbers among the terms are wrapped as leaves."""
+    terms = _sequence(terms, "sum_values", "terms")
+    if not terms:
+        raise ValueError("sum_values: no terms to add")
+    return SUM_OP(*(
+        t if isinstance(t, Value) else Value(as_number(t, f"sum_values: terms[{k}]"))
+        for k, t in enumerate(terms)
+    ))
+
+
+# ---------------------------------------------------------------------------
+# Applying an op: checks, forward, local derivatives, the new node
+# ---------------------------------------------------------------------------
+def _unary(op: Op, a: Value) -> Value:
+    """``op`` on one Value. When everything is ordinary (no domain to check, no mode on, a finite
+    float and one finite derivative) the node is made at once; otherwise ``_make`` checks each step."""
+    x = a._data
+    if op.domain is None and op.keeps_local_grads and not modes.active:
+        try:
+            out = op.forward(x)
+            (slope,) = local_grads = op.local_grads(out, x)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
+        else:
+            ordinary = type(out) is type(slope) is float and type(local_grads) is tuple
+            if ordinary and out - out == slope - slope == 0.0:
+                return _node(out, op, (a,), local_grads)
+    return _make(op, op, (a,), None, (x,), (a,))
+
+
+def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
+    """``op`` on two inputs, at least one a Value; a number operand becomes the node's constant."""
+    if isinstance(a, Value):
+        x = a._data
+        if isinstance(b, Value):
+            y, form, parents, const = b._data, op, (a, b), None
+        elif type(b) is float and b - b == 0.0:  # the common number operand, checked inline
+            y = const = b
+            form, parents = op.with_constant[1], (a,)
+        elif getattr(b, "apply_op", None) is not None:
+            return _apply(op, (a, b))  # a symbol: the expression is written, not computed
+        else:
+            y = const = as_number(b, op.name)
+            form, parents = op.with_constant[1], (a,)
+    elif getattr(a, "apply_op", None) is not None:
+        return _apply(op, (a, b))
+    else:
+        x = const = a if type(a) is float and a - a == 0.0 else as_number(a, op.name)
+        y, form, parents = b._data, op.with_constant[0], (b,)  # type: ignore[union-attr]
+    if not modes.active and (op.domain is None or not op.domain(x, y)):
+        try:
+            out = op.forward(x, y)
+            if const is not None:
+                slope = op.local_grads(out, x, y)[1 - form.const_slot]  # the Value's slot
+                if type(out) is type(slope) is float and out - out == slope - slope == 0.0:
+                    return _node(out, form, parents, (slope,), const)
+            elif not op.keeps_local_grads:
+                if type(out) is float and out - out == 0.0:
+                    return _node(out, form, parents, None)
+            else:
+                slope_a, slope_b = local_grads = op.local_grads(out, x, y)
+                if type(out) is type(slope_a) is type(slope_b) is float and type(local_grads) is tuple \
+                        and out - out == slope_a - slope_a == slope_b - slope_b == 0.0:
+                    return _node(out, form, parents, local_grads)
+        except (ArithmeticError, ValueError, TypeError, IndexError):
+            pass
+    return _make(op, form, parents, const, (x, y), _as_used(a, b, x, y))
+
+
+def _make(
+    op: Op, form: Op, parents: tuple, const: float | None, data: Sequence[float], inputs: Sequence[Any]
+) -> Value:
+    """The careful path of every op: each step checked, with a message naming the op and its inputs."""
+    out = _forward(op, data, inputs)
+    if modes.active and not modes.is_grad_enabled():
+        return _node(out, None, (), ())  # no graph: the value alone, no local derivatives
+    if const is None and not op.keeps_local_grads:
+        return _node(out, form, parents, None)
+    return _node(out, form, parents, _checked_local_grads(op, out, data, inputs), const)
+
+
+def _as_used(a: Any, b: Any, x: float, y: float) -> tuple:
+    """The inputs as the op used them, for messages: a number operand as the float it became."""
+    return (a if isinstance(a, Value) else x, b if isinstance(b, Value) else y)
+
+
+def _apply(op: Op, inputs: tuple) -> Any:
+    """``op`` on any inputs: a node if one is a Value, else a float (or, given symbols, an expression)."""
+    if op.arity is not None and len(inputs) != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} input{'s' if op.arity > 1 else ''}, got {len(inputs)}")
+    if not inputs:
+        raise TypeError(f"{op.name}: needs at least one input")
+    if any(isinstance(x, Value) for x in inputs):
+        if op.arity == 1:
+            return _unary(op, inputs[0])
+        if op.arity == 2:
+            return _binary(op, *inputs)
+        inputs = tuple(x if isinstance(x, Value) else Value(as_number(x, op.name)) for x in inputs)
+        return _make(op, op, inputs, None, [x._data for x in inputs], inputs)
+    for x in inputs:  # a symbol (engine.symbolic) writes the op instead of computing it
+        apply_op = getattr(x, "apply_op", None)
+        if apply_op is not None:
+            return apply_op(op, inputs)
+    numbers = [as_number(x, op.name) for x in inputs]
+    return _forward(op, numbers, numbers)
+
+
+def _forward(op: Op, data: Sequence[float], inputs: Sequence[Any]) -> float:
+    """``op.forward(*data)``, refused with a DomainError outside its domain, checked to be a finite float."""
+    if op.domain is not None:
+        reason = op.domain(*data)
+        if reason:
+            raise DomainError(f"{op.name}: {reason}, got {_named_inputs(op, inputs)}")
+    try:
+        out = op.forward(*data)
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(f"{op.name}: {_failure(error)}, got {_named_inputs(op, inputs)}") from None
+    if type(out) is not float:
+        out = _as_result(op, out, "forward")
+    if out - out != 0.0 and not (op.float_overflow and out == out):  # nan, or inf where floats give none
+        raise DomainError(f"{op.name}: the result {out!r} is not finite, got {_named_inputs(op, inputs)}")
+    return out
+
+
+def _checked_local_grads(op: Op, out: float, data: Sequence[float], inputs: Sequence[Any]) -> tuple:
+    """``op.local_grads(out, *data)`` for the Value inputs, each a finite float (a DomainError if not)."""
+    try:
+        local_grads = op.local_grads(out, *data)
+    except (ArithmeticError, ValueError) as error:
+        detail = "it overflows float" if isinstance(error, OverflowError) else _failure(error)
+        raise _derivative_error(op, inputs, f" ({detail})") from None
+    if type(local_grads) is not tuple or len(local_grads) != len(inputs):
+        raise TypeError(
+            f"{op.name}: local_grads must return a tuple of {len(inputs)} derivative"
+            f"{'s' if len(inputs) > 1 else ''} (one per input), got {short_repr(local_grads)}"
+        )
+    kept = []
+    for x, derivative in zip(inputs, local_grads):
+        if not isinstance(x, Value):
+            continue
+        if derivative is None:  # the op's rule says this input must be a number (power's n)
+            raise TypeError(
+                f"{op.name}: {_input_name(op, inputs, x)} must be a number here, got a Value ({describe(x)})"
+            )
+        if type(derivative) is not float:
+            derivative = _as_result(op, derivative, "local_grads")
+        if derivative - derivative != 0.0 and out - out == 0.0:  # a finite result whose slope is not
+            raise _derivative_error(op, inputs, "")
+        kept.append(derivative)
+    return tuple(kept)
+
+
+def _as_result(op: Op, number: object, part: str) -> float:
+    """A number an op's ``forward`` or ``local_grads`` returned, as a float (a clear TypeError if not)."""
+    if isinstance(number, (bool, Value)) or not isinstance(number, numbers.Real):
+        raise TypeError(
+            f"{op.name}: {part} returned {short_repr(number)}, not a number; given floats it must "
+            "return floats (write it with operators and ops such as engine.exp, not math on Values)"
+        )
+    try:
+        return float(number)
+    except OverflowError:  # an int past float range: as good as inf, judged by the caller
+        return math.inf
+
+
+def _failure(error: Exception) -> str:
+    """What a failing forward or derivative computation says, in words (not errno tuples)."""
+    if isinstance(error, ZeroDivisionError) and "float division" in str(error):
+        return "division by zero"
+    if isinstance(error, OverflowError):
+        return "the result overflows float (largest finite ≈ 1.8e308)"
+    if str(error) == "math domain error":
+        return "not defined for these inputs (math domain error)"
+    return str(error)
+
+
+def _derivative_error(op: Op, inputs: Sequence[Any], detail: str) -> DomainError:
+    return DomainError(
+        f"{op.name}: the local derivative is not finite here ({op.formula}), got {_named_inputs(op, inputs)}"
+        f"{detail}; under no_grad() the value alone is computed"
+    )
+
+
+def _input_name(op: Op, inputs: Sequence[Any], x: object) -> str:
+    names = op.input_names if len(op.input_names) == len(inputs) else ()
+    for name, candidate in zip(names, inputs):
+        if candidate is x:
+            return f"input {name}"
+    return "an input"
+
+
+def _named_inputs(op: Op, inputs: Sequence[Any]) -> str:
+    """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
+    if op.arity is None or len(inputs) != len(op.input_names):
+        return ", ".join(describe(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
+    return ", ".join(f"{name} = {describe(x)}" for name, x in zip(op.input_names, inputs))
+
+
+_new_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
+
+
+def _node(
+    data: float, op: Op | None, parents: tuple, local_grads: tuple | None, const: float | None = None
+) -> Value:
+    """The node an op returns. Made without ``Value.__init__``, whose checks are for user numbers."""
+    if modes.active:  # some thread is in no_grad or detect_anomaly: this thread's modes decide
+        op, parents, local_grads, const = _in_thread_modes(data, op, parents, local_grads, const)
+    node = _new_value(Value)
+    node._data = data
+    node._grad = 0.0
+    node._label = ""
+    node._op = op
+    node._parents = parents
+    node._local_grads = local_grads
+    node._const = const
+    return node
+
+
+def _in_thread_modes(
+    data: float, op: Op | None, parents: tuple, local_grads: tuple | None, const: float | None
+) -> tuple:
+    """What a node keeps under this thread's modes: nothing under no_grad; checked under detect_anomaly."""
+    if op is not None and modes.anomaly_checks_enabled():
+        if local_grads is None:
+            local_grads_now = op.local_grads(data, *(p._data for p in parents))
+        else:
+            local_grads_now = local_grads
+        if not (math.isfinite(data) and all(map(math.isfinite, local_grads_now))):
+            from engine.symbolic import anomaly_message
+
+            raise AnomalyError(anomaly_message(op, parents, const, data, local_grads_now))
+    if not modes.is_grad_enabled():
+        return None, (), (), None
+    return op, parents, local_grads, const
+
+
 def linear_layer(
     weight_rows: Iterable[Iterable[Value]], inputs: Iterable[Value | Number], biases: Iterable[Value | Number]
 ) -> list[Value]:
     """Z[l] = W[l]·A[l−1] + b[l] for one sample: zᵢ = Σⱼ Wᵢⱼxⱼ + bᵢ, one ``linear`` node per row.
 
     The same nodes as ``[linear(w, inputs, b) for w, b in zip(weight_rows, biases)]``,
-    made about twice as fast: the inputs are checked and read once for all rows.
+    made about twice as fast: the inputs are checked and read once for all rows,
+    and LINEAR's local derivatives (x₁..xₙ, w₁..wₙ, 1) are written out (tested equal).
 
     >>> w = [[Value(1.0), Value(2.0)], [Value(-1.0), Value(0.5)]]
     >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.5), Value(0.0)])]
     [11.5, -1.0]
     """
-    inputs = tuple(inputs)
-    # One pass reads the numbers and checks the types; only a list holding
-    # something else than Values goes through _checked_operands.
-    x_data = [x.data for x in inputs if type(x) is Value]
+    inputs = _sequence(inputs, "linear", "inputs")
+    x_data = [x._data for x in inputs if type(x) is Value]  # reads and checks in one pass
     if len(x_data) != len(inputs):
-        inputs = _checked_operands(inputs)
-        x_data = [x.data for x in inputs]
-    weight_rows, biases = list(weight_rows), list(biases)
+        inputs = _linear_operands(inputs, "inputs", numbers_allowed=True)
+        x_data = [x._data for x in inputs]
+    weight_rows = _sequence(weight_rows, "linear", "weight rows")
+    biases = _sequence(biases, "linear", "biases")
     if len(weight_rows) != len(biases):
         raise ValueError(f"linear: {len(weight_rows)} rows of weights but {len(biases)} biases")
     nodes = []
     for weights, bias in zip(weight_rows, biases):
-        weights = tuple(weights)
-        w_data = [w.data for w in weights if type(w) is Value]
+        weights = _sequence(weights, "linear", "weights")
+        w_data = [w._data for w in weights if type(w) is Value]
         if len(w_data) != len(weights) or type(bias) is not Value:
-            weights = _checked_operands(weights, numbers_allowed=False)
-            w_data = [w.data for w in weights]
-            bias = _checked_operands((bias,))[0]
+            weights = _linear_operands(weights, "weights", numbers_allowed=False)
+            (bias,) = _linear_operands((bias,), "bias", numbers_allowed=True)
+            w_data = [w._data for w in weights]
         if len(weights) != len(inputs):
             raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
-        z = sum(map(operator.mul, w_data, x_data), bias.data)
-        # (x..., w..., 1) is LINEAR.local_grads written out: calling the rule costs ~0.5 µs a neuron.
-        nodes.append(_result(z, LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
+        z = sum(map(operator.mul, w_data, x_data), bias._data)
+        nodes.append(_node(z, LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
     return nodes
 
 
-def _checked_operands(operands: tuple, numbers_allowed: bool = True) -> tuple[Value, ...]:
-    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad weight."""
+def _sequence(items: Any, function: str, what: str) -> tuple:
+    """``items`` as a tuple, or a TypeError naming ``function`` when it is not a collection."""
+    if type(items) is tuple:
+        return items
+    if type(items) is list:
+        return tuple(items)
+    if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
+        raise TypeError(
+            f"{function}: {what} must be a list (or other iterable) of Values or numbers, got "
+            f"{short_repr(items)} ({type(items).__name__})"
+        )
+    return tuple(items)
+
+
+def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple[Value, ...]:
+    """linear's operands with numbers wrapped as leaves, or a TypeError naming the bad one."""
     checked = []
-    for v in operands:
+    for k, v in enumerate(operands):
         if isinstance(v, Value):
             checked.append(v)
         elif numbers_allowed:
-            checked.append(Value(v))
+            checked.append(Value(as_number(v, f"linear: {what}" + (f"[{k}]" if what != "bias" else ""))))
         else:
             raise TypeError(
-                f"linear: weights must be Values (the parameters to learn), got {v!r} "
-                f"({type(v).__name__}); wrap a number as Value(w)"
+                f"linear: weights must be Values (the parameters to learn), got {short_repr(v)} "
+                f"({type(v).__name__}) at weights[{k}]; wrap a number as Value(w)"
             )
     return tuple(checked)
 
 
-def sum_values(terms: Iterable[Value | Number]) -> Value:
-    """Σ aᵢ as one node (∂/∂aᵢ = 1); numbers among the terms are wrapped as leaves."""
-    terms = tuple(t if isinstance(t, Value) else Value(t) for t in terms)
-    if not terms:
-        raise ValueError("sum_values: no terms to add")
-    total = 0.0
-    for t in terms:
-        total += t.data
-    # Past two terms the ones are not stored: backward adds upstream to each term (see local_grads).
-    ones = SUM.local_grads(total, *terms) if len(terms) <= 2 else None
-    return _result(total, SUM, terms, ones)
+# ---------------------------------------------------------------------------
+# Backpropagation: the topological order, then the chain rule
+# ---------------------------------------------------------------------------
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, ``root`` first, each node before its parents.
+
+    This is the order backpropagation visits nodes in: when a node is reached,
+    every path from ``root`` to it has already added its share to its gradient.
+    Found without recursion (a chain of a million nodes works); deterministic.
+    """
+    _expect_value(root, "topological_order")
+    return _search(root)[0]
+
+
+def _search(root: Value) -> tuple[list[Value], dict[Value, float]]:
+    """Depth-first search from ``root``: the topological order, and each node found mapped to 0.0.
+
+    The dict is the search's record of what it has found and then the chain
+    rule's table of gradients: working state that lives in this call, never in
+    the nodes, so an interrupted call or another thread leaves no mark behind. A
+    ``None`` on the stack says the node below it has had all its parents placed.
+    """
+    order: list[Value] = []
+    found: dict[Value, float] = {}
+    stack: list[Value | None] = [root]
+    push, pop, place = stack.append, stack.pop, order.append
+    while stack:
+        node = pop()
+        if node is None:  # all parents of the node below are placed: place it
+            place(pop())  # type: ignore[arg-type]
+        elif node not in found:
+            found[node] = 0.0
+            push(node)
+            push(None)
+            for parent in node._parents:
+                if parent not in found:
+                    push(parent)
+    order.reverse()
+    return order, found
+
+
+def chain_rule(root: Value, gradient: Number = 1.0) -> dict[Value, float]:
+    """∂root/∂v for every node v below ``root`` (times ``gradient``), as a new dict; no node changes.
+
+    For each node in topological order, each parent receives upstream × local:
+
+        dL/dparent += dL/dnode · ∂node/∂parent
+    """
+    _expect_value(root, "chain_rule")
+    gradient = _gradient_number(gradient, "chain_rule")
+    order, gradients = _search(root)
+    _propagate(order, gradients, gradient)
+    return gradients
+
+
+def _propagate(order: list[Value], gradients: dict[Value, float], gradient: float) -> None:
+    gradients[order[0]] = gradient
+    for node in order:
+        upstream = gradients[node]
+        parents = node._parents
+        if upstream == 0.0 or not parents:  # adds nothing (and 0 × an inf slope would be nan)
+            continue
+        local = node._local_grads
+        if local is None:  # the op keeps none (its definition says so): the product and the sum
+            op = node._op
+            if op is MUL:  # MUL's rule (b, a) inlined (tested equal)
+                a, b = parents
+                gradients[a] += b._data * upstream
+                gradients[b] += a._data * upstream
+                continue
+            if op is SUM_OP:  # all ones
+                for parent in parents:
+                    gradients[parent] += upstream
+                continue
+            local = op.local_grads(node._data, *(p._data for p in parents))  # type: ignore[union-attr]
+        if len(parents) == 1:  # the common shapes unrolled: the same sums, no zip
+            gradients[parents[0]] += local[0] * upstream
+        elif len(parents) == 2:
+            a, b = parents
+            gradients[a] += local[0] * upstream
+            gradients[b] += local[1] * upstream
+        else:
+            for parent, local_grad in zip(parents, local):
+                gradients[parent] += local_grad * upstream
+
+
+_grads_lock = threading.Lock()  # commits and zero_grad from several threads happen one after another
+
+
+def backward(root: Value, gradient: Number = 1.0) -> None:
+    """Add ∂root/∂v (times ``gradient``) to ``v.grad`` for every node v below ``root``.
+
+    Gradients accumulate as in PyTorch: calling it twice gives twice the
+    gradients on every node, intermediate ones included. The gradients are
+    computed in this call's own storage and reach the nodes in one final commit:
+    interrupted (Ctrl-C) or failing, it leaves every ``grad`` as it was, and
+    backward calls in several threads on graphs that share parameters add up
+    exactly, as if run one after the other.
+    """
+    _expect_value(root, "backward")
+    gradient = _gradient_number(gradient, "backward")
+    with modes.gc_paused():
+        order, gradients = _search(root)
+        _propagate(order, gradients, gradient)
+        if modes.active and modes.anomaly_checks_enabled():
+            _check_gradients(order, gradients)
+        with modes.interrupts_deferred(), _grads_lock:
+            totals = [node._grad + g for node, g in gradients.items()]  # may fail: nothing changed yet
+            for node, total in zip(gradients, totals):
+                node._grad = total
+
+
+def zero_grad(nodes: Value | Iterable[Value]) -> None:
+    """Set ``grad`` to 0 on a Value's whole graph, or on each Value of an iterable (all or none)."""
+    if isinstance(nodes, Value):
+        targets = _search(nodes)[0]
+    else:
+        targets = list(_sequence(nodes, "zero_grad", "nodes"))
+        for k, node in enumerate(targets):
+            if not isinstance(node, Value):
+                raise TypeError(
+                    f"zero_grad: item {k} is {short_repr(node)} ({type(node).__name__}), not a Value; "
+                    "no gradient was changed"
+                )
+    with modes.interrupts_deferred(), _grads_lock:
+        for node in targets:
+            node._grad = 0.0
+
+
+def _expect_value(node: object, function: str) -> None:
+    if not isinstance(node, Value):
+        raise TypeError(f"{function}: expected a Value, got {short_repr(node)} ({type(node).__name__})")
+
+
+def _gradient_number(gradient: object, function: str) -> float:
+    if isinstance(gradient, Value):
+        raise TypeError(
+            f"{function}: gradient is the number dL/droot to start from (default 1.0), got a Value "
+            f"({describe(gradient)}); pass its .data"
+        )
+    return as_number(gradient, f"{function}: gradient")
+
+
+def _check_gradients(order: list[Value], gradients: dict[Value, float]) -> None:
+    """Under detect_anomaly: the first node whose gradient overflowed, before anything is committed."""
+    for node in order:
+        if not math.isfinite(gradients[node]):
+            from engine.symbolic import backward_anomaly_message
+
+            raise AnomalyError(backward_anomaly_message(node, order, gradients))

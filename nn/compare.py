@@ -337,7 +337,8 @@ def compare_gradients(
     named = model.named_parameters()
     cost, auto_params, auto_z, auto_a, outputs = _autograd(model, samples, labels)
     saturated = [
-        k for k, a in enumerate(outputs) if a.op == "sigmoid" and min(a.data, 1.0 - a.data) < SATURATION
+        k for k, a in enumerate(outputs)
+        if a.op is not None and a.op.name == "sigmoid" and min(a.data, 1.0 - a.data) < SATURATION
     ]
 
     params = params_from_model(model)

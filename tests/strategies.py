@@ -150,6 +150,9 @@ class Interval:
     def relu(self) -> Interval:
         return Interval(max(self.lo, 0.0), max(self.hi, 0.0))
 
+    def step(self) -> Interval:
+        return Interval(float(self.lo > 0.0), float(self.hi > 0.0))
+
 
 EVERYTHING = Interval(-math.inf, math.inf)
 
@@ -162,10 +165,11 @@ def _interval(x: Interval | float) -> Interval:
 # Forms: each engine op, written every way a user can write it.
 # ---------------------------------------------------------------------------
 class Backend(NamedTuple):
-    """How a number type spells the engine's two n-ary ops, and a ** b with b a node."""
+    """How a number type spells the engine's two n-ary ops, the step function, and a ** b with b a node."""
 
     linear: Callable[[Sequence, Sequence, Any], Any]
     sum_values: Callable[[Sequence], Any]
+    step: Callable[[Any], Any]
     power: Callable[[Any, Any], Any] = operator.pow
 
 
@@ -185,9 +189,16 @@ def sum_by_hand(terms: Sequence) -> Any:
     return total
 
 
-ENGINE = Backend(engine.linear, engine.sum_values)
+def step_by_hand(x: Any) -> Any:
+    """1 where x > 0, else 0, with slope 0: an Interval's, or a tensor's (kept in the graph by + 0·x)."""
+    if isinstance(x, Interval):
+        return x.step()
+    return (x > 0).to(x.dtype) + 0.0 * x
+
+
+ENGINE = Backend(engine.linear, engine.sum_values, engine.OPS["step"])
 """Build the expression from engine Values, n-ary ops as single nodes."""
-BY_HAND = Backend(linear_by_hand, sum_by_hand)
+BY_HAND = Backend(linear_by_hand, sum_by_hand, step_by_hand)
 """Build it from anything with + and * (PyTorch tensors, Intervals)."""
 
 
@@ -217,26 +228,27 @@ class Form(NamedTuple):
 
 FORMS: dict[str, Form] = {
     "add": Form("add", 2, None, "{0} + {1}", lambda a, c, b: a[0] + a[1]),
-    "add_const": Form("add_const", 1, _ANY_CONST, "{0} + {c}", lambda a, c, b: a[0] + c),
-    "radd_const": Form("add_const", 1, _ANY_CONST, "{c} + {0}", lambda a, c, b: c + a[0]),
+    "add_const": Form("add", 1, _ANY_CONST, "{0} + {c}", lambda a, c, b: a[0] + c),
+    "radd_const": Form("add", 1, _ANY_CONST, "{c} + {0}", lambda a, c, b: c + a[0]),
     "sub": Form("sub", 2, None, "{0} - {1}", lambda a, c, b: a[0] - a[1]),
-    "sub_const": Form("sub_const", 1, _ANY_CONST, "{0} - {c}", lambda a, c, b: a[0] - c),
-    "rsub_const": Form("rsub_const", 1, _ANY_CONST, "{c} - {0}", lambda a, c, b: c - a[0]),
+    "sub_const": Form("sub", 1, _ANY_CONST, "{0} - {c}", lambda a, c, b: a[0] - c),
+    "rsub_const": Form("sub", 1, _ANY_CONST, "{c} - {0}", lambda a, c, b: c - a[0]),
     "mul": Form("mul", 2, None, "{0} * {1}", lambda a, c, b: a[0] * a[1]),
-    "mul_const": Form("mul_const", 1, _ANY_CONST, "{0} * {c}", lambda a, c, b: a[0] * c),
-    "rmul_const": Form("mul_const", 1, _ANY_CONST, "{c} * {0}", lambda a, c, b: c * a[0]),
+    "mul_const": Form("mul", 1, _ANY_CONST, "{0} * {c}", lambda a, c, b: a[0] * c),
+    "rmul_const": Form("mul", 1, _ANY_CONST, "{c} * {0}", lambda a, c, b: c * a[0]),
     "div": Form("div", 2, None, "{0} / {1}", lambda a, c, b: a[0] / a[1]),
-    "div_const": Form("div_const", 1, _NONZERO_CONST, "{0} / {c}", lambda a, c, b: a[0] / c),
-    "rdiv_const": Form("rdiv_const", 1, _ANY_CONST, "{c} / {0}", lambda a, c, b: c / a[0]),
+    "div_const": Form("div", 1, _NONZERO_CONST, "{0} / {c}", lambda a, c, b: a[0] / c),
+    "rdiv_const": Form("div", 1, _ANY_CONST, "{c} / {0}", lambda a, c, b: c / a[0]),
     "pow": Form("pow", 2, None, "{0} ** {1}", lambda a, c, b: b.power(a[0], a[1])),
-    "pow_const": Form("pow_const", 1, _EXPONENTS, "{0} ** {c}", lambda a, c, b: a[0] ** c),
-    "rpow_const": Form("rpow_const", 1, _POSITIVE_BASES, "{c} ** {0}", lambda a, c, b: c ** a[0]),
+    "pow_const": Form("power", 1, _EXPONENTS, "{0} ** {c}", lambda a, c, b: a[0] ** c),
+    "rpow_const": Form("pow", 1, _POSITIVE_BASES, "{c} ** {0}", lambda a, c, b: c ** a[0]),
     "neg": Form("neg", 1, None, "-{0}", lambda a, c, b: -a[0]),
     "exp": Form("exp", 1, None, "exp({0})", lambda a, c, b: a[0].exp()),
     "log": Form("log", 1, None, "log({0})", lambda a, c, b: a[0].log()),
     "sigmoid": Form("sigmoid", 1, None, "sigmoid({0})", lambda a, c, b: a[0].sigmoid()),
     "tanh": Form("tanh", 1, None, "tanh({0})", lambda a, c, b: a[0].tanh()),
     "relu": Form("relu", 1, None, "relu({0})", lambda a, c, b: a[0].relu()),
+    "step": Form("step", 1, None, "step({0})", lambda a, c, b: b.step(a[0])),
     "linear": Form("linear", None, None, "linear({args})", lambda a, c, b: _linear(a, b)),
     "sum": Form("sum", None, None, "sum_values({args})", lambda a, c, b: b.sum_values(a)),
 }
@@ -255,7 +267,7 @@ def _requirement(form: str, position: int, const: Any) -> str:
         if not float(const).is_integer():
             return "positive"
         return "nonzero" if const < 0 else "any"
-    if form == "relu":
+    if form in ("relu", "step"):
         return "one_sign"
     return "any"
 

@@ -1,12 +1,11 @@
-"""The engine's fast paths give exactly what the plain ones give.
+"""The engine's fast paths give exactly what the op definitions give.
 
-Speed-ups covered here (see bench/README.md for their numbers): ``linear_layer`` builds
-the same nodes as one ``linear`` per row; the linear node's local derivatives, written
-out in the forward pass, equal the LINEAR op's rule; backpropagation unpacks unary and
-binary nodes and still accumulates exactly; the search marks nodes through their
-``grad`` (a zero of its own) instead of a set, and leaves no mark behind, even when
-interrupted; op results are made without ``Value.__init__`` and are plain Values;
-number operands skip the slow ABC check.
+Each inlined rule is checked against the definition it stands for: ``a + b`` and
+``a * b`` (made inline in ``Value.__add__``/``__mul__``) against applying ``ADD``
+and ``MUL``; ``linear_layer``'s written-out local derivatives against LINEAR's
+rule; the chain rule's inlined product (b, a) and sum (all ones) against a
+reference backpropagation written from nothing but each node's ``op.local_grads``,
+on random graphs over every op, to the bit.
 """
 
 from __future__ import annotations
@@ -17,19 +16,21 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import Expression as RandomExpression
+from strategies import expressions, fuzz_settings
 
 from engine import (
     OPS,
     Value,
-    backprop,
+    chain_rule,
     grad,
     linear,
     linear_layer,
     numerical_grad,
+    sum_values,
     topological_order,
     zero_grad,
 )
-from engine.backprop import _REACHED
 
 finite = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False, allow_infinity=False)
 
@@ -50,7 +51,7 @@ def test_linear_layer_makes_the_nodes_linear_makes(n: int, rows: int, data) -> N
         # The local derivatives written out in the forward pass are the LINEAR rule's.
         rule = OPS["linear"].local_grads(z.data, *(v.data for v in z.parents))
         assert z.local_grads == tuple(rule)
-        assert z.op == "linear"
+        assert z.op is OPS["linear"]
 
 
 def test_linear_value_is_the_weighted_sum() -> None:
@@ -74,7 +75,7 @@ def test_linear_wraps_numbers_and_names_bad_operands() -> None:
         linear(w, [1.0, 2.0, 3.0], Value(0.0))
     with pytest.raises(ValueError, match="linear: 2 rows of weights but 1 biases"):
         linear_layer([w, w], [1.0, 2.0], [Value(0.0)])
-    with pytest.raises(TypeError, match="Value"):
+    with pytest.raises(TypeError, match=r"^linear: inputs\[0\]: expected a real number .*got 'a' \(str\)$"):
         linear(w, ["a", 1.0], Value(0.0))
 
 
@@ -140,80 +141,52 @@ def test_topological_order_places_every_node_once_before_its_parents() -> None:
             assert position[id(parent)] > position[id(node)]
 
 
-def _graph_with_gradients() -> tuple[list[Value], Value, list[Value], list[float]]:
-    """_mixed_graph with a gradient already on some nodes: (inputs, out, its order, their grads)."""
-    inputs = [Value(0.3), Value(1.2), Value(-0.7)]
-    out = _mixed_graph(*inputs)
-    order = topological_order(out)
-    for i, node in enumerate(order):
-        node.grad = 0.0 if i % 2 else 0.25 * i - 1.0
-    return inputs, out, order, [node.grad for node in order]
+def reference_gradients(root: Value) -> dict[Value, float]:
+    """Backpropagation from the op definitions alone: each node's ``op.local_grads`` on its inputs."""
+    gradients = {node: 0.0 for node in topological_order(root)}
+    gradients[root] = 1.0
+    for node in topological_order(root):
+        upstream = gradients[node]
+        if node.op is None or upstream == 0.0:
+            continue
+        inputs = node.inputs
+        numbers = [x.data if isinstance(x, Value) else x for x in inputs]
+        for x, local in zip(inputs, node.op.local_grads(node.data, *numbers)):
+            if isinstance(x, Value):
+                gradients[x] += local * upstream
+    return gradients
 
 
-def _no_marks(order: list[Value]) -> bool:
-    return all(node.grad is not _REACHED for node in order)
+@given(expressions())
+@fuzz_settings(60)
+def test_the_chain_rule_equals_backpropagation_from_the_definitions(expression: RandomExpression) -> None:
+    """Every stored or inlined local derivative is the op's rule: the gradients agree to the bit."""
+    root = expression(*expression.leaf_values())
+    expected = reference_gradients(root)
+    assert chain_rule(root) == expected
+    root.backward()
+    assert {node: node.grad for node in expected} == expected
 
 
-def test_the_search_mark_is_a_zero_no_other_code_holds() -> None:
-    assert _REACHED == 0.0 and _REACHED is not 0.0 and Value(1.0).grad is not _REACHED  # noqa: F632
+@given(finite, finite)
+@settings(max_examples=100, deadline=None)
+def test_inlined_operators_make_the_node_the_op_makes(x: float, y: float) -> None:
+    a, b = Value(x), Value(y)
+    for inline, general in ((a + b, OPS["add"](a, b)), (a * b, OPS["mul"](a, b))):
+        assert (inline.data, inline.op, inline.parents, inline.const) == (
+            general.data, general.op, general.parents, general.const,
+        )
+        assert inline.local_grads == general.local_grads == inline.op.local_grads(inline.data, x, y)
 
 
-def test_topological_order_and_backward_leave_no_mark() -> None:
-    x = Value(-1.0)
-    dead = (x * 3.0).relu()  # relu'(−3) = 0: nothing reaches x through it, so x keeps the zero it got
-    out = dead + Value(2.0) * Value(4.0)
-    order = topological_order(out)
-    assert [node.grad for node in order] == [0.0] * len(order) and _no_marks(order)
-    out.backward()
-    assert x.grad == 0.0 and dead.grad == 1.0 and _no_marks(order)
-    grad(out, x)
-    assert _no_marks(order)
-
-
-class _InterruptsSearch(Value):
-    """A leaf whose parents cannot be read: a search that reaches it stops, as Ctrl-C would stop it."""
-
-    __slots__ = ()
-
-    def _interrupt(self) -> tuple:
-        raise KeyboardInterrupt
-
-    _parents = property(_interrupt, Value._parents.__set__)  # type: ignore[assignment]
-
-
-def test_an_interrupted_search_leaves_every_gradient_as_it_was() -> None:
-    inputs, out, order, before = _graph_with_gradients()
-    trap = _InterruptsSearch(1.5)
-    root = out * trap + out  # the search marks out's side partly before it meets trap
-    above = [root, *root.parents, trap]
-    with pytest.raises(KeyboardInterrupt):
-        root.backward()
-    assert [node.grad for node in order] == before and _no_marks(order + above)
-    with pytest.raises(KeyboardInterrupt):
-        topological_order(root)
-    assert [node.grad for node in order] == before and _no_marks(order + above)
-    zero_grad(out)
-    out.backward()  # nothing stale: the same gradients as on a fresh graph
-    fresh = [Value(v.data) for v in inputs]
-    _mixed_graph(*fresh).backward()
-    assert [v.grad for v in inputs] == [v.grad for v in fresh]
-
-
-def test_an_interrupted_chain_rule_leaves_every_gradient_as_it_was(monkeypatch) -> None:
-    inputs, out, order, before = _graph_with_gradients()
-    real = backprop._propagate
-
-    def half_then_interrupt(order: list[Value], gradient: float) -> None:
-        real(order[: len(order) // 2], gradient)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(backprop, "_propagate", half_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        out.backward()
-    assert [node.grad for node in order] == before and _no_marks(order)
-    with pytest.raises(KeyboardInterrupt):
-        grad(out, inputs)
-    assert [node.grad for node in order] == before and _no_marks(order)
+def test_a_product_and_a_sum_store_no_local_derivatives_by_their_definition() -> None:
+    """mul and sum keep none (their rule reads the parents); every other op stores its own."""
+    a, b = Value(2.0), Value(3.0)
+    assert not OPS["mul"].keeps_local_grads and not OPS["sum"].keeps_local_grads
+    assert {name for name, op in OPS.items() if not op.keeps_local_grads} >= {"mul", "sum"}
+    product, total = a * b, sum_values([a, b, a])
+    assert product.local_grads == (3.0, 2.0) and total.local_grads == (1.0, 1.0, 1.0)
+    assert (a * 2.0).local_grads == (2.0,)  # with a number operand the one derivative is kept
 
 
 def test_op_results_are_plain_values_made_by_one_maker() -> None:
@@ -238,7 +211,7 @@ def test_a_numpy_array_operand_gets_a_clear_error() -> None:
     np = pytest.importorskip("numpy")
     x = Value(1.0)
     assert (x * np.float64(2.5)).data == 2.5
-    with pytest.raises(TypeError, match=r"\*: a Value holds one number, got an array of shape \(2,\)"):
+    with pytest.raises(TypeError, match=r"mul: a Value holds one number, got an array of shape \(2,\)"):
         x.__mul__(np.array([1.0, 2.0]))
 
 

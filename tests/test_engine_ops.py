@@ -118,18 +118,19 @@ def test_sum_values_is_one_node() -> None:
     total.backward()
     assert total.data == 3.5
     assert [t.grad for t in terms] == [1.0, 1.0, 1.0]
-    assert total.op == "sum" and len(total.parents) == 4
+    assert total.op.name == "sum" and len(total.parents) == 4
 
 
 @pytest.mark.parametrize("fn", ["exp", "log", "sigmoid", "tanh", "relu"])
 def test_functional_forms_accept_numbers_and_values(fn: str) -> None:
+    """An op on a Value makes a node; on plain numbers it is the plain number (as math.exp is)."""
     function = getattr(engine, fn)
     from_number = function(1.5)
     x = Value(1.5)
     from_value = function(x)
-    assert isinstance(from_number, Value)
-    assert from_number.data == from_value.data == getattr(x, fn)().data
-    assert from_value.parents == (x,)
+    assert type(from_number) is float
+    assert from_number == from_value.data == getattr(x, fn)().data
+    assert from_value.parents == (x,) and from_value.op is engine.OPS[fn]
 
 
 def test_sigmoid_is_stable_and_exact_at_extremes() -> None:
@@ -158,9 +159,11 @@ def test_repr_shows_data_grad_op_and_label() -> None:
     a = z.sigmoid()
     a.label = "a"
     a.backward()
-    assert repr(a) == "Value(data=0.7311, grad=1, op='sigmoid', label='a')"
-    assert repr(z) == "Value(data=1, grad=0.1966, label='z')"
-    assert repr(Value(2.0) * 3) == "Value(data=6, grad=0, op='*')"
+    assert repr(a) == "Value(data=0.7311, grad=1.0, op='sigmoid', label='a')"
+    assert repr(z) == "Value(data=1.0, grad=0.1966, label='z')"
+    assert repr(Value(2.0) * 3) == "Value(data=6.0, grad=0.0, op='mul')"
+    assert repr(Value(1e300) * 1e10) == "Value(data=inf, grad=0.0, op='mul')"
+    assert repr(Value(-2.5e-12)) == "Value(data=-2.5e-12, grad=0.0)"
 
 
 def test_ops_record_constants_and_reflected_forms() -> None:

@@ -6,13 +6,16 @@ import math
 
 import pytest
 
-from engine import OPS, GradcheckError, Value, gradcheck, numerical_grad, relative_error
-from engine.value import _result
+from engine import GradcheckError, Value, define_op, gradcheck, numerical_grad, relative_error
+
+# x² whose rule says ∂/∂a = a instead of 2a: a planted bug, defined as a learner would define an op.
+_BUGGY_SQUARE = define_op(
+    "buggy_square", forward=lambda a: a * a, local_grads=lambda out, a: (a,), formula="∂(a²)/∂a = a (wrong)"
+)
 
 
 def _buggy_square(x: Value) -> Value:
-    """x² whose recorded local derivative is x instead of 2x: a planted bug."""
-    return _result(x.data * x.data, OPS["mul_const"], (x,), (x.data,), x.data)
+    return _BUGGY_SQUARE(x)
 
 
 def test_report_on_right_gradients() -> None:

@@ -119,8 +119,14 @@ def test_derivative_of_a_constant_function_and_bad_calls() -> None:
     assert derivative(lambda x: 3.0)(1.0) == 0.0
     with pytest.raises(TypeError, match="say which inputs"):
         grad(Value(1.0))
-    with pytest.raises(TypeError, match="expected a Value or a function"):
+    with pytest.raises(TypeError, match=r"expected a Value \(or a function to differentiate\), got 3\.0"):
         grad(3.0, [Value(1.0)])
+    with pytest.raises(TypeError, match=r"^d_square: differentiates argument 0 of square, so it needs "):
+        derivative(square)()  # no point given
+
+
+def square(x: Value) -> Value:
+    return x * x
 
 
 def test_create_graph_inside_no_grad_still_builds() -> None:
@@ -168,5 +174,5 @@ def test_a_gradient_graph_draws() -> None:
     svg = engine.draw(first).pipe(format="svg")
     text = " ".join(t.text or "" for t in ET.fromstring(svg).iter())
     a = 1 / (1 + math.exp(-0.7))
-    assert "dσ/dz" in text and "sigmoid" in text and "z" in text
+    assert "dσ/dz" in text and "σ" in text and "z" in text
     assert f"{a * (1 - a):.4g}" in text

@@ -1,0 +1,148 @@
+"""How calls run: grad mode and anomaly checks (per thread), the collector pause, deferred Ctrl-C.
+
+Grad mode and anomaly checks belong to the thread that sets them, as in PyTorch:
+``no_grad()`` in one thread leaves another thread's training step alone. Every op
+reads one module flag, ``active``, which is False unless some thread is inside a
+mode block; only then does an op look up its own thread's modes, so the common
+case costs one lookup.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+active = False
+"""True while some thread has grad mode off or anomaly checks on: ops then read their thread's modes."""
+
+
+class _ThreadModes(threading.local):
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly_checks = False
+
+    @property
+    def special(self) -> bool:
+        return not self.grad_enabled or self.anomaly_checks
+
+
+_modes = _ThreadModes()
+_lock = threading.Lock()
+_special_threads = 0
+
+
+def is_grad_enabled() -> bool:
+    """True unless this thread is inside ``no_grad()``: ops record their parents and local derivatives."""
+    return _modes.grad_enabled
+
+
+def anomaly_checks_enabled() -> bool:
+    """True inside ``detect_anomaly()`` in this thread."""
+    return _modes.anomaly_checks
+
+
+@contextmanager
+def _thread_mode(name: str, value: bool) -> Iterator[None]:
+    """Set this thread's mode ``name`` inside the block, restoring it after (also on errors)."""
+    previous = getattr(_modes, name)
+    _set(name, value)
+    try:
+        yield
+    finally:
+        _set(name, previous)
+
+
+def _set(name: str, value: bool) -> None:
+    global active, _special_threads
+    with _lock:
+        was_special = _modes.special
+        setattr(_modes, name, value)
+        _special_threads += _modes.special - was_special
+        active = _special_threads > 0
+
+
+def no_grad() -> AbstractContextManager[None]:
+    """Build no graph inside this block (this thread only): results are leaves with no parents.
+
+    Use it for predictions and plots, where no gradient is needed; it is much
+    faster, keeps no memory alive, and skips local derivatives (so ``a ** 0.5``
+    at 0 gives its value).
+    """
+    return _thread_mode("grad_enabled", False)
+
+
+def enable_grad() -> AbstractContextManager[None]:
+    """Record graphs again inside a ``no_grad()`` block (used by ``grad(create_graph=True)``)."""
+    return _thread_mode("grad_enabled", True)
+
+
+def detect_anomaly() -> AbstractContextManager[None]:
+    """Check every op and every backward pass inside this block (this thread only).
+
+    The first op whose result or local derivative is nan or inf raises
+    ``AnomalyError``: the message names the op, its inputs (with their labels),
+    its local derivatives and the formula that made it, written over the labels
+    of the nodes that led to it, e.g. ``(tanh(a * 2.0) + a) * b``. A backward
+    pass whose gradients overflow raises it too, naming the node, and changes no
+    ``grad``. Like PyTorch's ``torch.autograd.detect_anomaly``.
+    """
+    return _thread_mode("anomaly_checks", True)
+
+
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector inside this block (restored after).
+
+    Values form no reference cycles, so reference counting frees every graph and
+    the cyclic collector has nothing to find in them; yet it would walk every live
+    node again and again while a big graph is built. Wrap a training step in this
+    block to skip that work. The collector is process-wide: nested or concurrent
+    blocks (other threads) keep it paused until the last one ends, and it is then
+    restored to what it was before the first. Cycles your code makes inside the
+    block are collected after it.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends: for the short commits that must not stop halfway.
+
+    Only the main thread receives SIGINT in Python, so elsewhere this does nothing.
+    A Ctrl-C that arrives inside the block is delivered, to whatever handler was
+    installed, as soon as the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # SIG_IGN, SIG_DFL or a handler not set from Python: nothing to defer
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
