@@ -53,7 +53,7 @@ def model_file_rows(folder: Path) -> list[Bad]:
         Bad("wrong architecture", lambda: load_model(folder / "architecture.json"), ModelFileError,
             r"architecture\.json: parameters has 13 entries but architecture 2-4-1 has 17"),
         Bad("a parameter as a string", lambda: load_model(folder / "string.json"), ModelFileError,
-            r"string\.json: .*parameter W\[1\]_0,0 must be a number, got '1\.0'"),
+            r"string\.json: .*parameter W\[1\]_0,0 must be a finite number, got '1\.0' \(str\)"),
     ]
 
 
@@ -89,11 +89,11 @@ NN_ERRORS: list[Bad] = [
     Bad("cross-entropy with m mismatched", lambda: binary_cross_entropy([Value(0.3)], [1.0, 0.0]),
         ValueError, r"^binary_cross_entropy: 1 predictions but 2 targets$"),
     Bad("a sample of the wrong width", lambda: MLP(2, [3, 1])([1.0]), ValueError,
-        r"^MLP expects 2 inputs per sample, got 1$"),
+        r"^MLP: expects 2 inputs per sample, got 1: \[1\.0\]$"),
     Bad("an unknown activation", lambda: MLP(2, [3, 1], activation="softmax"), ValueError,
-        r"^unknown activation 'softmax'; choose one of sigmoid, tanh, relu, linear$"),
+        r"^MLP: activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', got 'softmax'$"),
     Bad("a negative learning rate", lambda: SGD(MLP(2, [1]).parameters(), lr=-1), ValueError,
-        r"^SGD: lr must be in \(0, inf\), got -1$"),
+        r"^SGD: lr must be a finite number > 0, got -1$"),
 ]
 
 
