@@ -71,25 +71,23 @@ def atomic_write(path: PathLike, write: Callable[[IO[Any]], None], *, binary: bo
     binary = check_bool("atomic_write", "binary", binary)
     if not callable(write):
         raise TypeError(f"atomic_write: write must be a function of the open file, got {describe(write)}")
+    if not given.parent.is_dir():
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"atomic_write: cannot write {str(given)!r}: folder {str(given.parent)!r} does not exist",
+        )
+    _check_name_length(given)
     target = _follow_symlinks(given)
     folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(
             errno.ENOENT,
-            f"atomic_write: cannot write {str(given)!r}: folder {str(folder)!r} does not exist",
-            str(given),
+            f"atomic_write: cannot write {str(given)!r}: it links to {str(target)!r}, "
+            "whose folder does not exist",
         )
+    name_max = _check_name_length(target)
     if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"atomic_write: cannot write {str(given)!r}: it is a folder",
-                                str(given))
-    name_max = _name_max(folder)
-    if len(os.fsencode(target.name)) > name_max:
-        raise OSError(
-            errno.ENAMETOOLONG,
-            f"atomic_write: cannot write {str(given)!r}: its name is {len(os.fsencode(target.name))} bytes, "
-            f"more than this folder's limit of {name_max}",
-            str(given),
-        )
+        raise IsADirectoryError(errno.EISDIR, f"atomic_write: cannot write {str(given)!r}: it is a folder")
     with contextlib.suppress(OSError):  # cleaning up is a courtesy: it never stops a save
         remove_stale_temporaries(target)
 
@@ -144,7 +142,20 @@ def _follow_symlinks(path: Path) -> Path:
         if not path.is_symlink():
             return path
         path = path.parent / os.readlink(path)  # a relative link is relative to the link's folder
-    raise OSError(errno.ELOOP, "atomic_write: too many levels of symbolic links", str(path))
+    raise OSError(errno.ELOOP, f"atomic_write: cannot write {str(path)!r}: too many levels of symbolic links")
+
+
+def _check_name_length(path: Path) -> int:
+    """The folder's name limit, in bytes, after checking that ``path``'s name is within it."""
+    name_max = _name_max(path.parent)
+    size = len(os.fsencode(path.name))
+    if size > name_max:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"atomic_write: cannot write {str(path)!r}: its name is {size} bytes, "
+            f"more than this folder's limit of {name_max}",
+        )
+    return name_max
 
 
 def _name_max(folder: Path) -> int:

@@ -18,7 +18,9 @@ SATURATION = 1e-6
 _SIGMOID = OPS["sigmoid"]
 
 
-def _pairs(predictions: Sequence[Value], targets: Sequence[float], loss: str) -> list[tuple[Value, float]]:
+def _pairs(
+    predictions: Sequence[Value], targets: Sequence[float], loss: str, name: str = "predictions"
+) -> list[tuple[Value, float]]:
     """Check and pair predictions with targets: two lists of the same length m ≥ 1.
 
     A prediction is a Value (or a number, wrapped as a leaf); a target is a finite
@@ -26,7 +28,7 @@ def _pairs(predictions: Sequence[Value], targets: Sequence[float], loss: str) ->
     wrong values ValueErrors, each naming the loss and the sample.
     """
     outputs = check_sequence(
-        loss, "predictions", predictions, of="Values (one model output per sample)", min_length=1,
+        loss, name, predictions, of="Values (one model output per sample)", min_length=1,
         hint=_list_hint(predictions, "a", "[model(x) for x in X]"),
     )
     labels = check_sequence(
@@ -34,16 +36,16 @@ def _pairs(predictions: Sequence[Value], targets: Sequence[float], loss: str) ->
         hint=_list_hint(targets, "y", "a list or 1-D array"),
     )
     if len(outputs) != len(labels):
-        raise ValueError(f"{loss}: {len(outputs)} predictions but {len(labels)} targets")
+        raise ValueError(f"{loss}: {len(outputs)} {name} but {len(labels)} targets")
     checked = []
     for i, (a, y) in enumerate(zip(outputs, labels)):
         if not isinstance(a, Value):
             if isinstance(a, (list, tuple)):
                 raise TypeError(
-                    f"{loss}: prediction {i} must be one Value, got {describe(a)}; this loss takes "
+                    f"{loss}: {name[:-1]} {i} must be one Value, got {describe(a)}; this loss takes "
                     "a model with one output unit, one output per sample"
                 )
-            a = Value(check_real(loss, f"prediction {i}", a))
+            a = Value(check_real(loss, f"{name[:-1]} {i}", a))
         number = y.data if isinstance(y, Value) else check_real(loss, f"target {i}", y)
         checked.append((a, number))
     return checked
@@ -125,7 +127,7 @@ def mse(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
 
 def hinge(scores: Sequence[Value], targets: Sequence[float]) -> Value:
     """L = 1/m Σᵢ max(0, 1 − yᵢsᵢ) for labels yᵢ ∈ {−1, +1} (micrograd's demo loss)."""
-    pairs = _pairs(scores, targets, "hinge")
+    pairs = _pairs(scores, targets, "hinge", "scores")
     for i, (_, y) in enumerate(pairs):
         if y not in (-1.0, 1.0):
             raise ValueError(f"hinge: target {i} must be −1 or +1, got {y!r}")

@@ -82,7 +82,9 @@ class Module:
         expected = [label for label, _ in named]
         known = set(expected)
         missing = [label for label in expected if label not in state]
-        unexpected = [label if isinstance(label, str) else short_repr(label) for label in state if label not in known]
+        unexpected = [
+            label if isinstance(label, str) else short_repr(label) for label in state if label not in known
+        ]
         if missing or unexpected:
             raise ValueError(
                 f"load_state_dict: labels do not match the module's {len(expected)} parameters"

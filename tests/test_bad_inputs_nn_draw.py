@@ -8,11 +8,13 @@ is a file left intact or a graph drawn in part.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_bad_inputs import Bad
 
@@ -94,6 +96,106 @@ NN_ERRORS: list[Bad] = [
         r"^MLP: activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', got 'softmax'$"),
     Bad("a negative learning rate", lambda: SGD(MLP(2, [1]).parameters(), lr=-1), ValueError,
         r"^SGD: lr must be a finite number > 0, got -1$"),
+    # -- building a model ----------------------------------------------------------------------------
+    Bad("MLP(2, 1): one size, not a list", lambda: MLP(2, 1), TypeError,
+        r"^MLP: sizes must be a non-empty list of layer widths \(integers ≥ 1\), got 1 \(int\); one width "
+        r"per layer, the output layer last: e\.g\. MLP\(2, \[16, 16, 1\]\), or MLP\(2, \[1\]\) for a "
+        r"single unit$"),
+    Bad("MLP(2, [])", lambda: MLP(2, []), ValueError, r"^MLP: sizes must be a non-empty list .*, got \[\];"),
+    Bad("MLP(2, [3, 0])", lambda: MLP(2, [3, 0]), ValueError,
+        r"^MLP: sizes\[1\] must be an integer ≥ 1, got 0$"),
+    Bad("MLP(2, [3.0])", lambda: MLP(2, [3.0]), TypeError,
+        r"^MLP: sizes\[0\] must be an integer ≥ 1, got 3\.0 "),
+    Bad("MLP(2.5, [3])", lambda: MLP(2.5, [3]), TypeError,
+        r"^MLP: nin must be an integer ≥ 1, got 2\.5 \(float\)$"),
+    Bad("MLP(0, [3])", lambda: MLP(0, [3]), ValueError, r"^MLP: nin must be an integer ≥ 1, got 0$"),
+    Bad("MLP(seed=None)", lambda: MLP(2, [3], seed=None), TypeError,
+        r"^MLP: seed must be an integer from 0 to 2\*\*64 − 1, got None \(NoneType\); e\.g\. seed=0$"),
+    Bad("MLP(seed=1.5)", lambda: MLP(2, [3], seed=1.5), TypeError,
+        r"^MLP: seed must be .*, got 1\.5 \(float\)"),
+    Bad("MLP(seed=-1)", lambda: MLP(2, [3], seed=-1), ValueError, r"^MLP: seed must be .*, got -1;"),
+    Bad("activation=[]", lambda: MLP(2, [3], activation=[]), TypeError,
+        r"^MLP: activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', got \[\] \(list\)$"),
+    Bad("Layer(2, 1.5)", lambda: nn.Layer(2, 1.5), TypeError,
+        r"^Layer: nout must be an integer ≥ 1, got 1\.5 "),
+    Bad("Neuron('2')", lambda: nn.Neuron("2"), TypeError,
+        r"^Neuron: nin must be an integer ≥ 1, got '2' \(str\)$"),
+    Bad("Neuron(rng=0)", lambda: nn.Neuron(2, rng=0), TypeError,
+        r"^Neuron: rng must be a random\.Random or None, got 0 \(int\)$"),
+    # -- calling a model -----------------------------------------------------------------------------
+    Bad("model(X.T), the course's (n_x, m)", lambda: MLP(2, [3, 1])(np.zeros((2, 100))), ValueError,
+        r"^MLP: expects one sample, a list of 2 numbers, got an array of shape \(2, 100\); that is the "
+        r"course's "
+        r"\(n_x, m\) layout, 100 samples in columns: run each, \[model\(x\) for x in X\.T\]; "
+        r"or nn\.predict_scores\(model, X\.T\)$"),
+    Bad("model(X), rows as samples", lambda: MLP(2, [3, 1])(np.zeros((100, 2))), ValueError,
+        r"^MLP: expects one sample, .*, got an array of shape \(100, 2\); that is 100 samples in rows: "
+        r"run each, "
+        r"\[model\(x\) for x in X\]; or nn\.predict_scores\(model, X\)$"),
+    Bad("model(X), square", lambda: MLP(2, [3, 1])(np.zeros((2, 2))), ValueError,
+        r"shape \(2, 2\); run one sample at a time: \[model\(x\) for x in X\] when rows are samples, "
+        r"\[model\(x\) for x in X\.T\] when columns are"),
+    Bad("model(X), neither", lambda: MLP(2, [3, 1])(np.zeros((3, 5))), ValueError,
+        r"shape \(3, 5\); neither its rows \(5 numbers\) nor its columns \(3 numbers\) are samples of 2$"),
+    Bad("model(list of lists)", lambda: MLP(2, [3, 1])([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), ValueError,
+        r"^MLP: expects one sample, .*, got a list of lists of shape \(3, 2\); that is 3 samples in rows"),
+    Bad("model(5.0)", lambda: MLP(1, [1])(5.0), TypeError,
+        r"^MLP: x must be a list of 1 number \(one sample\), got 5\.0 \(float\); .*: \[5\.0\]$"),
+    Bad("model('ab')", lambda: MLP(2, [1])("ab"), TypeError,
+        r"^MLP: x must be a list of 2 numbers .*'ab' \(str\)"),
+    Bad("model([1, 'a'])", lambda: MLP(2, [1])([1, "a"]), TypeError,
+        r"^MLP: input x\[1\] must be a finite number, got 'a' \(str\); a sample holds numbers or Values$"),
+    Bad("model([1, nan])", lambda: MLP(2, [1])([1, math.nan]), ValueError,
+        r"^MLP: input x\[1\] must be a finite number, got nan"),
+    Bad("layer(X)", lambda: nn.Layer(2, 3)(np.zeros((5, 2))), ValueError,
+        r"^Layer: expects one sample, .*: run each, \[layer\(x\) for x in X\]$"),
+    Bad("neuron([1])", lambda: nn.Neuron(2)([1.0]), ValueError,
+        r"^Neuron: expects 2 inputs per sample, got 1"),
+    # -- losses ---------------------------------------------------------------------------------------
+    Bad("binary_cross_entropy(model(x), y)", lambda: binary_cross_entropy(Value(0.5), 1.0), TypeError,
+        r"^binary_cross_entropy: predictions must be a non-empty list of Values \(one model output per "
+        r"sample\), got Value\(.*\) \(Value\); for one sample pass \[a\]; for m samples, "
+        r"\[model\(x\) for x in X\]$"),
+    Bad("binary_cross_entropy([a], Value(1))", lambda: binary_cross_entropy([Value(0.5)], Value(1.0)),
+        TypeError,
+        r"^binary_cross_entropy: targets must be a non-empty list of numbers \(one label per sample\), "
+        r"got Value\(.*\) \(Value\); for one sample pass \[y\]"),
+    Bad("binary_cross_entropy(a, Y (1, m))", lambda: binary_cross_entropy([Value(0.5)] * 3, np.ones((1, 3))),
+        ValueError, r"targets must be .*, got an array of shape \(1, 3\); a \(1, m\) row, as the course "
+        r"writes Y, goes in as Y\.ravel\(\)$"),
+    Bad("binary_cross_entropy of a two-output model", lambda: binary_cross_entropy([[Value(0.5)] * 2], [1.0]),
+        TypeError, r"^binary_cross_entropy: prediction 0 must be one Value, got \[.*\] \(list\); this loss "
+        r"takes a model with one output unit"),
+    Bad("mse(a, y)", lambda: nn.mse(Value(0.5), 1.0), TypeError,
+        r"^mse: predictions must be a non-empty list"),
+    Bad("mse([a], [None])", lambda: nn.mse([Value(0.5)], [None]), TypeError,
+        r"^mse: target 0 must be a finite number, got None \(NoneType\)$"),
+    Bad("hinge(5, [1])", lambda: nn.hinge(5, [1.0]), TypeError,
+        r"^hinge: scores must be a non-empty list of Values .*, got 5 \(int\)"),
+    # -- optimiser, data --------------------------------------------------------------------------------
+    Bad("SGD(model)", lambda: SGD(MLP(2, [1]), lr=0.1), TypeError,
+        r"^SGD: parameters must be an iterable of Values, got MLP\(.*\) \(MLP\); pass model\.parameters\(\), "
+        r"not the model$"),
+    Bad("SGD(5)", lambda: SGD(5, lr=0.1), TypeError,
+        r"^SGD: parameters must be an iterable of Values, got 5 \(int\)"),
+    Bad("SGD(lr='0.1')", lambda: SGD([Value(1.0)], lr="0.1"), TypeError,
+        r"^SGD: lr must be a finite number > 0, got '0\.1' \(str\)$"),
+    Bad("make_moons(seed='a')", lambda: nn.make_moons(seed="a"), TypeError,
+        r"^make_moons: seed must be an integer from 0 to 2\*\*64 − 1, got 'a' \(str\); e\.g\. seed=0$"),
+    Bad("make_moons(n_samples=-1)", lambda: nn.make_moons(n_samples=-1), ValueError,
+        r"^make_moons: n_samples must be an integer ≥ 2, got -1$"),
+    Bad("make_moons(noise='a')", lambda: nn.make_moons(noise="a"), TypeError,
+        r"^make_moons: noise must be a finite number ≥ 0, got 'a' \(str\)$"),
+    Bad("train_test_split(seed=None)", lambda: nn.train_test_split(*nn.make_moons(8), seed=None), TypeError,
+        r"^train_test_split: seed must be an integer"),
+    Bad("predict(model, x) with one sample", lambda: nn.predict(MLP(2, [1]), np.zeros(2)), ValueError,
+        r"X must be an array of numbers of shape \(m, n_x\), one sample per row, got shape \(2,\); for one "
+        r"sample x, pass \[x\] \(shape \(1, n_x\)\)$"),
+    Bad("predict(model, 'abc')", lambda: nn.predict(MLP(2, [1]), "abc"), TypeError,
+        r"X must be an array of numbers .*, got 'abc' \(str\)$"),
+    Bad("load_state_dict([...])", lambda: MLP(2, [1]).load_state_dict([1.0]), TypeError,
+        r"^load_state_dict: state must be a mapping label -> number, got \[1\.0\] \(list\); e\.g\. the dict "
+        r"that model\.state_dict\(\) returns$"),
 ]
 
 

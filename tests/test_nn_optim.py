@@ -96,7 +96,7 @@ def test_learning_rate_can_change_but_stays_valid():
 
 
 def test_bad_parameter_lists_are_refused():
-    with pytest.raises(ValueError, match="parameters must be a non-empty iterable of Values, got an empty one"):
+    with pytest.raises(ValueError, match="parameters must be a non-empty iterable of Values, got an empty"):
         SGD([], lr=0.1)
     with pytest.raises(TypeError, match=r"parameter 1 must be a Value, got 2\.0"):
         SGD([Value(1.0), 2.0], lr=0.1)

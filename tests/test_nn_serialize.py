@@ -163,11 +163,14 @@ MALFORMED = {
     "nin text": (arch(nin="2"), r"architecture\.nin must be an integer ≥ 1, got '2' \(str\)"),
     "nin list": (arch(nin=[2]), r"architecture\.nin must be an integer ≥ 1, got \[2\] \(list\)"),
     "nin huge": (arch(nin=10**40), r"parameters has 37 entries but architecture 10{40}-5-3-1 has"),
-    "sizes empty": (arch(sizes=[]), r"architecture\.sizes must be a non-empty list of integers ≥ 1, got \[\]"),
-    "sizes text": (arch(sizes=[5, "3", 1]), r"architecture\.sizes\[1\] must be an integer ≥ 1, got '3' \(str\)"),
+    "sizes empty": (arch(sizes=[]),
+        r"architecture\.sizes must be a non-empty list of integers ≥ 1, got \[\]"),
+    "sizes text": (arch(sizes=[5, "3", 1]),
+        r"architecture\.sizes\[1\] must be an integer ≥ 1, got '3' \(str\)"),
     "sizes dict": (arch(sizes={}), r"architecture\.sizes must be a non-empty list .*, got \{\} \(dict\)"),
     "sizes number": (arch(sizes=5), r"architecture\.sizes must be a non-empty list .*, got 5 \(int\)"),
-    "sizes string": (arch(sizes="5,3,1"), r"architecture\.sizes must be a non-empty list .*, got '5,3,1' \(str"),
+    "sizes string": (arch(sizes="5,3,1"),
+        r"architecture\.sizes must be a non-empty list .*, got '5,3,1' \(str"),
     "sizes null": (arch(sizes=None), r"architecture\.sizes must be a non-empty list .*, got None"),
     "sizes nested": (arch(sizes=[[5], 3, 1]), r"architecture\.sizes\[0\] must be an integer ≥ 1, got \[5\]"),
     "sizes bool": (arch(sizes=[5, True, 1]), r"architecture\.sizes\[1\] must be an integer ≥ 1, got True"),
@@ -179,7 +182,8 @@ MALFORMED = {
     "activation null": (arch(activation=None), r"architecture\.activation " + NOT_ONE_OF + "None"),
     "activation number": (arch(activation=1), r"architecture\.activation " + NOT_ONE_OF + r"1 \(int\)"),
     "activation case": (arch(activation="Tanh"), r"architecture\.activation " + NOT_ONE_OF + "'Tanh'"),
-    "output list": (arch(output_activation=["sigmoid"]), r"output_activation " + NOT_ONE_OF + r"\['sigmoid'\]"),
+    "output list": (arch(output_activation=["sigmoid"]),
+        r"output_activation " + NOT_ONE_OF + r"\['sigmoid'\]"),
     "seed null": (arch(seed=None), SEED_RULE + r"None \(NoneType\)"),
     "seed float": (arch(seed=1.5), SEED_RULE + r"1\.5 \(float\)"),
     "seed text": (arch(seed="0"), SEED_RULE + r"'0' \(str\)"),
@@ -187,35 +191,41 @@ MALFORMED = {
     "seed negative": (arch(seed=-1), SEED_RULE + "-1"),
     "seed huge": (arch(seed=2**64), SEED_RULE + "18446744073709551616"),
     # -- parameters ----------------------------------------------------------------------------------
-    "parameters list": (top(parameters=[1.0]), r"parameters must be a JSON object label -> number, got \[1\.0\]"),
+    "parameters list": (top(parameters=[1.0]),
+        r"parameters must be a JSON object label -> number, got \[1\.0\]"),
     "parameters null": (top(parameters=None), "parameters must be a JSON object label -> number, got None"),
     "parameters text": (top(parameters="W"), "parameters must be a JSON object label -> number, got 'W'"),
     "one missing": (
         edited(lambda d: d["parameters"].pop("b[3]_0")),
         "parameters has 36 entries but architecture 2-5-3-1 has 37",
     ),
-    "wrong architecture": (arch(sizes=[4, 3, 1]), "parameters has 37 entries but architecture 2-4-3-1 has 31"),
+    "wrong architecture": (arch(sizes=[4, 3, 1]),
+        "parameters has 37 entries but architecture 2-4-3-1 has 31"),
     "renamed label": (edited(rename_first_label), r"missing 1: W\[1\]_0,0; unexpected 1: W\[1\]_9,9"),
     "text value": (edited(set_param("0.5")), r"W\[2\]_1,2 must be a finite number, got '0.5' \(str\)"),
     "null value": (edited(set_param(None)), r"W\[2\]_1,2 must be a finite number, got None"),
     "bool value": (edited(set_param(True)), r"W\[2\]_1,2 must be a finite number, got True"),
     "list value": (edited(set_param([1.0])), r"W\[2\]_1,2 must be a finite number, got \[1.0\]"),
     "object value": (edited(set_param({"a": 1})), r"W\[2\]_1,2 must be a finite number, got \{'a': 1\}"),
-    "long text value": (edited(set_param("x" * 100_000)), r"W\[2\]_1,2 must be a finite number, got 'xxx.*\.\.\."),
+    "long text value": (edited(set_param("x" * 100_000)),
+        r"W\[2\]_1,2 must be a finite number, got 'xxx.*\.\.\."),
     "NaN": (raw_param("NaN"), "non-finite number NaN"),
     "Infinity": (raw_param("Infinity"), "non-finite number Infinity"),
     "-Infinity": (raw_param("-Infinity"), "non-finite number -Infinity"),
     "overflowing float": (raw_param("1e400"), r"W\[2\]_1,2 must be a finite number, got inf"),
-    "huge integer": (raw_param("1" + "0" * 400), r"W\[2\]_1,2 must be a finite number, got an integer too large"),
+    "huge integer": (raw_param("1" + "0" * 400),
+        r"W\[2\]_1,2 must be a finite number, got an integer too large"),
     "integer past the digit limit": (raw_param("7" * 5000), "an integer of 5,000 digits"),
     # -- metadata ------------------------------------------------------------------------------------
     "metadata list": (top(metadata=[]), r"metadata must be a JSON object, got \[\] \(list\)"),
     "metadata null": (top(metadata=None), "metadata must be a JSON object, got None"),
     "metadata text": (top(metadata="trained"), "metadata must be a JSON object, got 'trained'"),
     "metadata NaN": (raw_metadata('{"loss": NaN}'), "non-finite number NaN"),
-    "metadata 1e400": (raw_metadata('{"loss": 1e400}'), r"metadata\['loss'\] must be a finite number, got inf"),
+    "metadata 1e400": (raw_metadata('{"loss": 1e400}'),
+        r"metadata\['loss'\] must be a finite number, got inf"),
     "metadata too deep": (
-        raw_metadata('{"a": ' + "[" * 150 + "]" * 150 + "}"), "metadata must be nested at most 100 levels deep"
+        raw_metadata('{"a": ' + "[" * 150 + "]" * 150 + "}"),
+            "metadata must be nested at most 100 levels deep"
     ),
     "metadata long integer": (raw_metadata('{"n": ' + "9" * 4301 + "}"), "an integer of 4,301 digits"),
 }
@@ -360,17 +370,23 @@ REFUSED_SAVES = [
      r"the keys of metadata\['runs'\] must be strings, got 0 \(int\)"),
     ("nan", {"metadata": {"loss": math.nan}}, ValueError,
      r"^save_model: metadata\['loss'\] must be a finite number, got nan; JSON has no nan or inf$"),
-    ("inf", {"metadata": {"loss": math.inf}}, ValueError, r"metadata\['loss'\] must be a finite number, got inf"),
-    ("-inf in a list", {"metadata": {"l": [1.0, -math.inf]}}, ValueError, r"metadata\['l'\]\[1\] must be a finite"),
+    ("inf", {"metadata": {"loss": math.inf}}, ValueError,
+     r"metadata\['loss'\] must be a finite number, got inf"),
+    ("-inf in a list", {"metadata": {"l": [1.0, -math.inf]}}, ValueError,
+     r"metadata\['l'\]\[1\] must be a finite"),
     ("a tuple", {"metadata": {"shape": (2, 3)}}, TypeError,
      NOT_PLAIN + r"\(2, 3\) \(tuple\); JSON has no tuples and it would load back as a list: pass a list$"),
     ("an integer past the digit limit", {"metadata": {"n": 10**5000}}, ValueError,
      r"metadata\['n'\] must be an integer of at most 4300 digits, got an integer of more than"),
-    ("a numpy float64", {"metadata": {"acc": np.float64(0.5)}}, TypeError, NOT_PLAIN + r".*\(float64\); write x\.item"),
-    ("a numpy float32", {"metadata": {"acc": np.float32(0.5)}}, TypeError, NOT_PLAIN + r".*\(float32\); write x\.item"),
-    ("a numpy int", {"metadata": {"steps": np.int64(3)}}, TypeError, NOT_PLAIN + r".*\(int64\); write x\.item"),
+    ("a numpy float64", {"metadata": {"acc": np.float64(0.5)}}, TypeError,
+     NOT_PLAIN + r".*\(float64\); write x\.item"),
+    ("a numpy float32", {"metadata": {"acc": np.float32(0.5)}}, TypeError,
+     NOT_PLAIN + r".*\(float32\); write x\.item"),
+    ("a numpy int", {"metadata": {"steps": np.int64(3)}}, TypeError,
+     NOT_PLAIN + r".*\(int64\); write x\.item"),
     ("a numpy bool", {"metadata": {"ok": np.bool_(True)}}, TypeError, NOT_PLAIN + r".*write x\.item"),
-    ("a numpy array", {"metadata": {"w": np.arange(3)}}, TypeError, NOT_PLAIN + r".*\(ndarray\); write array\.tolist"),
+    ("a numpy array", {"metadata": {"w": np.arange(3)}}, TypeError,
+     NOT_PLAIN + r".*\(ndarray\); write array\.tolist"),
     ("a set", {"metadata": {"tags": {"a"}}}, TypeError, NOT_PLAIN + r"\{'a'\} \(set\); JSON has no sets"),
     ("a frozenset", {"metadata": {"tags": frozenset()}}, TypeError, NOT_PLAIN + r".*JSON has no sets"),
     ("bytes", {"metadata": {"raw": b"ab"}}, TypeError, NOT_PLAIN + r"b'ab' \(bytes\); JSON holds text"),
@@ -390,9 +406,11 @@ REFUSED_SAVES = [
      r"metadata\['self'\] must be plain JSON, got a container that holds itself"),
     ("metadata a list", {"metadata": [1, 2]}, TypeError,
      r"^save_model: metadata must be a dict with str keys, or None, got \[1, 2\] \(list\)$"),
-    ("metadata a string", {"metadata": "trained"}, TypeError, r"metadata must be a dict with str keys, or None"),
+    ("metadata a string", {"metadata": "trained"}, TypeError,
+     r"metadata must be a dict with str keys, or None"),
     ("metadata an OrderedDict", {"metadata": collections.OrderedDict(a=1)}, TypeError, r"pass dict\(x\)"),
-    ("not a model", {"model": [1.0]}, TypeError, r"^save_model: model must be an nn\.MLP, got \[1\.0\] \(list\)$"),
+    ("not a model", {"model": [1.0]}, TypeError,
+     r"^save_model: model must be an nn\.MLP, got \[1\.0\] \(list\)$"),
     ("a Layer, not a model", {"model": nn.Layer(2, 3)}, TypeError, r"model must be an nn\.MLP, got Layer"),
     ("path None", {"path": None}, TypeError,
      r"^save_model: path must be a file name \(str or pathlib\.Path\), got None \(NoneType\)$"),
@@ -412,7 +430,8 @@ def mutated(change):
 
 REFUSED_MODELS = [
     ("seed set to None afterwards", lambda m: setattr(m, "seed", None), TypeError,
-     r"^save_model: this model cannot be saved, its file would not load: architecture\.seed must be an integer"),
+     r"^save_model: this model cannot be saved, its file would not load: "
+     r"architecture\.seed must be an integer"),
     ("seed set to a numpy int", lambda m: setattr(m, "seed", np.int64(3)), TypeError,
      r"architecture\['seed'\] " + NOT_PLAIN + r"np\.int64\(3\)"),
     ("activation set to an unknown name", lambda m: setattr(m, "activation", "swish"), ValueError,
@@ -434,8 +453,12 @@ def test_the_catalogue_of_refused_saves_is_large():
     assert len(REFUSED_SAVES) + len(REFUSED_MODELS) >= 45
 
 
-@pytest.mark.parametrize(("case", "call", "error", "message"), REFUSED_SAVES, ids=[r[0] for r in REFUSED_SAVES])
-def test_a_save_that_would_not_load_back_is_refused_and_the_old_file_kept(existing, case, call, error, message):
+@pytest.mark.parametrize(
+    ("case", "call", "error", "message"), REFUSED_SAVES, ids=[r[0] for r in REFUSED_SAVES]
+)
+def test_a_save_that_would_not_load_back_is_refused_and_the_old_file_kept(
+    existing, case, call, error, message
+):
     path, old_bytes = existing
     arguments = {"model": trained_looking(), "path": path, "metadata": None} | call
     with pytest.raises(error, match=message) as caught:
@@ -445,7 +468,9 @@ def test_a_save_that_would_not_load_back_is_refused_and_the_old_file_kept(existi
     assert path.read_bytes() == old_bytes and leftovers(path.parent) == []
 
 
-@pytest.mark.parametrize(("case", "change", "error", "message"), REFUSED_MODELS, ids=[r[0] for r in REFUSED_MODELS])
+@pytest.mark.parametrize(
+    ("case", "change", "error", "message"), REFUSED_MODELS, ids=[r[0] for r in REFUSED_MODELS]
+)
 def test_a_model_edited_by_hand_is_saved_only_if_it_loads_back(existing, case, change, error, message):
     path, old_bytes = existing
     try:
@@ -493,7 +518,9 @@ ANYTHING = st.recursive(
     | st.sampled_from([np.float64(1.5), np.int32(2), (1, 2), {1}, b"x", Text("t"), 1j])
     | st.builds(pow, st.just(10), st.just(4400)),  # past the digit limit (built lazily: no repr)
     lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=3) | st.integers(0, 3) | st.booleans() | st.none(), children, max_size=3),
+    | st.dictionaries(
+        st.text(max_size=3) | st.integers(0, 3) | st.booleans() | st.none(), children, max_size=3
+    ),
     max_leaves=12,
 )
 
@@ -508,7 +535,7 @@ def test_every_save_loads_back_exactly_or_is_refused_leaving_the_old_file(existi
         assert path.read_bytes() == old_bytes
         return
     assert nn.serialize._same(load_metadata(path), metadata)
-    assert path.read_bytes() == old_bytes or load_model(path).state_dict() == MLP(2, [3, 1], seed=1).state_dict()
+    assert hex_state(load_model(path)) == hex_state(MLP(2, [3, 1], seed=1))
     path.write_bytes(old_bytes)
 
 
@@ -568,7 +595,7 @@ def test_every_seed_a_model_takes_saves_and_loads(tmp_path, seed):
 
 
 def test_model_to_dict_checks_as_save_model_does():
-    with pytest.raises(TypeError, match=r"^model_to_dict: the keys of metadata must be strings, got 1 \(int\)"):
+    with pytest.raises(TypeError, match=r"^model_to_dict: the keys of metadata must be strings, got 1 "):
         nn.serialize.model_to_dict(trained_looking(), {1: "a"})
     document = nn.serialize.model_to_dict(trained_looking(), {"a": [1]})
     assert nn.serialize.model_from_dict(json.loads(json.dumps(document))).state_dict() == (
