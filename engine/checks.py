@@ -35,19 +35,17 @@ _SHORT.maxother = 60
 _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
 
 SEED_LIMIT = 2**64
-"""Seeds are integers in [0, 2⁶⁴): what ``numpy.random.default_rng`` and ``random.Random`` both take."""
+"""Seeds are integers in [0, 2⁶⁴): ``random.Random`` and ``numpy.random.default_rng`` take them alike
+(numpy refuses negative ones) and a model file stores them exactly."""
 
 
 def short_repr(value: object) -> str:
     """``repr(value)`` shortened for an error message; never raises, whatever the value."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return _SHORT.repr(value)
-        except ValueError:  # past Python's 4,300-digit limit for int → str
-            return f"an integer of more than {_int_digit_limit():,} digits"
     try:
         return _SHORT.repr(value)
     except Exception:  # a broken __repr__ must not hide the real error
+        if isinstance(value, int):  # past Python's 4,300-digit limit for int → str
+            return f"an integer of more than {_int_digit_limit():,} digits"
         return f"<{type(value).__name__} object>"
 
 
@@ -181,9 +179,8 @@ def check_sequence(
     else:
         expected = f"a list of {of}"
     ndim = getattr(value, "ndim", None)
-    if isinstance(value, (str, bytes, bytearray, Mapping, Set)) or not hasattr(value, "__getitem__") or (
-        not hasattr(value, "__len__") or ndim == 0
-    ):
+    indexable = hasattr(value, "__getitem__") and hasattr(value, "__len__") and ndim != 0
+    if not indexable or isinstance(value, (str, bytes, bytearray, Mapping, Set)):
         fail(TypeError, function, name, expected, describe(value), hint)
     if ndim is not None and ndim != 1:
         shape = getattr(value, "shape", "?")
@@ -196,10 +193,7 @@ def check_sequence(
 
 def check_seed(function: str, value: object, name: str = "seed") -> int:
     """A random seed: an integer in [0, 2⁶⁴), the same rule for models, datasets and shuffles."""
-    return check_int(
-        function, name, value, minimum=0, maximum=SEED_LIMIT - 1,
-        hint="e.g. seed=0",
-    )
+    return check_int(function, name, value, minimum=0, maximum=SEED_LIMIT - 1, hint="e.g. seed=0")
 
 
 def check_instance(function: str, name: str, value: object, kind: type, expected: str, hint: str = "") -> Any:
