@@ -215,7 +215,10 @@ def _document(model: object, metadata: object, function: str) -> tuple[dict[str,
     if metadata is not None:
         _check_json(metadata, "metadata", function)  # from depth 0, as load_model checks it
         document["metadata"] = metadata
-    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    try:  # the checks above leave nothing json.dumps refuses, unless sys.set_int_max_str_digits was lowered
+        text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{function}: the model cannot be written as JSON: {error}") from None
     _check_reads_back(text, document, function)
     _check_structure(model, function)
     return document, text

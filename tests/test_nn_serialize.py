@@ -9,6 +9,7 @@ import json
 import math
 import os
 import stat
+import sys
 
 import numpy as np
 import pytest
@@ -617,3 +618,16 @@ def test_replacing_a_file_keeps_its_permissions_and_a_new_one_gets_the_umask(exi
     os.umask(umask)
     fresh = save_model(trained_looking(), tmp_path / "fresh.json")
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="Python without the digit limit")
+def test_a_lowered_integer_digit_limit_still_gives_a_named_error(existing):
+    path, old_bytes = existing
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(ValueError, match=r"^save_model: the model cannot be written as JSON: "):
+            save_model(trained_looking(), path, metadata={"n": 10**1000})
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert path.read_bytes() == old_bytes and leftovers(path.parent) == []
