@@ -1,17 +1,271 @@
-"""Input checks and error messages: what a Value and an op accept, and how a refusal reads.
+"""Input checks and error messages, shared by ``engine`` and ``nn``: one rule, one message shape.
 
-Kept out of the core (``engine/value.py``) so that the core reads as the math.
-Every message names the op or function and the offending value.
+Two parts: the argument checks of public functions (below), and what an op or a
+Value accepts as a number, with the errors ops raise (``DomainError``,
+``AnomalyError``; further down). Kept out of the core (``engine/value.py``) so
+the core reads as the math.
+
+Every public call checks its arguments before it changes anything. These small
+functions do the checking so that the same mistake gets the same answer in every
+function: ``TypeError`` when the argument has the wrong type (a string where a
+number goes, ``True`` where an integer goes), ``ValueError`` when it has the right
+type but a wrong value (a negative count, nan). The message reads
+
+    <function>: <argument> must be <what is expected>, got <the value>[; <hint>]
+
+naming the public function the user called, the argument, and the offending
+value (shortened with ``reprlib``, so a huge list or string stays readable).
+Each check returns the value in the form the caller should keep (``int``,
+``float``, ``list``...), so a check is also the conversion.
+
+``bool`` is refused wherever a number is expected: ``True`` is an ``int`` to
+Python, but ``MLP(2, [3], seed=True)`` or ``make_moons(n_samples=True)`` is a
+mistake, not a request for 1.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 import reprlib
-from typing import Any
+import sys
+from collections.abc import Iterable, Mapping, Set
+from pathlib import Path
+from typing import Any, NoReturn
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
+
+SEED_LIMIT = 2**64
+"""Seeds are integers in [0, 2⁶⁴): ``random.Random`` and ``numpy.random.default_rng`` take them alike
+(numpy refuses negative ones) and a model file stores them exactly."""
 
 
+def short_repr(value: object) -> str:
+    """``repr(value)`` shortened for an error message; never raises, whatever the value."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        if isinstance(value, int):  # past Python's 4,300-digit limit for int → str
+            return f"an integer of more than {_int_digit_limit():,} digits"
+        return f"<{type(value).__name__} object>"
+
+
+def describe(value: object) -> str:
+    """The value and its type, for a ``TypeError`` message: ``'abc' (str)``, ``None (NoneType)``."""
+    return f"{short_repr(value)} ({type(value).__name__})"
+
+
+def fail(
+    error: type[Exception], function: str, name: str, expected: str, got: str, hint: str = ""
+) -> NoReturn:
+    """Raise ``error`` with the shared message shape.
+
+    ``function`` is the public function the user called; an empty string leaves
+    the head out, for callers that add their own (``load_model`` puts the file
+    name there).
+    """
+    head = f"{function}: " if function else ""
+    tail = f"; {hint}" if hint else ""
+    raise error(f"{head}{name} must be {expected}, got {got}{tail}")
+
+
+def check_int(
+    function: str, name: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
+    hint: str = "",
+) -> int:
+    """An integer (Python or numpy, not bool) in [minimum, maximum], returned as an ``int``.
+
+    >>> check_int("make_moons", "n_samples", 5, minimum=2)
+    5
+    >>> check_int("make_moons", "n_samples", 2.5, minimum=2)
+    Traceback (most recent call last):
+    TypeError: make_moons: n_samples must be an integer ≥ 2, got 2.5 (float)
+    """
+    expected = "an integer" + _bounds_text(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(TypeError, function, name, expected, describe(value), hint)
+    number = int(value)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        fail(ValueError, function, name, expected, short_repr(value), hint)
+    return number
+
+
+def check_real(
+    function: str,
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    hint: str = "",
+) -> float:
+    """A finite real number (int, float, Fraction, numpy scalar; not bool), returned as a ``float``.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones.
+    nan, ±inf and an integer too large for a float are wrong values (``ValueError``).
+
+    >>> check_real("SGD", "momentum", 0.9, minimum=0.0, below=1.0)
+    0.9
+    >>> check_real("SGD", "lr", -1, above=0.0)
+    Traceback (most recent call last):
+    ValueError: SGD: lr must be a finite number > 0, got -1
+    """
+    expected = _interval_text(minimum, maximum, above, below)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(TypeError, function, name, expected, describe(value), hint)
+    try:
+        number = float(value)
+    except OverflowError:
+        fail(ValueError, function, name, expected, "an integer too large for a float (max ≈ 1.8e308)", hint)
+    if not (
+        math.isfinite(number)
+        and (minimum is None or number >= minimum)
+        and (maximum is None or number <= maximum)
+        and (above is None or number > above)
+        and (below is None or number < below)
+    ):
+        fail(ValueError, function, name, expected, short_repr(value), hint)
+    return number
+
+
+def check_bool(function: str, name: str, value: object) -> bool:
+    """``True`` or ``False`` (a numpy bool too), returned as a ``bool``; 0, 1 and "yes" are refused."""
+    if isinstance(value, bool) or _is_numpy_bool(value):
+        return bool(value)
+    fail(TypeError, function, name, "True or False", describe(value))
+
+
+def check_str(function: str, name: str, value: object, *, nonempty: bool = False, hint: str = "") -> str:
+    """A ``str`` (non-empty when ``nonempty``)."""
+    expected = "a non-empty string" if nonempty else "a string"
+    if not isinstance(value, str):
+        fail(TypeError, function, name, expected, describe(value), hint)
+    if nonempty and not value:
+        fail(ValueError, function, name, expected, "''", hint)
+    return value
+
+
+def check_choice(function: str, name: str, value: object, choices: Iterable[str]) -> str:
+    """One of the names in ``choices``: a non-string is a ``TypeError``, an unknown name a ``ValueError``.
+
+    >>> check_choice("MLP", "activation", "softmax", ["tanh", "relu"])
+    Traceback (most recent call last):
+    ValueError: MLP: activation must be one of 'tanh', 'relu', got 'softmax'
+    """
+    names = list(choices)
+    expected = "one of " + ", ".join(map(repr, names))
+    if not isinstance(value, str):
+        fail(TypeError, function, name, expected, describe(value))
+    if value not in names:
+        fail(ValueError, function, name, expected, short_repr(value))
+    return value
+
+
+def check_sequence(
+    function: str, name: str, value: object, *, of: str, min_length: int = 0, hint: str = ""
+) -> list[Any]:
+    """A list, tuple, range or 1-D array (of ``of``, said in the message), returned as a new ``list``.
+
+    Strings, mappings, sets, iterators and scalars are ``TypeError``s (a set has no
+    order, an iterator would be used up); an array of 2 or more dimensions or fewer
+    than ``min_length`` items is a ``ValueError``. The items are not checked here:
+    check each one with its own rule, naming it ``name[i]``.
+    """
+    if min_length == 1:
+        expected = f"a non-empty list of {of}"
+    elif min_length > 1:
+        expected = f"a list of at least {min_length} {of}"
+    else:
+        expected = f"a list of {of}"
+    ndim = getattr(value, "ndim", None)
+    indexable = hasattr(value, "__getitem__") and hasattr(value, "__len__") and ndim != 0
+    if not indexable or isinstance(value, (str, bytes, bytearray, Mapping, Set)):
+        fail(TypeError, function, name, expected, describe(value), hint)
+    if ndim is not None and ndim != 1:
+        shape = getattr(value, "shape", "?")
+        fail(ValueError, function, name, expected, f"an array of shape {shape}", hint)
+    items = list(value)  # type: ignore[call-overload]
+    if len(items) < min_length:
+        fail(ValueError, function, name, expected, short_repr(value), hint)
+    return items
+
+
+def check_seed(function: str, value: object, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2⁶⁴), the same rule for models, datasets and shuffles."""
+    return check_int(function, name, value, minimum=0, maximum=SEED_LIMIT - 1, hint="e.g. seed=0")
+
+
+def check_instance(function: str, name: str, value: object, kind: type, expected: str, hint: str = "") -> Any:
+    """``value`` itself when it is a ``kind``, else a ``TypeError`` saying ``expected``."""
+    if not isinstance(value, kind):
+        fail(TypeError, function, name, expected, describe(value), hint)
+    return value
+
+
+def check_path(function: str, name: str, value: object) -> Path:
+    """A file name: a non-empty ``str`` or ``os.PathLike`` (e.g. ``pathlib.Path``), returned as a ``Path``."""
+    expected = "a file name (str or pathlib.Path)"
+    if not isinstance(value, (str, os.PathLike)):
+        fail(TypeError, function, name, expected, describe(value))
+    text = os.fspath(value)
+    if not isinstance(text, str):  # an os.PathLike of bytes
+        fail(TypeError, function, name, expected, describe(value))
+    if not text:
+        fail(ValueError, function, name, expected, "''")
+    if "\0" in text:
+        fail(ValueError, function, name, expected, f"{short_repr(text)}, which holds a NUL character")
+    return Path(text)
+
+
+def _bounds_text(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {_number_text(minimum)} to {_number_text(maximum)}"
+    if minimum is not None:
+        return f" ≥ {_number_text(minimum)}"
+    if maximum is not None:
+        return f" ≤ {_number_text(maximum)}"
+    return ""
+
+
+def _interval_text(
+    minimum: float | None, maximum: float | None, above: float | None, below: float | None
+) -> str:
+    low = f"[{minimum:g}" if minimum is not None else f"({above:g}" if above is not None else None
+    high = f"{maximum:g}]" if maximum is not None else f"{below:g})" if below is not None else None
+    if low is not None and high is not None:
+        return f"a number in {low}, {high}"
+    if low is not None:
+        return f"a finite number {'≥' if minimum is not None else '>'} {low[1:]}"
+    if high is not None:
+        return f"a finite number {'≤' if maximum is not None else '<'} {high[:-1]}"
+    return "a finite number"
+
+
+def _number_text(number: float) -> str:
+    """Bounds as a person writes them: 18446744073709551615 reads better as 2**64 − 1."""
+    if number == SEED_LIMIT - 1:
+        return "2**64 − 1"
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def _int_digit_limit() -> int:
+    return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+
+
+def _is_numpy_bool(value: object) -> bool:
+    # Read by name so that engine does not import numpy just for this check.
+    return type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")
+
+
+# ---------------------------------------------------------------------------
+# What ops and Values accept as numbers, and the errors ops raise
+# ---------------------------------------------------------------------------
 class DomainError(ValueError):
     """An op got an input outside its domain: log of 0, division by 0, exp overflow, ..."""
 
@@ -20,21 +274,8 @@ class AnomalyError(FloatingPointError):
     """Raised inside ``detect_anomaly()`` by the first op whose result or local derivative is nan or inf."""
 
 
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-
-
-def short_repr(value: object) -> str:
-    """``repr(value)``, shortened for a message (long strings and containers are cut with ``...``)."""
-    try:
-        return _short.repr(value)
-    except Exception:  # a broken __repr__ must not hide the real error
-        return f"<{type(value).__name__} object>"
-
-
-def describe(value: object) -> str:
-    """How an input is named in a message: its number and, if any, its label (``2.0 (label 'x')``)."""
+def describe_operand(value: object) -> str:
+    """How an op's input is named in a message: its number and, if any, its label (``2.0 (label 'x')``)."""
     data = getattr(value, "_data", None)
     if type(data) is float:  # a Value (checks.py does not import Value: the core imports checks)
         label = getattr(value, "_label", "")
@@ -70,7 +311,7 @@ def as_number(value: Any, where: str) -> float:
 
 def _real_as_float(value: Any, where: str) -> float:
     if hasattr(value, "_data") and hasattr(value, "_parents"):
-        raise TypeError(f"{where}: expected a number, got a Value ({describe(value)}); pass v.data")
+        raise TypeError(f"{where}: expected a number, got a Value ({describe_operand(value)}); pass v.data")
     shape = getattr(value, "shape", None)
     if shape is not None and shape != ():
         raise TypeError(

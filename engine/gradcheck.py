@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from engine.backprop import grad
+from engine.checks import check_bool, check_instance, check_real, check_sequence, describe
 from engine.modes import gc_paused
 from engine.value import Value
 
@@ -33,6 +34,9 @@ def numerical_grad(
     gradients enabled, as it would in training: some functions take a stabler
     route through the graph (the cross-entropy of a saturated sigmoid uses its z).
     """
+    _check_function("numerical_grad", f)
+    values = _check_values("numerical_grad", values)
+    eps = check_real("numerical_grad", "eps", eps, above=0.0)
     estimates = []
     with gc_paused():
         for value in values:
@@ -116,7 +120,16 @@ def gradcheck(
     ``GradcheckError`` with the report when an input fails and
     ``raise_on_failure`` is true. ``.grad`` of the inputs is left untouched.
     """
-    values = [x if isinstance(x, Value) else Value(x, label=f"x{i}") for i, x in enumerate(inputs)]
+    _check_function("gradcheck", f)
+    items = check_sequence("gradcheck", "inputs", inputs, of="Values or numbers", min_length=1)
+    eps = check_real("gradcheck", "eps", eps, above=0.0)
+    atol = check_real("gradcheck", "atol", atol, minimum=0.0)
+    rtol = check_real("gradcheck", "rtol", rtol, minimum=0.0)
+    raise_on_failure = check_bool("gradcheck", "raise_on_failure", raise_on_failure)
+    values = [
+        x if isinstance(x, Value) else Value(check_real("gradcheck", f"inputs[{i}]", x), label=f"x{i}")
+        for i, x in enumerate(items)
+    ]
     output = f(*values)
     if not isinstance(output, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(output).__name__}")
@@ -140,3 +153,14 @@ def gradcheck(
     if raise_on_failure and not report.passed:
         raise GradcheckError("gradcheck failed:\n" + str(report))
     return report
+
+
+def _check_function(function: str, f: object) -> None:
+    if not callable(f):
+        raise TypeError(f"{function}: f must be a function, got {describe(f)}")
+
+
+def _check_values(function: str, values: object) -> list[Value]:
+    """The Values whose ``data`` is nudged: each must be a Value (a number has no ``data`` to nudge)."""
+    items = check_sequence(function, "values", values, of="Values")
+    return [check_instance(function, f"values[{i}]", v, Value, "a Value") for i, v in enumerate(items)]

@@ -204,10 +204,10 @@ def inputs_as_written(op: Op, parents: Sequence[Value], const: float | None) -> 
 def anomaly_message(op: Op, parents: Sequence[Value], const: float | None, out: float,
                     local_grads: Sequence[float]) -> str:
     """The ``detect_anomaly`` message for an op whose result or local derivative is nan or inf."""
-    from engine.checks import describe
+    from engine.checks import describe_operand
 
     inputs = inputs_as_written(op, parents, const)
-    named = ", ".join(describe(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
+    named = ", ".join(describe_operand(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
     result = f"{out!r} with a non-finite local derivative" if math.isfinite(out) else f"{out!r}"
     return (
         f"detect_anomaly: op {op.name!r} gave {result} computing {written_over_labels(op, inputs)}; "
@@ -217,7 +217,7 @@ def anomaly_message(op: Op, parents: Sequence[Value], const: float | None, out: 
 
 def backward_anomaly_message(node: Value, order: Sequence[Value], gradients: dict[Value, float]) -> str:
     """The ``detect_anomaly`` message for a backward pass whose gradient at ``node`` overflowed."""
-    from engine.checks import describe
+    from engine.checks import describe_operand
 
     terms = []
     for consumer in order:
@@ -227,7 +227,7 @@ def backward_anomaly_message(node: Value, order: Sequence[Value], gradients: dic
                     f"{gradients[consumer]!r} · {local!r} through op {consumer.op.name!r}"  # type: ignore[union-attr]
                 )
     return (
-        f"detect_anomaly: backward gave the gradient {gradients[node]!r} at {describe(node)} "
+        f"detect_anomaly: backward gave the gradient {gradients[node]!r} at {describe_operand(node)} "
         f"(made by {written_over_labels(node.op, node.inputs) if node.op else 'a leaf'}): the sum of "
         f"upstream × local over the ops that use it, {' + '.join(terms[:6]) or 'none'}, overflows; "
         "no grad was changed. Rescale the loss or the inputs"

@@ -30,7 +30,7 @@ from engine.checks import (
     as_label,
     as_number,
     comparison_error,
-    describe,
+    describe_operand,
     short_repr,
 )
 from engine.notation import (
@@ -161,7 +161,7 @@ class Value:
     def __bool__(self) -> bool:
         # micrograd's Value is always true, so `if loss:` or `x or default` silently misbehave.
         raise TypeError(
-            f"bool(Value): a Value has no truth value ({describe(self)}); test its number, "
+            f"bool(Value): a Value has no truth value ({describe_operand(self)}); test its number, "
             "e.g. `if v.data > 0:`, or use `if v is not None:`"
         )
 
@@ -757,7 +757,8 @@ def _checked_local_grads(op: Op, out: float, data: Sequence[float], inputs: Sequ
             continue
         if derivative is None:  # the op's rule says this input must be a number (power's n)
             raise TypeError(
-                f"{op.name}: {_input_name(op, inputs, x)} must be a number here, got a Value ({describe(x)})"
+                f"{op.name}: {_input_name(op, inputs, x)} must be a number here, got a Value "
+                f"({describe_operand(x)})"
             )
         if type(derivative) is not float:
             derivative = _as_result(op, derivative, "local_grads")
@@ -809,8 +810,8 @@ def _input_name(op: Op, inputs: Sequence[Any], x: object) -> str:
 def _named_inputs(op: Op, inputs: Sequence[Any]) -> str:
     """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
     if op.arity is None or len(inputs) != len(op.input_names):
-        return ", ".join(describe(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
-    return ", ".join(f"{name} = {describe(x)}" for name, x in zip(op.input_names, inputs))
+        return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
+    return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
 
 
 _new_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
@@ -1056,7 +1057,7 @@ def _gradient_number(gradient: object, function: str) -> float:
     if isinstance(gradient, Value):
         raise TypeError(
             f"{function}: gradient is the number dL/droot to start from (default 1.0), got a Value "
-            f"({describe(gradient)}); pass its .data"
+            f"({describe_operand(gradient)}); pass its .data"
         )
     return as_number(gradient, f"{function}: gradient")
 

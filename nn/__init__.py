@@ -17,7 +17,7 @@ from nn.formulas import backprop, params_from_model
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
 from nn.optim import SGD
-from nn.serialize import ModelFileError, load_model, save_model
+from nn.serialize import ModelFileError, load_metadata, load_model, save_model
 from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "compare_gradients",
     "fit",
     "hinge",
+    "load_metadata",
     "load_model",
     "make_blobs",
     "make_circles",

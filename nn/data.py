@@ -13,22 +13,22 @@ The same seed gives the same arrays, to the bit, on every run.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
+from engine.checks import check_int, check_real, check_seed, describe, fail, short_repr
 
-def _check_args(function: str, n_samples: object, noise: object, seed: object, minimum: int) -> None:
-    """Validate the common arguments, naming the function and the offending value."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < minimum:
-        raise ValueError(f"{function}: n_samples must be an integer ≥ {minimum}, got {n_samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (
-        math.isfinite(noise) and noise >= 0.0
-    ):
-        raise ValueError(f"{function}: noise must be a finite number ≥ 0, got {noise!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{function}: seed must be an integer, got {seed!r}")
+
+def _check_args(
+    function: str, n_samples: object, noise: object, seed: object, minimum: int
+) -> tuple[int, float, int]:
+    """The common arguments, checked and converted; errors name the function and the value."""
+    return (
+        check_int(function, "n_samples", n_samples, minimum=minimum),
+        check_real(function, "noise", noise, minimum=0.0),
+        check_seed(function, seed),
+    )
 
 
 def _shuffled(
@@ -51,7 +51,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> tuple
     coordinate. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows;
     class 0 gets ⌊m/2⌋ samples.
     """
-    _check_args("make_moons", n_samples, noise, seed, minimum=2)
+    n_samples, noise, seed = _check_args("make_moons", n_samples, noise, seed, minimum=2)
     rng = np.random.default_rng(seed)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
@@ -64,7 +64,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> tuple
         ]
     )
     labels = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    return _shuffled(rng, points, labels, float(noise))
+    return _shuffled(rng, points, labels, noise)
 
 
 def make_circles(
@@ -75,9 +75,8 @@ def make_circles(
     ``factor`` ∈ (0, 1); ``noise`` is the per-coordinate Gaussian standard
     deviation. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows.
     """
-    _check_args("make_circles", n_samples, noise, seed, minimum=2)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0.0 < factor < 1.0:
-        raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
+    n_samples, noise, seed = _check_args("make_circles", n_samples, noise, seed, minimum=2)
+    factor = check_real("make_circles", "factor", factor, above=0.0, below=1.0)
     rng = np.random.default_rng(seed)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
@@ -86,11 +85,11 @@ def make_circles(
     points = np.concatenate(
         [
             np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
-            float(factor) * np.column_stack([np.cos(t_inner), np.sin(t_inner)]),
+            factor * np.column_stack([np.cos(t_inner), np.sin(t_inner)]),
         ]
     )
     labels = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    return _shuffled(rng, points, labels, float(noise))
+    return _shuffled(rng, points, labels, noise)
 
 
 def make_blobs(
@@ -102,14 +101,13 @@ def make_blobs(
     in turn (sizes differ by at most one). Returns X (m, 2) float64 and y (m,) in
     {0, ..., K−1} ({0, 1} by default), samples in rows.
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
-        raise ValueError(f"make_blobs: n_classes must be an integer ≥ 2, got {n_classes!r}")
-    _check_args("make_blobs", n_samples, noise, seed, minimum=int(n_classes))
+    n_classes = check_int("make_blobs", "n_classes", n_classes, minimum=2)
+    n_samples, noise, seed = _check_args("make_blobs", n_samples, noise, seed, minimum=n_classes)
     rng = np.random.default_rng(seed)
     labels = np.arange(n_samples) % n_classes
     angles = 2.0 * math.pi * labels / n_classes
     points = 2.0 * np.column_stack([np.cos(angles), np.sin(angles)])
-    return _shuffled(rng, points, labels, float(noise))
+    return _shuffled(rng, points, labels, noise)
 
 
 def make_xor(n_samples: int = 100, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -118,13 +116,13 @@ def make_xor(n_samples: int = 100, noise: float = 0.2, seed: int = 0) -> tuple[n
     Class 1 is the clusters at (1, −1) and (−1, 1). ``noise`` is each cluster's
     standard deviation. Returns X (m, 2) float64 and y (m,) in {0, 1}, samples in rows.
     """
-    _check_args("make_xor", n_samples, noise, seed, minimum=4)
+    n_samples, noise, seed = _check_args("make_xor", n_samples, noise, seed, minimum=4)
     rng = np.random.default_rng(seed)
     corners = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
     which = np.arange(n_samples) % 4
     points = corners[which]
     labels = (which >= 2).astype(np.int64)
-    return _shuffled(rng, points, labels, float(noise))
+    return _shuffled(rng, points, labels, noise)
 
 
 DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -137,13 +135,26 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 
 def check_features(X: object, function: str = "check_features") -> np.ndarray:
-    """X as a finite float64 array of shape (m, n_x), m ≥ 1, or a ValueError saying what is off."""
+    """X as a finite float64 array of shape (m, n_x), m ≥ 1, rows as samples.
+
+    ``TypeError`` when X is not an array of numbers (None, a string, a dict, text
+    or complex entries); ``ValueError`` for a wrong shape (ragged rows, one sample
+    given as a flat vector, no rows) or a nan/inf entry. Messages name ``function``.
+    """
+    expected = "an array of numbers of shape (m, n_x), one sample per row"
     try:
-        x_matrix = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{function}: X must be an array of numbers of shape (m, n_x): {error}") from None
+        raw = np.asarray(X)
+    except ValueError:  # numpy refuses rows of different lengths
+        fail(ValueError, function, "X", expected, f"rows of different lengths: {short_repr(X)}")
+    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and raw.ndim > 0):
+        fail(TypeError, function, "X", expected, describe(X))
+    try:
+        x_matrix = raw.astype(np.float64)
+    except (TypeError, ValueError):  # an object array holding something else than numbers
+        fail(TypeError, function, "X", expected, f"entries that are not numbers: {short_repr(X)}")
     if x_matrix.ndim != 2 or x_matrix.shape[0] == 0:
-        raise ValueError(f"{function}: X must have shape (m, n_x) with m ≥ 1, got shape {x_matrix.shape}")
+        hint = "for one sample x, pass [x] (shape (1, n_x))" if x_matrix.ndim == 1 else ""
+        fail(ValueError, function, "X", expected, f"shape {x_matrix.shape}", hint)
     if not np.all(np.isfinite(x_matrix)):
         row = int(np.argwhere(~np.isfinite(x_matrix))[0][0])
         raise ValueError(f"{function}: X has a non-finite value in row {row}: {x_matrix[row].tolist()}")
@@ -151,7 +162,7 @@ def check_features(X: object, function: str = "check_features") -> np.ndarray:
 
 
 def check_dataset(X: object, y: object, function: str = "check_dataset") -> tuple[np.ndarray, np.ndarray]:
-    """X as a finite float64 array (m, n_x) and y as an array (m,), or a ValueError saying what is off.
+    """X as a finite float64 array (m, n_x) (see ``check_features``) and y as an array (m,).
 
     Rows are samples (scikit-learn's layout); a course-layout X of shape (n_x, m)
     must be transposed first (``X.T``). A label row of shape (1, m) is flattened.
@@ -181,12 +192,8 @@ def train_test_split(
     samples. ``test_fraction`` ∈ (0, 1) and both parts must be non-empty.
     """
     x_matrix, y_vector = check_dataset(X, y, "train_test_split")
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not (
-        0.0 < test_fraction < 1.0
-    ):
-        raise ValueError(f"train_test_split: test_fraction must be in (0, 1), got {test_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"train_test_split: seed must be an integer, got {seed!r}")
+    test_fraction = check_real("train_test_split", "test_fraction", test_fraction, above=0.0, below=1.0)
+    seed = check_seed("train_test_split", seed)
     m = len(y_vector)
     n_test = math.ceil(test_fraction * m)
     if not 0 < n_test < m:

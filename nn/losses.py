@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 from engine import OPS, DomainError, Value, is_grad_enabled, sum_values
+from engine.checks import check_real, check_sequence, describe
 
 SATURATION = 1e-6
 """Below this distance of a sigmoid output from 0 or 1, the cross-entropy is taken from z."""
@@ -19,22 +18,45 @@ SATURATION = 1e-6
 _SIGMOID = OPS["sigmoid"]
 
 
-def _pairs(predictions: Sequence[Value], targets: Sequence[float], loss: str) -> list[tuple[Value, float]]:
-    """Check and pair predictions with targets (same length m ≥ 1, numeric targets)."""
-    predictions = [p if isinstance(p, Value) else Value(p) for p in predictions]
-    targets = list(targets)
-    if len(predictions) != len(targets):
-        raise ValueError(f"{loss}: {len(predictions)} predictions but {len(targets)} targets")
-    if not predictions:
-        raise ValueError(f"{loss}: no samples (m = 0)")
+def _pairs(
+    predictions: Sequence[Value], targets: Sequence[float], loss: str, name: str = "predictions"
+) -> list[tuple[Value, float]]:
+    """Check and pair predictions with targets: two lists of the same length m ≥ 1.
+
+    A prediction is a Value (or a number, wrapped as a leaf); a target is a finite
+    number (a Value's number is used as a constant). Wrong types are TypeErrors,
+    wrong values ValueErrors, each naming the loss and the sample.
+    """
+    outputs = check_sequence(
+        loss, name, predictions, of="Values (one model output per sample)", min_length=1,
+        hint=_list_hint(predictions, "a", "[model(x) for x in X]"),
+    )
+    labels = check_sequence(
+        loss, "targets", targets, of="numbers (one label per sample)", min_length=1,
+        hint=_list_hint(targets, "y", "a list or 1-D array"),
+    )
+    if len(outputs) != len(labels):
+        raise ValueError(f"{loss}: {len(outputs)} {name} but {len(labels)} targets")
     checked = []
-    for i, y in enumerate(targets):
-        if isinstance(y, Value):
-            y = y.data
-        if not isinstance(y, numbers.Real) or not math.isfinite(float(y)):
-            raise TypeError(f"{loss}: target {i} must be a finite number, got {y!r}")
-        checked.append((predictions[i], float(y)))
+    for i, (a, y) in enumerate(zip(outputs, labels)):
+        if not isinstance(a, Value):
+            if isinstance(a, (list, tuple)):
+                raise TypeError(
+                    f"{loss}: {name[:-1]} {i} must be one Value, got {describe(a)}; this loss takes "
+                    "a model with one output unit, one output per sample"
+                )
+            a = Value(check_real(loss, f"{name[:-1]} {i}", a))
+        number = y.data if isinstance(y, Value) else check_real(loss, f"target {i}", y)
+        checked.append((a, number))
     return checked
+
+
+def _list_hint(value: object, name: str, many: str) -> str:
+    """How to pass one sample, or many, when a loss got something else than a list."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and len(shape) == 2:
+        return f"a (1, m) row, as the course writes Y, goes in as {name.upper()}.ravel()"
+    return f"for one sample pass [{name}]; for m samples, {many}"
 
 
 def softplus(z: Value) -> Value:
@@ -105,7 +127,7 @@ def mse(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
 
 def hinge(scores: Sequence[Value], targets: Sequence[float]) -> Value:
     """L = 1/m Σᵢ max(0, 1 − yᵢsᵢ) for labels yᵢ ∈ {−1, +1} (micrograd's demo loss)."""
-    pairs = _pairs(scores, targets, "hinge")
+    pairs = _pairs(scores, targets, "hinge", "scores")
     for i, (_, y) in enumerate(pairs):
         if y not in (-1.0, 1.0):
             raise ValueError(f"hinge: target {i} must be −1 or +1, got {y!r}")

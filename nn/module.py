@@ -9,12 +9,19 @@ node (``engine.linear``) and then a = g(z).
 from __future__ import annotations
 
 import math
-import numbers
 import random
-import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from engine import Value, linear, linear_layer
+from engine.checks import (
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_seed,
+    check_sequence,
+    short_repr,
+)
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "sigmoid": Value.sigmoid,
@@ -28,10 +35,11 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 _INIT_GAIN = {"sigmoid": 1.0, "tanh": 1.0, "relu": 2.0, "linear": 1.0}
 
 
-def _check_activation(name: str) -> str:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return name
+def _check_rng(function: str, rng: object) -> random.Random:
+    """The generator for the initial weights: ``rng`` itself, or ``random.Random(0)`` when None."""
+    if rng is None:
+        return random.Random(0)  # noqa: S311 - reproducible initial weights, not secrets
+    return check_instance(function, "rng", rng, random.Random, "a random.Random or None")
 
 
 class Module:
@@ -61,41 +69,29 @@ class Module:
     def load_state_dict(self, state: Mapping[str, float]) -> None:
         """Set every parameter from a label → number mapping, as made by ``state_dict()``.
 
-        All or nothing: the labels must be exactly this module's and every value a
-        finite real number, else ``ValueError`` says what is wrong and no parameter
-        has changed. Gradients are left as they are.
+        All or nothing: the labels must be exactly this module's (else ``ValueError``)
+        and every value a finite real number (``TypeError`` for a string, a bool or
+        None; ``ValueError`` for nan, ±inf or an integer too large for a float); on
+        any error no parameter has changed. Gradients are left as they are.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(
-                f"load_state_dict: expected a mapping label -> number, got {type(state).__name__}"
-            )
+        check_instance(
+            "load_state_dict", "state", state, Mapping, "a mapping label -> number",
+            hint="e.g. the dict that model.state_dict() returns",
+        )
         named = self.named_parameters()
         expected = [label for label, _ in named]
         known = set(expected)
         missing = [label for label in expected if label not in state]
-        unexpected = [str(label) for label in state if label not in known]
+        unexpected = [
+            label if isinstance(label, str) else short_repr(label) for label in state if label not in known
+        ]
         if missing or unexpected:
             raise ValueError(
                 f"load_state_dict: labels do not match the module's {len(expected)} parameters"
                 + (f"; missing {len(missing)}: {_first(missing)}" if missing else "")
                 + (f"; unexpected {len(unexpected)}: {_first(unexpected)}" if unexpected else "")
             )
-        values = []
-        for label in expected:
-            number = state[label]
-            if isinstance(number, bool) or not isinstance(number, numbers.Real):
-                raise ValueError(
-                    f"load_state_dict: parameter {label} must be a number, got {reprlib.repr(number)}"
-                )
-            try:
-                value = float(number)
-            except OverflowError:
-                raise ValueError(
-                    f"load_state_dict: parameter {label} is an integer too large for a float"
-                ) from None
-            if not math.isfinite(value):
-                raise ValueError(f"load_state_dict: parameter {label} must be finite, got {value!r}")
-            values.append(value)
+        values = [check_real("load_state_dict", f"parameter {label}", state[label]) for label in expected]
         for (_, p), number in zip(named, values, strict=True):
             p.data = number
 
@@ -112,21 +108,24 @@ class Neuron(Module):
         index: int = 0,
         rng: random.Random | None = None,
     ) -> None:
-        if nin < 1:
-            raise ValueError(f"Neuron needs at least one input, got nin={nin}")
-        self.activation = _check_activation(activation)
-        self.layer, self.index = layer, index
-        rng = rng if rng is not None else random.Random(0)
+        nin = check_int("Neuron", "nin", nin, minimum=1)
+        self.activation = check_choice("Neuron", "activation", activation, ACTIVATIONS)
+        self.layer = check_int("Neuron", "layer", layer, minimum=1)
+        self.index = check_int("Neuron", "index", index, minimum=0)
+        rng = _check_rng("Neuron", rng)
         scale = math.sqrt(_INIT_GAIN[activation] / nin)
-        self.w = tuple(
-            Value(rng.gauss(0.0, scale), label=f"W[{layer}]_{index},{j}") for j in range(nin)
-        )
-        self.b = Value(0.0, label=f"b[{layer}]_{index}")
+        # The labels are the neuron's place in the network, kept apart from the Values'
+        # own .label (which a user may change for a drawing) so that state_dict() and
+        # model files always use them.
+        self._weight_labels = tuple(f"W[{self.layer}]_{self.index},{j}" for j in range(nin))
+        self._bias_label = f"b[{self.layer}]_{self.index}"
+        self.w = tuple(Value(rng.gauss(0.0, scale), label=label) for label in self._weight_labels)
+        self.b = Value(0.0, label=self._bias_label)
         self._g = ACTIVATIONS[activation]
 
-    def __call__(self, x: Sequence[Value]) -> Value:
+    def __call__(self, x: Sequence[Value | float]) -> Value:
         """a = g(w·x + b) for one sample's inputs x (Values or numbers)."""
-        z = linear(self.w, x, self.b)
+        z = linear(self.w, _as_inputs(x, len(self.w), "Neuron"), self.b)
         return z if self._g is None else self._g(z)
 
     def pre_activation(self, x: Sequence[Value]) -> tuple[Value, Value]:
@@ -139,7 +138,7 @@ class Neuron(Module):
         return z, a
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        return [(w.label, w) for w in self.w] + [(self.b.label, self.b)]
+        return [*zip(self._weight_labels, self.w), (self._bias_label, self.b)]
 
     def __repr__(self) -> str:
         return f"Neuron(layer={self.layer}, index={self.index}, nin={len(self.w)}, {self.activation})"
@@ -152,17 +151,21 @@ class Layer(Module):
         self, nin: int, nout: int, activation: str = "tanh", *, layer: int = 1,
         rng: random.Random | None = None,
     ) -> None:
-        if nout < 1:
-            raise ValueError(f"Layer needs at least one neuron, got nout={nout}")
-        rng = rng if rng is not None else random.Random(0)
-        self.activation = _check_activation(activation)
-        self.layer = layer
+        nin = check_int("Layer", "nin", nin, minimum=1)
+        nout = check_int("Layer", "nout", nout, minimum=1)
+        self.activation = check_choice("Layer", "activation", activation, ACTIVATIONS)
+        self.layer = check_int("Layer", "layer", layer, minimum=1)
+        rng = _check_rng("Layer", rng)
         self.neurons = [
-            Neuron(nin, activation, layer=layer, index=i, rng=rng) for i in range(nout)
+            Neuron(nin, activation, layer=self.layer, index=i, rng=rng) for i in range(nout)
         ]
 
-    def __call__(self, x: Sequence[Value]) -> list[Value]:
+    def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """A[l] = g(Z[l]) for one sample, Z[l] = W[l]·A[l−1] + b[l]: each neuron's a."""
+        return self._forward(_as_inputs(x, self.nin, "Layer"))
+
+    def _forward(self, x: list[Value]) -> list[Value]:
+        """``__call__`` on inputs already checked (the MLP checks its input once, at A[0])."""
         neurons = self.neurons
         zs = linear_layer([n.w for n in neurons], x, [n.b for n in neurons])
         g = ACTIVATIONS[self.activation]
@@ -170,8 +173,8 @@ class Layer(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         # All of W[l] row by row, then all of b[l], as in the course's matrices.
-        weights = [(w.label, w) for n in self.neurons for w in n.w]
-        biases = [(n.b.label, n.b) for n in self.neurons]
+        weights = [pair for n in self.neurons for pair in zip(n._weight_labels, n.w)]
+        biases = [(n._bias_label, n.b) for n in self.neurons]
         return weights + biases
 
     @property
@@ -204,14 +207,17 @@ class MLP(Module):
         *,
         seed: int = 0,
     ) -> None:
-        if nin < 1 or not sizes or any(int(s) < 1 for s in sizes):
-            raise ValueError(f"MLP needs nin ≥ 1 and layer sizes ≥ 1, got nin={nin}, sizes={sizes}")
-        self.nin = int(nin)
-        self.sizes = [int(s) for s in sizes]
-        self.activation = _check_activation(activation)
-        self.output_activation = _check_activation(output_activation)
-        self.seed = seed
-        rng = random.Random(seed)
+        self.nin = check_int("MLP", "nin", nin, minimum=1)
+        widths = check_sequence(
+            "MLP", "sizes", sizes, of="layer widths (integers ≥ 1)", min_length=1,
+            hint=f"one width per layer, the output layer last: e.g. MLP({self.nin}, [16, 16, 1]), "
+            f"or MLP({self.nin}, [1]) for a single unit",
+        )
+        self.sizes = [check_int("MLP", f"sizes[{i}]", size, minimum=1) for i, size in enumerate(widths)]
+        self.activation = check_choice("MLP", "activation", activation, ACTIVATIONS)
+        self.output_activation = check_choice("MLP", "output_activation", output_activation, ACTIVATIONS)
+        self.seed = check_seed("MLP", seed)
+        rng = random.Random(self.seed)  # noqa: S311 - reproducible initial weights, not secrets
         widths = [self.nin, *self.sizes]
         self.layers = [
             Layer(
@@ -224,9 +230,9 @@ class MLP(Module):
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
         """Forward one sample: A[0] = x, A[l] = g[l](W[l]A[l−1] + b[l])."""
-        activations = _as_inputs(x, self.nin)
+        activations = _as_inputs(x, self.nin, "MLP")
         for layer in self.layers:
-            activations = layer(activations)
+            activations = layer._forward(activations)
         return activations[0] if len(activations) == 1 else activations
 
     def trace(self, x: Sequence[Value | float]) -> list[tuple[list[Value], list[Value]]]:
@@ -235,7 +241,7 @@ class MLP(Module):
         The nodes are the graph's own, so after ``backward`` their ``grad`` is the
         autograd value of dZ[l] and dA[l] for this sample.
         """
-        activations = _as_inputs(x, self.nin)
+        activations = _as_inputs(x, self.nin, "MLP.trace")
         layers = []
         for layer in self.layers:
             pairs = [neuron.pre_activation(activations) for neuron in layer.neurons]
@@ -264,10 +270,66 @@ def _first(labels: Sequence[str], shown: int = 5) -> str:
     return ", ".join(labels[:shown]) + more
 
 
-def _as_inputs(x: Sequence[Value | float], nin: int) -> list[Value]:
-    """A[0] for one sample: numbers become leaf Values labelled x_j."""
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
-        raise TypeError(f"MLP input must be a sequence of {nin} numbers, got {x!r}")
-    if len(x) != nin:
-        raise ValueError(f"MLP expects {nin} inputs per sample, got {len(x)}")
-    return [v if isinstance(v, Value) else Value(v, label=f"x_{j}") for j, v in enumerate(x)]
+def _as_inputs(x: object, nin: int, function: str) -> list[Value]:
+    """A[0] for one sample: a list of ``nin`` Values or numbers, numbers becoming leaves labelled x_j.
+
+    A batch where one sample goes (a 2-D array, a list of lists) is refused with
+    how to pass it: one sample at a time, in either of the two layouts.
+    """
+    if type(x) is not list and type(x) is not tuple:  # the hot path (fit, predict) passes lists
+        _check_sample_container(x, nin, function)
+    items = list(x)  # type: ignore[call-overload]
+    if items and _is_batch(items[0]):
+        _refuse_batch((len(items), len(items[0])), nin, function, "a list of lists")
+    if len(items) != nin:
+        raise ValueError(f"{function}: expects {nin} inputs per sample, got {len(items)}: {short_repr(x)}")
+    try:
+        return [v if isinstance(v, Value) else Value(v, label=f"x_{j}") for j, v in enumerate(items)]
+    except (TypeError, ValueError):
+        for j, v in enumerate(items):  # say which input, and in this function's name
+            if not isinstance(v, Value):
+                check_real(function, f"input x[{j}]", v, hint="a sample holds numbers or Values")
+        raise
+
+
+def _is_batch(item: object) -> bool:
+    return isinstance(item, (list, tuple)) or getattr(item, "ndim", 0) >= 1
+
+
+def _check_sample_container(x: object, nin: int, function: str) -> None:
+    """Refuse what is not one sample: a number, a string, a mapping, a 2-D array."""
+    shape = getattr(x, "shape", None)
+    if isinstance(shape, tuple) and len(shape) >= 2:
+        _refuse_batch(shape, nin, function, "an array")
+    single = nin == 1 and not hasattr(x, "__len__")
+    wrap = f"; a single input goes in a list: [{short_repr(x)}]" if single else ""
+    check_sequence(
+        function, "x", x, of=f"{nin} number{'s' if nin != 1 else ''} (one sample)",
+        hint=f"a sample is one input per unit of the first layer{wrap}",
+    )
+
+
+_CALLS = {"MLP": "model(x)", "MLP.trace": "model.trace(x)"}  # how each function is called, for hints
+
+
+def _refuse_batch(shape: tuple, nin: int, function: str, what: str) -> None:
+    """The error for m samples passed where one goes: how to run them, whichever way they are laid out."""
+    rows, columns = shape[0], shape[-1]
+    call = _CALLS.get(function, f"{function.lower()}(x)")
+    predict = "; or nn.predict_scores(model, X{})" if function == "MLP" else ""
+    if len(shape) != 2:
+        how = f"pass one sample of {nin} numbers at a time"
+    elif columns == nin and rows != nin:
+        how = f"that is {rows} samples in rows: run each, [{call} for x in X]" + predict.format("")
+    elif rows == nin and columns != nin:
+        how = (f"that is the course's (n_x, m) layout, {columns} samples in columns: run each, "
+               f"[{call} for x in X.T]" + predict.format(".T"))
+    elif rows == nin:
+        how = (f"run one sample at a time: [{call} for x in X] when rows are samples, "
+               f"[{call} for x in X.T] when columns are (the course's (n_x, m) layout)")
+    else:
+        how = f"neither its rows ({columns} numbers) nor its columns ({rows} numbers) are samples of {nin}"
+    raise ValueError(
+        f"{function}: expects one sample, a list of {nin} numbers, got {what} of shape "
+        f"{tuple(shape)}; {how}"
+    )

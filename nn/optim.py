@@ -14,22 +14,10 @@ with ``dampening=0`` and ``nesterov=False``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 
 from engine import Value
-
-
-def _check_hyperparameter(name: str, value: object, *, low: float, low_inclusive: bool, high: float) -> float:
-    """A finite real hyperparameter in its range, or a ValueError/TypeError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"SGD: {name} must be a number, got {value!r} ({type(value).__name__})")
-    number = float(value)
-    above_low = number >= low if low_inclusive else number > low
-    if not (math.isfinite(number) and above_low and number < high):
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(f"SGD: {name} must be in {bracket}{low:g}, {high:g}), got {value!r}")
-    return number
+from engine.checks import check_real, describe, fail
 
 
 class SGD:
@@ -47,23 +35,22 @@ class SGD:
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
-        params = list(parameters)
-        if not params:
-            raise ValueError("SGD: got no parameters to optimise")
+        params = _parameter_list(parameters)
         seen: set[int] = set()
         for i, p in enumerate(params):
             if not isinstance(p, Value):
-                raise TypeError(f"SGD: parameter {i} must be a Value, got {p!r} ({type(p).__name__})")
+                fail(TypeError, "SGD", f"parameter {i}", "a Value", describe(p))
             if id(p) in seen:
                 # It would be stepped twice per step().
                 raise ValueError(f"SGD: parameter {i} ({p.label or 'unlabelled'}) is listed twice")
             seen.add(id(p))
+        lr = check_real("SGD", "lr", lr, above=0.0)
+        momentum = check_real("SGD", "momentum", momentum, minimum=0.0, below=1.0)
+        weight_decay = check_real("SGD", "weight_decay", weight_decay, minimum=0.0)
         self.parameters = params
-        self.lr = lr
-        self.momentum = _check_hyperparameter("momentum", momentum, low=0.0, low_inclusive=True, high=1.0)
-        self.weight_decay = _check_hyperparameter(
-            "weight_decay", weight_decay, low=0.0, low_inclusive=True, high=math.inf
-        )
+        self._lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
         self.velocities = [0.0] * len(params)
         """v for each parameter, in the order of ``parameters``."""
 
@@ -74,7 +61,7 @@ class SGD:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_hyperparameter("lr", value, low=0.0, low_inclusive=False, high=math.inf)
+        self._lr = check_real("SGD", "lr", value, above=0.0)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0."""
@@ -110,3 +97,19 @@ class SGD:
             f"SGD({len(self.parameters)} parameters, lr={self._lr:g}, momentum={self.momentum:g}, "
             f"weight_decay={self.weight_decay:g})"
         )
+
+
+def _parameter_list(parameters: object) -> list:
+    """SGD's parameters as a new list: an iterable of Values, not a model, a number or a string."""
+    if hasattr(parameters, "parameters") and callable(parameters.parameters):
+        fail(
+            TypeError, "SGD", "parameters", "an iterable of Values", describe(parameters),
+            "pass model.parameters(), not the model",
+        )
+    if isinstance(parameters, (str, bytes, Value)) or not hasattr(parameters, "__iter__"):
+        fail(TypeError, "SGD", "parameters", "an iterable of Values", describe(parameters),
+             "e.g. model.parameters()")
+    params = list(parameters)  # type: ignore[call-overload]
+    if not params:
+        fail(ValueError, "SGD", "parameters", "a non-empty iterable of Values", "an empty one")
+    return params

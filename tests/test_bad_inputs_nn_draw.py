@@ -8,11 +8,14 @@ is a file left intact or a graph drawn in part.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_bad_inputs import Bad
 
@@ -53,7 +56,7 @@ def model_file_rows(folder: Path) -> list[Bad]:
         Bad("wrong architecture", lambda: load_model(folder / "architecture.json"), ModelFileError,
             r"architecture\.json: parameters has 13 entries but architecture 2-4-1 has 17"),
         Bad("a parameter as a string", lambda: load_model(folder / "string.json"), ModelFileError,
-            r"string\.json: .*parameter W\[1\]_0,0 must be a number, got '1\.0'"),
+            r"string\.json: .*parameter W\[1\]_0,0 must be a finite number, got '1\.0' \(str\)"),
     ]
 
 
@@ -89,11 +92,111 @@ NN_ERRORS: list[Bad] = [
     Bad("cross-entropy with m mismatched", lambda: binary_cross_entropy([Value(0.3)], [1.0, 0.0]),
         ValueError, r"^binary_cross_entropy: 1 predictions but 2 targets$"),
     Bad("a sample of the wrong width", lambda: MLP(2, [3, 1])([1.0]), ValueError,
-        r"^MLP expects 2 inputs per sample, got 1$"),
+        r"^MLP: expects 2 inputs per sample, got 1: \[1\.0\]$"),
     Bad("an unknown activation", lambda: MLP(2, [3, 1], activation="softmax"), ValueError,
-        r"^unknown activation 'softmax'; choose one of sigmoid, tanh, relu, linear$"),
+        r"^MLP: activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', got 'softmax'$"),
     Bad("a negative learning rate", lambda: SGD(MLP(2, [1]).parameters(), lr=-1), ValueError,
-        r"^SGD: lr must be in \(0, inf\), got -1$"),
+        r"^SGD: lr must be a finite number > 0, got -1$"),
+    # -- building a model ----------------------------------------------------------------------------
+    Bad("MLP(2, 1): one size, not a list", lambda: MLP(2, 1), TypeError,
+        r"^MLP: sizes must be a non-empty list of layer widths \(integers ≥ 1\), got 1 \(int\); one width "
+        r"per layer, the output layer last: e\.g\. MLP\(2, \[16, 16, 1\]\), or MLP\(2, \[1\]\) for a "
+        r"single unit$"),
+    Bad("MLP(2, [])", lambda: MLP(2, []), ValueError, r"^MLP: sizes must be a non-empty list .*, got \[\];"),
+    Bad("MLP(2, [3, 0])", lambda: MLP(2, [3, 0]), ValueError,
+        r"^MLP: sizes\[1\] must be an integer ≥ 1, got 0$"),
+    Bad("MLP(2, [3.0])", lambda: MLP(2, [3.0]), TypeError,
+        r"^MLP: sizes\[0\] must be an integer ≥ 1, got 3\.0 "),
+    Bad("MLP(2.5, [3])", lambda: MLP(2.5, [3]), TypeError,
+        r"^MLP: nin must be an integer ≥ 1, got 2\.5 \(float\)$"),
+    Bad("MLP(0, [3])", lambda: MLP(0, [3]), ValueError, r"^MLP: nin must be an integer ≥ 1, got 0$"),
+    Bad("MLP(seed=None)", lambda: MLP(2, [3], seed=None), TypeError,
+        r"^MLP: seed must be an integer from 0 to 2\*\*64 − 1, got None \(NoneType\); e\.g\. seed=0$"),
+    Bad("MLP(seed=1.5)", lambda: MLP(2, [3], seed=1.5), TypeError,
+        r"^MLP: seed must be .*, got 1\.5 \(float\)"),
+    Bad("MLP(seed=-1)", lambda: MLP(2, [3], seed=-1), ValueError, r"^MLP: seed must be .*, got -1;"),
+    Bad("activation=[]", lambda: MLP(2, [3], activation=[]), TypeError,
+        r"^MLP: activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', got \[\] \(list\)$"),
+    Bad("Layer(2, 1.5)", lambda: nn.Layer(2, 1.5), TypeError,
+        r"^Layer: nout must be an integer ≥ 1, got 1\.5 "),
+    Bad("Neuron('2')", lambda: nn.Neuron("2"), TypeError,
+        r"^Neuron: nin must be an integer ≥ 1, got '2' \(str\)$"),
+    Bad("Neuron(rng=0)", lambda: nn.Neuron(2, rng=0), TypeError,
+        r"^Neuron: rng must be a random\.Random or None, got 0 \(int\)$"),
+    # -- calling a model -----------------------------------------------------------------------------
+    Bad("model(X.T), the course's (n_x, m)", lambda: MLP(2, [3, 1])(np.zeros((2, 100))), ValueError,
+        r"^MLP: expects one sample, a list of 2 numbers, got an array of shape \(2, 100\); that is the "
+        r"course's "
+        r"\(n_x, m\) layout, 100 samples in columns: run each, \[model\(x\) for x in X\.T\]; "
+        r"or nn\.predict_scores\(model, X\.T\)$"),
+    Bad("model(X), rows as samples", lambda: MLP(2, [3, 1])(np.zeros((100, 2))), ValueError,
+        r"^MLP: expects one sample, .*, got an array of shape \(100, 2\); that is 100 samples in rows: "
+        r"run each, "
+        r"\[model\(x\) for x in X\]; or nn\.predict_scores\(model, X\)$"),
+    Bad("model(X), square", lambda: MLP(2, [3, 1])(np.zeros((2, 2))), ValueError,
+        r"shape \(2, 2\); run one sample at a time: \[model\(x\) for x in X\] when rows are samples, "
+        r"\[model\(x\) for x in X\.T\] when columns are"),
+    Bad("model(X), neither", lambda: MLP(2, [3, 1])(np.zeros((3, 5))), ValueError,
+        r"shape \(3, 5\); neither its rows \(5 numbers\) nor its columns \(3 numbers\) are samples of 2$"),
+    Bad("model(list of lists)", lambda: MLP(2, [3, 1])([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), ValueError,
+        r"^MLP: expects one sample, .*, got a list of lists of shape \(3, 2\); that is 3 samples in rows"),
+    Bad("model(5.0)", lambda: MLP(1, [1])(5.0), TypeError,
+        r"^MLP: x must be a list of 1 number \(one sample\), got 5\.0 \(float\); .*: \[5\.0\]$"),
+    Bad("model('ab')", lambda: MLP(2, [1])("ab"), TypeError,
+        r"^MLP: x must be a list of 2 numbers .*'ab' \(str\)"),
+    Bad("model([1, 'a'])", lambda: MLP(2, [1])([1, "a"]), TypeError,
+        r"^MLP: input x\[1\] must be a finite number, got 'a' \(str\); a sample holds numbers or Values$"),
+    Bad("model([1, nan])", lambda: MLP(2, [1])([1, math.nan]), ValueError,
+        r"^MLP: input x\[1\] must be a finite number, got nan"),
+    Bad("layer(X)", lambda: nn.Layer(2, 3)(np.zeros((5, 2))), ValueError,
+        r"^Layer: expects one sample, .*: run each, \[layer\(x\) for x in X\]$"),
+    Bad("neuron([1])", lambda: nn.Neuron(2)([1.0]), ValueError,
+        r"^Neuron: expects 2 inputs per sample, got 1"),
+    # -- losses ---------------------------------------------------------------------------------------
+    Bad("binary_cross_entropy(model(x), y)", lambda: binary_cross_entropy(Value(0.5), 1.0), TypeError,
+        r"^binary_cross_entropy: predictions must be a non-empty list of Values \(one model output per "
+        r"sample\), got Value\(.*\) \(Value\); for one sample pass \[a\]; for m samples, "
+        r"\[model\(x\) for x in X\]$"),
+    Bad("binary_cross_entropy([a], Value(1))", lambda: binary_cross_entropy([Value(0.5)], Value(1.0)),
+        TypeError,
+        r"^binary_cross_entropy: targets must be a non-empty list of numbers \(one label per sample\), "
+        r"got Value\(.*\) \(Value\); for one sample pass \[y\]"),
+    Bad("binary_cross_entropy(a, Y (1, m))", lambda: binary_cross_entropy([Value(0.5)] * 3, np.ones((1, 3))),
+        ValueError, r"targets must be .*, got an array of shape \(1, 3\); a \(1, m\) row, as the course "
+        r"writes Y, goes in as Y\.ravel\(\)$"),
+    Bad("binary_cross_entropy of a two-output model", lambda: binary_cross_entropy([[Value(0.5)] * 2], [1.0]),
+        TypeError, r"^binary_cross_entropy: prediction 0 must be one Value, got \[.*\] \(list\); this loss "
+        r"takes a model with one output unit"),
+    Bad("mse(a, y)", lambda: nn.mse(Value(0.5), 1.0), TypeError,
+        r"^mse: predictions must be a non-empty list"),
+    Bad("mse([a], [None])", lambda: nn.mse([Value(0.5)], [None]), TypeError,
+        r"^mse: target 0 must be a finite number, got None \(NoneType\)$"),
+    Bad("hinge(5, [1])", lambda: nn.hinge(5, [1.0]), TypeError,
+        r"^hinge: scores must be a non-empty list of Values .*, got 5 \(int\)"),
+    # -- optimiser, data --------------------------------------------------------------------------------
+    Bad("SGD(model)", lambda: SGD(MLP(2, [1]), lr=0.1), TypeError,
+        r"^SGD: parameters must be an iterable of Values, got MLP\(.*\) \(MLP\); pass model\.parameters\(\), "
+        r"not the model$"),
+    Bad("SGD(5)", lambda: SGD(5, lr=0.1), TypeError,
+        r"^SGD: parameters must be an iterable of Values, got 5 \(int\)"),
+    Bad("SGD(lr='0.1')", lambda: SGD([Value(1.0)], lr="0.1"), TypeError,
+        r"^SGD: lr must be a finite number > 0, got '0\.1' \(str\)$"),
+    Bad("make_moons(seed='a')", lambda: nn.make_moons(seed="a"), TypeError,
+        r"^make_moons: seed must be an integer from 0 to 2\*\*64 − 1, got 'a' \(str\); e\.g\. seed=0$"),
+    Bad("make_moons(n_samples=-1)", lambda: nn.make_moons(n_samples=-1), ValueError,
+        r"^make_moons: n_samples must be an integer ≥ 2, got -1$"),
+    Bad("make_moons(noise='a')", lambda: nn.make_moons(noise="a"), TypeError,
+        r"^make_moons: noise must be a finite number ≥ 0, got 'a' \(str\)$"),
+    Bad("train_test_split(seed=None)", lambda: nn.train_test_split(*nn.make_moons(8), seed=None), TypeError,
+        r"^train_test_split: seed must be an integer"),
+    Bad("predict(model, x) with one sample", lambda: nn.predict(MLP(2, [1]), np.zeros(2)), ValueError,
+        r"X must be an array of numbers of shape \(m, n_x\), one sample per row, got shape \(2,\); for one "
+        r"sample x, pass \[x\] \(shape \(1, n_x\)\)$"),
+    Bad("predict(model, 'abc')", lambda: nn.predict(MLP(2, [1]), "abc"), TypeError,
+        r"X must be an array of numbers .*, got 'abc' \(str\)$"),
+    Bad("load_state_dict([...])", lambda: MLP(2, [1]).load_state_dict([1.0]), TypeError,
+        r"^load_state_dict: state must be a mapping label -> number, got \[1\.0\] \(list\); e\.g\. the dict "
+        r"that model\.state_dict\(\) returns$"),
 ]
 
 
@@ -148,3 +251,62 @@ def test_labels_cannot_inject_markup_into_the_svg() -> None:
     assert "script" not in tags and not any("onload" in element.attrib for element in root.iter())
     texts = "".join(element.text or "" for element in root.iter())
     assert '<script>alert("x")</script>' in texts and "a>0|{x} & </text><svg onload=1>" in texts
+
+
+# --- the README's "Errors you may see": each row for nn and files is the real message ------------------
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _write_bad_activation(folder: Path) -> Path:
+    save_model(MLP(2, [3, 1]), folder / "model.json")
+    document = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    document["architecture"]["activation"] = []
+    (folder / "model.json").write_text(json.dumps(document), encoding="utf-8")
+    return Path("model.json")
+
+
+# README text (``...`` stands for any text) -> the call that must raise exactly it, run in a scratch folder
+README_ROWS = {
+    "TypeError: make_moons: seed must be an integer from 0 to 2**64 − 1, got 'a' (str); e.g. seed=0":
+        lambda folder: nn.make_moons(seed="a"),
+    "TypeError: MLP: sizes must be a non-empty list of layer widths (integers ≥ 1), got 1 (int); one width "
+    "per layer, the output layer last: e.g. MLP(2, [16, 16, 1]), or MLP(2, [1]) for a single unit":
+        lambda folder: MLP(2, 1),
+    "ValueError: MLP: expects 2 inputs per sample, got 1: [1.0]": lambda folder: MLP(2, [3, 1])([1.0]),
+    "ValueError: MLP: expects one sample, a list of 2 numbers, got an array of shape (2, 100); that is the "
+    "course's (n_x, m) layout, 100 samples in columns: run each, [model(x) for x in X.T]; or "
+    "nn.predict_scores(model, X.T)": lambda folder: MLP(2, [16, 16, 1])(nn.make_moons(100)[0].T),
+    "TypeError: binary_cross_entropy: predictions must be a non-empty list of Values (one model output per "
+    "sample), got Value(...) (Value); for one sample pass [a]; for m samples, [model(x) for x in X]":
+        lambda folder: binary_cross_entropy(MLP(2, [1])([0.5, 0.5]), 1.0),
+    "TypeError: SGD: parameters must be an iterable of Values, got MLP(...) (MLP); pass model.parameters(), "
+    "not the model": lambda folder: SGD(MLP(2, [1]), lr=0.1),
+    "TypeError: save_model: the keys of metadata must be strings, got 1 (int); JSON keys are text, so 1 and "
+    "'1' (or True and 'true') would become one key: use str keys":
+        lambda folder: save_model(MLP(2, [1]), folder / "m.json", metadata={1: "a", "1": "b"}),
+    "TypeError: save_model: metadata['shape'] must be plain JSON (a dict, list, str, int, float, bool or "
+    "None), got (2, 3) (tuple); JSON has no tuples and it would load back as a list: pass a list":
+        lambda folder: save_model(MLP(2, [1]), folder / "m.json", metadata={"shape": (2, 3)}),
+    "ModelFileError: model.json: architecture.activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', "
+    "got [] (list)": lambda folder: load_model(_write_bad_activation(folder)),
+    "OSError: [Errno ...] atomic_write: cannot write '...': its name is 300 bytes, more than this folder's "
+    "limit of 255": lambda folder: save_model(MLP(2, [1]), "m" * 300),
+}
+
+
+def _readme_messages() -> set[str]:
+    """The messages quoted in the first column of the README's table of errors."""
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Errors you may see"):text.index("**Results that are not errors.**")]
+    cells = [line.split(" | ")[0] for line in table.splitlines() if line.startswith("| `")]
+    return {span for cell in cells for span in re.findall(r"`([^`]+)`", cell)}
+
+
+@pytest.mark.parametrize("quoted", list(README_ROWS), ids=[q.split(": ")[1] for q in README_ROWS])
+def test_the_readme_quotes_each_message_as_it_is(quoted: str, tmp_path: Path, monkeypatch) -> None:
+    assert quoted in _readme_messages()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception) as caught:  # any type: the type's name is compared below
+        README_ROWS[quoted](tmp_path)
+    actual = f"{type(caught.value).__name__}: {caught.value}"
+    assert re.fullmatch(".*?".join(map(re.escape, quoted.split("..."))), actual), actual

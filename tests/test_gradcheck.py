@@ -77,3 +77,41 @@ def test_relative_error_formula() -> None:
 def test_f_must_return_a_value() -> None:
     with pytest.raises(TypeError, match="must return a Value"):
         gradcheck(lambda x: 3.0, [1.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: gradcheck("f", [1.0]), TypeError, r"^gradcheck: f must be a function, got 'f' \(str\)$"),
+        (lambda: gradcheck(lambda x: x, 1.0), TypeError,
+         r"^gradcheck: inputs must be a non-empty list of Values"),
+        (lambda: gradcheck(lambda x: x, []), ValueError,
+         r"^gradcheck: inputs must be a non-empty list .*, got \[\]$"),
+        (lambda: gradcheck(lambda x: x, ["a"]), TypeError,
+         r"^gradcheck: inputs\[0\] must be a finite number, got 'a'"),
+        (lambda: gradcheck(lambda x: x, [1.0], eps=0), ValueError,
+         r"^gradcheck: eps must be a finite number > 0, got 0$"),
+        (lambda: gradcheck(lambda x: x, [1.0], eps="1e-6"), TypeError,
+         r"^gradcheck: eps must be a finite number > 0"),
+        (lambda: gradcheck(lambda x: x, [1.0], atol=-1.0), ValueError,
+         r"^gradcheck: atol must be a finite number ≥ 0"),
+        (lambda: gradcheck(lambda x: x, [1.0], rtol=math.nan), ValueError,
+         r"^gradcheck: rtol must be a finite number"),
+        (lambda: gradcheck(lambda x: x, [1.0], raise_on_failure="no"), TypeError,
+         r"^gradcheck: raise_on_failure must be True or False, got 'no' \(str\)$"),
+        (lambda: numerical_grad(lambda: 1.0, [2.0]), TypeError,
+         r"^numerical_grad: values\[0\] must be a Value, got 2\.0 \(float\)$"),
+        (lambda: numerical_grad(lambda: 1.0, [Value(1.0)], eps=-1), ValueError,
+         r"^numerical_grad: eps must be a finite number > 0, got -1$"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_refused_numerical_grad_leaves_every_value_as_it_was() -> None:
+    x, y = Value(1.0), Value(2.0)
+    with pytest.raises(TypeError):
+        numerical_grad(lambda: x.data + y.data, [x, y, 3.0])
+    assert (x.data, y.data) == (1.0, 2.0)

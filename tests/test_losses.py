@@ -118,9 +118,9 @@ def test_bce_leaves_out_terms_of_weight_zero():
     ("predictions", "targets", "error", "message"),
     [
         ([Value(0.5)], [1.0, 0.0], ValueError, "1 predictions but 2 targets"),
-        ([], [], ValueError, r"no samples \(m = 0\)"),
+        ([], [], ValueError, r"predictions must be a non-empty list of Values .*, got \[\]"),
         ([Value(0.5)], [1.5], ValueError, r"target 0 must be in \[0, 1\], got 1.5"),
-        ([Value(0.5)], [math.nan], TypeError, "target 0 must be a finite number, got nan"),
+        ([Value(0.5)], [math.nan], ValueError, "target 0 must be a finite number, got nan"),
         ([Value(0.5)], ["1"], TypeError, "target 0 must be a finite number, got '1'"),
     ],
 )

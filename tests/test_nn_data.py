@@ -73,15 +73,31 @@ def test_xor_label_is_the_sign_disagreement_of_the_corner():
     ("call", "error", "message"),
     [
         (lambda: make_moons(1), ValueError, r"make_moons: n_samples must be an integer ≥ 2, got 1"),
-        (lambda: make_moons(10.5), ValueError, "n_samples must be an integer"),
-        (lambda: make_moons(True), ValueError, "n_samples must be an integer"),
+        (lambda: make_moons(10.5), TypeError,
+         r"make_moons: n_samples must be an integer ≥ 2, got 10\.5 \(float\)"),
+        (lambda: make_moons(True), TypeError, "n_samples must be an integer ≥ 2, got True"),
+        (lambda: make_moons(n_samples=-1), ValueError,
+         "make_moons: n_samples must be an integer ≥ 2, got -1$"),
         (lambda: make_xor(3), ValueError, r"make_xor: n_samples must be an integer ≥ 4"),
         (lambda: make_circles(10, -0.1), ValueError,
          "make_circles: noise must be a finite number ≥ 0, got -0.1"),
         (lambda: make_moons(10, math.nan), ValueError, "noise must be a finite number"),
-        (lambda: make_moons(10, 0.1, "0"), TypeError, "make_moons: seed must be an integer, got '0'"),
-        (lambda: make_circles(10, 0.1, 0, factor=1.0), ValueError, r"factor must be in \(0, 1\), got 1.0"),
+        (lambda: make_moons(10, "0.1"), TypeError,
+         "make_moons: noise must be a finite number ≥ 0, got '0.1'"),
+        (lambda: make_moons(10, 0.1, "0"), TypeError,
+         "make_moons: seed must be an integer .*, got '0' \\(str\\)"),
+        (lambda: make_moons(seed="a"), TypeError,
+         "make_moons: seed must be an integer .*, got 'a' \\(str\\)"),
+        (lambda: make_moons(seed=-1), ValueError,
+         "make_moons: seed must be an integer from 0 to 2\\*\\*64 − 1, got -1"),
+        (lambda: make_xor(seed=1.0), TypeError, "make_xor: seed must be an integer"),
+        (lambda: make_circles(10, 0.1, 0, factor=1.0), ValueError,
+         r"factor must be a number in \(0, 1\), got 1.0"),
+        (lambda: make_circles(10, 0.1, 0, factor="0.5"), TypeError,
+         r"factor must be a number in \(0, 1\), got '0.5'"),
         (lambda: make_blobs(10, 0.1, 0, n_classes=1), ValueError, "n_classes must be an integer ≥ 2, got 1"),
+        (lambda: make_blobs(10, 0.1, 0, n_classes=2.0), TypeError,
+         "n_classes must be an integer ≥ 2, got 2.0"),
         (lambda: make_blobs(2, 0.1, 0, n_classes=3), ValueError, "n_samples must be an integer ≥ 3"),
     ],
 )
@@ -111,7 +127,7 @@ def test_split_is_a_partition_that_keeps_rows_and_labels_together(m, fraction, s
 
 def test_split_arguments_are_checked():
     x, y = make_moons(10)
-    with pytest.raises(ValueError, match=r"test_fraction must be in \(0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a number in \(0, 1\), got 1.0"):
         train_test_split(x, y, 1.0)
     with pytest.raises(ValueError, match=r"y must have shape \(10,\)"):
         train_test_split(x, y[:5])

@@ -58,23 +58,28 @@ def test_state_dict_round_trip_and_order():
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "error", "message"),
     [
-        (lambda s: s.pop("b[2]_0"), r"missing 1: b\[2\]_0"),
-        (lambda s: s.update({"W[9]_0,0": 1.0}), r"unexpected 1: W\[9\]_0,0"),
-        (lambda s: s.update({"W[1]_0,0": "0.5"}), r"W\[1\]_0,0 must be a number, got '0.5'"),
-        (lambda s: s.update({"W[1]_0,0": True}), r"W\[1\]_0,0 must be a number"),
-        (lambda s: s.update({"b[1]_1": math.nan}), r"b\[1\]_1 must be finite, got nan"),
-        (lambda s: s.update({"b[1]_1": -math.inf}), r"b\[1\]_1 must be finite, got -inf"),
-        (lambda s: s.update({"b[1]_1": 10**400}), r"b\[1\]_1 is an integer too large"),
+        (lambda s: s.pop("b[2]_0"), ValueError, r"missing 1: b\[2\]_0"),
+        (lambda s: s.update({"W[9]_0,0": 1.0}), ValueError, r"unexpected 1: W\[9\]_0,0"),
+        (lambda s: s.update({7: 1.0}), ValueError, r"unexpected 1: 7$"),
+        (lambda s: s.update({"W[1]_0,0": "0.5"}), TypeError,
+         r"^load_state_dict: parameter W\[1\]_0,0 must be a finite number, got '0.5' \(str\)$"),
+        (lambda s: s.update({"W[1]_0,0": True}), TypeError, r"W\[1\]_0,0 must be a finite number, got True"),
+        (lambda s: s.update({"W[1]_0,0": None}), TypeError, r"W\[1\]_0,0 must be a finite number, got None"),
+        (lambda s: s.update({"b[1]_1": math.nan}), ValueError, r"b\[1\]_1 must be a finite number, got nan$"),
+        (lambda s: s.update({"b[1]_1": -math.inf}), ValueError,
+         r"b\[1\]_1 must be a finite number, got -inf"),
+        (lambda s: s.update({"b[1]_1": 10**400}), ValueError,
+         r"b\[1\]_1 must be a finite number, got an integer too large for a float"),
     ],
 )
-def test_load_state_dict_rejects_bad_states_and_changes_nothing(change, message):
+def test_load_state_dict_rejects_bad_states_and_changes_nothing(change, error, message):
     model = MLP(2, [3, 1], seed=1)
     before = hex_state(model)
     state = MLP(2, [3, 1], seed=9).state_dict()
     change(state)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         model.load_state_dict(state)
     assert hex_state(model) == before
 

@@ -142,7 +142,7 @@ def test_accuracy_is_the_fraction_right():
         ({"steps": 0}, ValueError, "steps must be an integer ≥ 1, got 0"),
         ({"batch_size": 0}, ValueError, "batch_size must be an integer ≥ 1, got 0"),
         ({"seed": 1.5}, TypeError, "seed must be an integer"),
-        ({"lr": -1.0}, ValueError, "lr must be in"),
+        ({"lr": -1.0}, ValueError, "lr must be a finite number > 0"),
         ({"optimizer": "sgd"}, TypeError, "optimizer must be an nn.SGD"),
         ({"optimizer": SGD(MLP(2, [1]).parameters(), lr=0.1)}, ValueError, "none of this model's parameters"),
         ({"progress": "yes"}, TypeError, "progress must be True, False or a function"),
