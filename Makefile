@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# setuptools announces every editable install with a multi-line warning banner: silence that one
+# message (matched by its first words), so every other warning and error still shows.
+QUIET_EDITABLE := PYTHONWARNINGS='ignore:Editable installation'
 
 .PHONY: setup graphviz demo test test-torch lint bench fuzz clean
 
@@ -12,7 +15,7 @@ setup: $(STAMP) graphviz
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	@touch $(STAMP)
 
 graphviz:
@@ -60,7 +63,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'micrograd==0.1.0'
+	$(QUIET_EDITABLE) $(BENCH_VENV)/bin/python -m pip install --quiet -e . 'micrograd==0.1.0'
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
