@@ -90,13 +90,13 @@ class GroupSummary:
     numerical_ok: bool | None
 
 
-@dataclass
+@dataclass(repr=False)
 class GradientReport:
     """What ``compare_gradients`` found: per-layer summaries, per-entry rows, notes and the verdict.
 
     ``parameters`` are labelled like the model's parameters (``W[l]_i,j``,
     ``b[l]_i``); ``intermediates`` are ``dZ[l]_i,k`` / ``dA[l]_i,k`` (unit i,
-    sample k). ``str(report)`` is the table, ``report.table(max_rows=None,
+    sample k). ``str(report)`` and ``repr(report)`` are the table, ``report.table(max_rows=None,
     intermediates=True)`` shows every row, ``to_dict()`` is JSON-serialisable,
     ``bool(report)`` is the verdict.
 
@@ -222,6 +222,8 @@ class GradientReport:
 
     def __str__(self) -> str:
         return self.table()
+
+    __repr__ = __str__  # a bare compare_gradients(...) at the prompt shows the table
 
     def _rows_table(self, title: str, rows: list[GradientRow], max_rows: int | None) -> list[str]:
         header = (

@@ -291,6 +291,7 @@ def test_table_is_aligned_and_cut_to_max_rows_with_failures_first() -> None:
     shown = [line.split()[0] for line in short.splitlines() if line.startswith(("W[", "b["))]
     assert shown == report.failures()[:3]  # every row shown is a failing one
     assert short.splitlines()[-1].startswith("Verdict: FAIL")
+    assert repr(report) == str(report) == report.table()  # the prompt shows the table, not a dataclass dump
 
 
 def test_to_dict_is_json_and_matches_the_rows() -> None:
