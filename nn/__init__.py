@@ -13,7 +13,8 @@ from nn.data import (
     to_course_layout,
     train_test_split,
 )
-from nn.formulas import backprop, params_from_model
+from nn.derivations import backprop_with_rules
+from nn.formulas import params_from_model, vectorized_backprop
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
 from nn.optim import SGD
@@ -33,7 +34,7 @@ __all__ = [
     "Neuron",
     "StepRecord",
     "accuracy",
-    "backprop",
+    "backprop_with_rules",
     "binary_cross_entropy",
     "compare_gradients",
     "fit",
@@ -51,4 +52,5 @@ __all__ = [
     "softplus",
     "to_course_layout",
     "train_test_split",
+    "vectorized_backprop",
 ]

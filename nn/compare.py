@@ -6,7 +6,7 @@
 
 three ways on the same batch: (1) the scalar engine's reverse mode over
 ``nn.binary_cross_entropy`` of the model's outputs, (2) the vectorized numpy
-formulas of ``nn.formulas.backprop`` (dZ[L] = A[L] − Y, dW[l] = 1/m dZ[l] A[l−1]ᵀ, ...),
+formulas of ``nn.derivations.backprop_with_rules`` (dZ[L] = A[L] − Y, dW[l] = 1/m dZ[l] A[l−1]ᵀ, ...),
 (3) central differences (``engine.numerical_grad``). It also lines up the
 intermediate dZ[l] and dA[l] of autograd and of the formulas.
 
@@ -26,17 +26,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from engine import Value, gc_paused, grad, numerical_grad, relative_error
-from nn.formulas import (
-    BackpropRules,
-    FormulaShapeError,
-    backprop,
-    check_batch,
-    cross_entropy_cost,
-    forward,
-    loss_direct,
-    params_from_model,
-    resolve_rules,
-)
+from nn.checks import check_batch
+from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
+from nn.formulas import cross_entropy_cost, forward, loss_direct, params_from_model
 from nn.losses import SATURATION, binary_cross_entropy
 from nn.module import MLP
 
@@ -312,7 +304,7 @@ def compare_gradients(
     ``X`` has shape (n_x, m) — columns are samples, as in the course — or
     (m, n_x) with ``samples_as="rows"``; ``Y`` has shape (1, m) or (m,), labels
     in [0, 1]. The model needs one output unit (the cost is the binary
-    cross-entropy). ``formulas`` names the backprop wiring (``nn.formulas.RULES``,
+    cross-entropy). ``formulas`` names the backprop wiring (``nn.derivations.RULES``,
     e.g. a deliberately wrong ``"missing_1_over_m"``) or is a ``BackpropRules``.
 
     An entry's formula passes when |a − f| ≤ rtol·s + atol, with s the largest
@@ -345,7 +337,7 @@ def compare_gradients(
     params = params_from_model(model)
     formula_error, grads = None, None
     try:
-        grads = backprop(params, x, y, chosen)
+        grads = backprop_with_rules(params, x, y, chosen)
     except FormulaShapeError as error:
         formula_error = str(error)
     cache = forward(params, x)

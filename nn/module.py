@@ -28,7 +28,8 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 _INIT_GAIN = {"sigmoid": 1.0, "tanh": 1.0, "relu": 2.0, "linear": 1.0}
 
 
-def _check_activation(name: str) -> str:
+def check_activation(name: str) -> str:
+    """``name`` if it is an activation in ``ACTIVATIONS``, else a ValueError listing the choices."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return name
@@ -114,7 +115,7 @@ class Neuron(Module):
     ) -> None:
         if nin < 1:
             raise ValueError(f"Neuron needs at least one input, got nin={nin}")
-        self.activation = _check_activation(activation)
+        self.activation = check_activation(activation)
         self.layer, self.index = layer, index
         rng = rng if rng is not None else random.Random(0)
         scale = math.sqrt(_INIT_GAIN[activation] / nin)
@@ -155,7 +156,7 @@ class Layer(Module):
         if nout < 1:
             raise ValueError(f"Layer needs at least one neuron, got nout={nout}")
         rng = rng if rng is not None else random.Random(0)
-        self.activation = _check_activation(activation)
+        self.activation = check_activation(activation)
         self.layer = layer
         self.neurons = [
             Neuron(nin, activation, layer=layer, index=i, rng=rng) for i in range(nout)
@@ -208,8 +209,8 @@ class MLP(Module):
             raise ValueError(f"MLP needs nin ≥ 1 and layer sizes ≥ 1, got nin={nin}, sizes={sizes}")
         self.nin = int(nin)
         self.sizes = [int(s) for s in sizes]
-        self.activation = _check_activation(activation)
-        self.output_activation = _check_activation(output_activation)
+        self.activation = check_activation(activation)
+        self.output_activation = check_activation(output_activation)
         self.seed = seed
         rng = random.Random(seed)
         widths = [self.nin, *self.sizes]

@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine import grad
-from nn import ACTIVATIONS, MLP, binary_cross_entropy, formulas
+from nn import ACTIVATIONS, MLP, binary_cross_entropy, derivations, formulas
 from nn.compare import compare_gradients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,7 +178,7 @@ def test_right_variants_and_custom_rules() -> None:
         return grads[f"dZ[{layer}]"][:, :1]  # only the first sample's dz
 
     mine = replace(
-        formulas.COURSE_RULES,
+        derivations.COURSE_RULES,
         name="mine",
         description="db = dZ[:, :1]",
         db=db_with_the_sum_over_samples_forgotten,
