@@ -14,11 +14,12 @@ from nn.data import (
     train_test_split,
 )
 from nn.derivations import backprop_with_rules
-from nn.formulas import params_from_model, vectorized_backprop
+from nn.formulas import grads_from_model, params_from_model, vectorized_backprop
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
 from nn.optim import SGD
 from nn.serialize import ModelFileError, load_model, save_model
+from nn.torch_bridge import grads_from_torch, to_torch
 from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "binary_cross_entropy",
     "compare_gradients",
     "fit",
+    "grads_from_model",
+    "grads_from_torch",
     "hinge",
     "load_model",
     "make_blobs",
@@ -51,6 +54,7 @@ __all__ = [
     "save_model",
     "softplus",
     "to_course_layout",
+    "to_torch",
     "train_test_split",
     "vectorized_backprop",
 ]

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nn.checks import check_batch, check_output_domain, check_params
-from nn.module import MLP, check_activation
+from nn.module import MLP, Layer, check_activation
 
 Array = NDArray[np.float64]
 
@@ -295,14 +295,36 @@ def params_from_model(model: MLP) -> Params:
     model's labels), b[l] is a column; "g[l]" is layer l's activation name.
     The arrays are copies: changing them does not change the model.
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"params_from_model: expected an nn.MLP, got {type(model).__name__}")
     params: Params = {}
-    for index, layer in enumerate(model.layers, start=1):
-        params[f"W[{index}]"] = np.array([[w.data for w in unit.w] for unit in layer.neurons], dtype=float)
-        params[f"b[{index}]"] = np.array([[unit.b.data] for unit in layer.neurons], dtype=float)
+    for index, layer in enumerate(_layers(model, "params_from_model"), start=1):
+        params[f"W[{index}]"], params[f"b[{index}]"] = _matrices(layer, "data")
         params[f"g[{index}]"] = layer.activation
     return params
+
+
+def grads_from_model(model: MLP) -> Grads:
+    """Autograd's gradients as the course's matrices: {"dW[l]": ..., "db[l]": ...}, from each ``.grad``.
+
+    Call it after ``cost.backward()``: dW[l] has W[l]'s shape (n[l], n[l−1]) and
+    db[l] is a column, so they sit beside ``vectorized_backprop``'s dW[l], db[l].
+    """
+    grads: Grads = {}
+    for index, layer in enumerate(_layers(model, "grads_from_model"), start=1):
+        grads[f"dW[{index}]"], grads[f"db[{index}]"] = _matrices(layer, "grad")
+    return grads
+
+
+def _layers(model: MLP, caller: str) -> list[Layer]:
+    if not isinstance(model, MLP):
+        raise TypeError(f"{caller}: expected an nn.MLP, got {type(model).__name__}")
+    return model.layers
+
+
+def _matrices(layer: Layer, field: str) -> tuple[Array, Array]:
+    """Layer l's W[l] (n[l], n[l−1]) and b[l] (n[l], 1) made of each parameter's ``data`` or ``grad``."""
+    weights = np.array([[getattr(w, field) for w in unit.w] for unit in layer.neurons], dtype=float)
+    biases = np.array([[getattr(unit.b, field)] for unit in layer.neurons], dtype=float)
+    return weights, biases
 
 
 @dataclass
