@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # message (matched by its first words), so every other warning and error still shows.
 QUIET_EDITABLE := PYTHONWARNINGS='ignore:Editable installation'
 
-.PHONY: setup graphviz demo test test-torch lint bench fuzz clean
+.PHONY: setup graphviz demo test test-torch notebook lint bench fuzz clean
 
 setup: $(STAMP) graphviz
 
@@ -44,6 +44,12 @@ test: setup
 test-torch: setup
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pytest -q -m torch
+
+# Re-run the guided notebook demos/backprop_tour.ipynb and store its outputs (committed, so it reads on
+# the web); PyTorch is installed first so that its last step shows. tests/test_notebook.py says when due.
+notebook: setup
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python demos/refresh_notebook.py
 
 # Differential fuzzing campaign, outside `make test`: each property of tests/test_fuzz.py and
 # tests/test_anomaly.py on FUZZ_EXAMPLES random graphs (e.g. make fuzz FUZZ_EXAMPLES=2000).
