@@ -36,6 +36,7 @@ demo: setup
 	$(BIN)/python demos/draw_graph.py --out out
 	$(BIN)/python demos/second_derivatives.py
 	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs)."
+	@echo "For a guided tour, open demos/backprop_tour.ipynb (README: A guided tour)."
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -58,8 +58,18 @@ def test_each_repl_session_runs_as_shown_on_its_own(line: int, code: str, fresh_
     assert written_outside_out(fresh_folder) == []
 
 
+def _script_cases() -> list:
+    """Each script block; one that imports torch is marked ``torch`` (it skips, as they do, without it)."""
+    return [
+        pytest.param(
+            line, code, id=f"README.md:{line}", marks=[pytest.mark.torch] if "import torch" in code else []
+        )
+        for line, code in SCRIPT_BLOCKS
+    ]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("line", "code"), SCRIPT_BLOCKS, ids=[f"README.md:{n}" for n, _ in SCRIPT_BLOCKS])
+@pytest.mark.parametrize(("line", "code"), _script_cases())
 def test_each_code_block_runs_on_its_own(line: int, code: str, fresh_folder: Path, capsys) -> None:
     exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "readme"})  # a namespace of its own
     assert written_outside_out(fresh_folder) == []  # files go to out/ only, never into the repository
