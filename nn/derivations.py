@@ -150,53 +150,51 @@ def wrong_output_dA_with_ln(cache: ForwardPass, grads: Grads, layer: int) -> Arr
         return -y / np.log(a) + (1.0 - y) / (1.0 - a)
 
 
+def variant(name: str, description: str, *, correct: bool = False, **steps: Rule) -> BackpropRules:
+    """The course's wiring with ``steps`` (e.g. ``dw=my_dW``) swapped in; wrong unless ``correct``."""
+    return replace(COURSE_RULES, name=name, description=description, correct=correct, **steps)
+
+
 RULES: dict[str, BackpropRules] = {
-    "course": COURSE_RULES,
-    "output_chain_rule": replace(
+    rules.name: rules
+    for rules in (
         COURSE_RULES,
-        name="output_chain_rule",
-        description="also right: dZ[L] = dA[L] ∗ g'[L](Z[L]) with dA[L] = −Y/A + (1−Y)/(1−A), "
-        "the chain rule instead of the simplified A[L] − Y",
-        output_dz=_output_dz_by_chain_rule,
-    ),
-    "dW_uses_A_l": replace(
-        COURSE_RULES,
-        name="dW_uses_A_l",
-        description="WRONG (article): dW[l] = 1/m dZ[l] A[l]ᵀ instead of A[l−1]ᵀ",
-        dw=wrong_dW_with_A_l,
-        correct=False,
-    ),
-    "g_prime_of_layer_l": replace(
-        COURSE_RULES,
-        name="g_prime_of_layer_l",
-        description="WRONG (article): dZ[l−1] = W[l]ᵀ dZ[l] ∗ g'[l](Z[l−1]) instead of g'[l−1]",
-        dz_prev=wrong_dZ_with_g_prime_of_layer_l,
-        correct=False,
-    ),
-    "missing_1_over_m": replace(
-        COURSE_RULES,
-        name="missing_1_over_m",
-        description="WRONG: dW[l] = dZ[l] A[l−1]ᵀ and db[l] = Σ dZ[l], without the cost's 1/m",
-        dw=wrong_dW_without_1_over_m,
-        db=wrong_db_without_1_over_m,
-        correct=False,
-    ),
-    "dW_transpose_in_dA": replace(
-        COURSE_RULES,
-        name="dW_transpose_in_dA",
-        description="WRONG (article): dZ[l−1] = dW[l]ᵀ dZ[l] ∗ g'[l−1](Z[l−1]), dW[l] for W[l]",
-        da_prev=wrong_dA_prev_with_dW,
-        dz_prev=wrong_dZ_prev_with_dW,
-        correct=False,
-    ),
-    "dA_uses_ln_a": replace(
-        COURSE_RULES,
-        name="dA_uses_ln_a",
-        description="WRONG (article): dA[L] = −Y/ln(A[L]) + (1−Y)/(1−A[L]), then dZ[L] = dA[L] ∗ g'[L](Z[L])",
-        output_da=wrong_output_dA_with_ln,
-        output_dz=_output_dz_by_chain_rule,
-        correct=False,
-    ),
+        variant(
+            "output_chain_rule",
+            "also right: dZ[L] = dA[L] ∗ g'[L](Z[L]) with dA[L] = −Y/A + (1−Y)/(1−A), "
+            "the chain rule instead of the simplified A[L] − Y",
+            correct=True,
+            output_dz=_output_dz_by_chain_rule,
+        ),
+        variant(
+            "dW_uses_A_l",
+            "WRONG (article): dW[l] = 1/m dZ[l] A[l]ᵀ instead of A[l−1]ᵀ",
+            dw=wrong_dW_with_A_l,
+        ),
+        variant(
+            "g_prime_of_layer_l",
+            "WRONG (article): dZ[l−1] = W[l]ᵀ dZ[l] ∗ g'[l](Z[l−1]) instead of g'[l−1]",
+            dz_prev=wrong_dZ_with_g_prime_of_layer_l,
+        ),
+        variant(
+            "missing_1_over_m",
+            "WRONG: dW[l] = dZ[l] A[l−1]ᵀ and db[l] = Σ dZ[l], without the cost's 1/m",
+            dw=wrong_dW_without_1_over_m,
+            db=wrong_db_without_1_over_m,
+        ),
+        variant(
+            "dW_transpose_in_dA",
+            "WRONG (article): dZ[l−1] = dW[l]ᵀ dZ[l] ∗ g'[l−1](Z[l−1]), dW[l] for W[l]",
+            da_prev=wrong_dA_prev_with_dW,
+            dz_prev=wrong_dZ_prev_with_dW,
+        ),
+        variant(
+            "dA_uses_ln_a",
+            "WRONG (article): dA[L] = −Y/ln(A[L]) + (1−Y)/(1−A[L]), then dZ[L] = dA[L] ∗ g'[L](Z[L])",
+            output_da=wrong_output_dA_with_ln,
+            output_dz=_output_dz_by_chain_rule,
+        ),
+    )
 }
 """The course's wiring, a second right one, and deliberately wrong variants, by name."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -177,12 +176,8 @@ def test_right_variants_and_custom_rules() -> None:
     ) -> np.ndarray:
         return grads[f"dZ[{layer}]"][:, :1]  # only the first sample's dz
 
-    mine = replace(
-        derivations.COURSE_RULES,
-        name="mine",
-        description="db = dZ[:, :1]",
-        db=db_with_the_sum_over_samples_forgotten,
-    )
+    mine = derivations.variant("mine", "db = dZ[:, :1]", db=db_with_the_sum_over_samples_forgotten)
+    assert mine.dw is derivations.COURSE_RULES.dw and not mine.correct
     report = compare_gradients(model, x, y, formulas=mine, numerical=False)
     assert report.rules.name == "mine"
     assert {row.label for row in report.parameters if not row.formula_ok} <= {
