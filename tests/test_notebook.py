@@ -44,7 +44,10 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.Noteboo
     spec.loader.exec_module(refresh)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     folder = tmp_path_factory.mktemp("tour")
-    refresh.execute(notebook, folder)
+    with pytest.MonkeyPatch.context() as patch:  # the kernel's files (connection, history) stay temporary too
+        patch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path_factory.mktemp("jupyter-runtime")))
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        refresh.execute(notebook, folder)
     return notebook, folder
 
 
