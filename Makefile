@@ -4,15 +4,18 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# setuptools announces every editable install with a multi-line warning banner: silence that one
+# message (matched by its first words), so every other warning and error still shows.
+QUIET_EDITABLE := PYTHONWARNINGS='ignore:Editable installation'
 
-.PHONY: setup graphviz demo test test-torch lint bench fuzz clean
+.PHONY: setup graphviz demo test test-torch notebook lint bench fuzz clean
 
 setup: $(STAMP) graphviz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	@touch $(STAMP)
 
 graphviz:
@@ -33,6 +36,7 @@ demo: setup
 	$(BIN)/python demos/draw_graph.py --out out
 	$(BIN)/python demos/second_derivatives.py
 	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs)."
+	@echo "For a guided tour, open demos/backprop_tour.ipynb (README: A guided tour)."
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -41,6 +45,12 @@ test: setup
 test-torch: setup
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pytest -q -m torch
+
+# Re-run the guided notebook demos/backprop_tour.ipynb and store its outputs (committed, so it reads on
+# the web); PyTorch is installed first so that its last step shows. tests/test_notebook.py says when due.
+notebook: setup
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	$(BIN)/python demos/refresh_notebook.py
 
 # Differential fuzzing campaign, outside `make test`: each property of tests/test_fuzz.py and
 # tests/test_anomaly.py on FUZZ_EXAMPLES random graphs (e.g. make fuzz FUZZ_EXAMPLES=2000).
@@ -60,7 +70,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'micrograd==0.1.0'
+	$(QUIET_EDITABLE) $(BENCH_VENV)/bin/python -m pip install --quiet -e . 'micrograd==0.1.0'
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

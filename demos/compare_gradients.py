@@ -21,7 +21,7 @@ import numpy as np
 
 from nn import ACTIVATIONS, MLP
 from nn.compare import compare_gradients
-from nn.formulas import RULES
+from nn.derivations import RULES
 
 
 def make_batch(n_x: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

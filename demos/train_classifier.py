@@ -19,21 +19,37 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
 import nn
 from engine import atomic_write
 from nn.train import decision_threshold
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MATPLOTLIB_MISSING = (
+    "train_classifier.py draws its plots with matplotlib, which is not installed here.\n"
+    "Install chainrule with its demo extra:  pip install 'chainrule[demo]'\n"
+    "  (in a clone of the repository: pip install -e '.[demo]', or make demo, which does it for you)"
+)
 
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.08, "blobs": 0.5, "xor": 0.2}
 """Noise (standard deviation) per dataset when --noise is not given."""
 
 GRID_POINTS = 100
 """Grid points per axis where the boundary plot evaluates the model (under no_grad)."""
+
+DPI = 150
+"""Pixels per inch of the PNGs: the boundary plot is 1200×960 pixels, the loss curve 1200×720."""
+
+CLASS_COLORS = ("#2166ac", "#b2182b")
+"""Class 0 blue, class 1 red: the two ends of the background's colour map, at full strength."""
+
+MARKERS = {"train": "o", "test": "^"}
+"""Train points are circles, test points triangles; each has a black edge, so it reads on any background."""
 
 # Fixed ids and no dates or version strings in the files: the same run gives the same bytes.
 SVG_SALT = "chainrule"
@@ -67,36 +83,53 @@ def _positive(kind: type) -> Callable[[str], int | float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line options."""
+    """The command-line options, each with its help and its default."""
     parser = argparse.ArgumentParser(
-        description="Train an MLP on a 2-D dataset; plot its decision boundary and loss curve.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train an MLP (tanh or relu hidden layers, a sigmoid output, the course's cross-entropy "
+        "cost) on a 2-D dataset with gradient descent and momentum; plot its decision boundary and its "
+        "cost per step, and save the trained model, into --out.",
     )
-    parser.add_argument("--dataset", choices=sorted(nn.DATASETS), default="moons")
-    parser.add_argument("--samples", type=_positive(int), default=100, help="points in all (train + test)")
-    parser.add_argument("--noise", type=float, default=None, help=f"per-dataset default: {DEFAULT_NOISE}")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="share held out; 0 for none")
-    parser.add_argument("--sizes", type=parse_sizes, default=[16, 16, 1], help="layer widths, e.g. 16,16,1")
-    parser.add_argument("--activation", choices=[a for a in nn.ACTIVATIONS if a != "linear"], default="tanh")
-    parser.add_argument("--steps", type=_positive(int), default=150)
-    parser.add_argument("--lr", type=_positive(float), default=0.3, help="learning rate α")
-    parser.add_argument("--momentum", type=float, default=0.9, help="μ in v ← μv + g")
-    parser.add_argument("--batch-size", type=_positive(int), default=None, help="default: all of them")
-    parser.add_argument("--seed", type=int, default=0, help="fixes data, split and initial weights")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    noise = ", ".join(f"{name} {value:g}" for name, value in DEFAULT_NOISE.items())
+    activations = [a for a in nn.ACTIVATIONS if a != "linear"]
+    parser.add_argument("--dataset", choices=sorted(nn.DATASETS), default="moons",
+                        help="which 2-D points to separate (default: %(default)s)")
+    parser.add_argument("--samples", type=_positive(int), default=100,
+                        help="points in all, train and test together (default: %(default)s)")
+    parser.add_argument("--noise", type=float, default=None,
+                        help=f"standard deviation of the noise (default per dataset: {noise})")
+    parser.add_argument("--test-fraction", type=float, default=0.2,
+                        help="share of the points held out to test; 0 for none (default: %(default)s)")
+    parser.add_argument("--sizes", type=parse_sizes, default=[16, 16, 1],
+                        help="layer widths n[1],...,n[L], the last 1 (default: 16,16,1)")
+    parser.add_argument("--activation", choices=activations, default="tanh",
+                        help="g of the hidden layers; the output is always sigmoid (default: %(default)s)")
+    parser.add_argument("--steps", type=_positive(int), default=150,
+                        help="gradient-descent steps (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive(float), default=0.3,
+                        help="learning rate α (default: %(default)s)")
+    parser.add_argument("--momentum", type=float, default=0.9,
+                        help="μ in v ← μv + dW, W ← W − αv; 0: plain gradient descent (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_positive(int), default=None,
+                        help="samples per step (default: all training points, full-batch gradient descent)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="fixes the data, the split and the initial weights (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("out"),
+                        help="folder for the plots and the model (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line while training")
     return parser
 
 
 def _save_figure(figure: Figure, stem: Path) -> list[Path]:
     """Write ``stem``.svg and ``stem``.png, each atomically and with reproducible bytes."""
+    import matplotlib
+
     written = []
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
         for suffix, metadata in ((".svg", SVG_METADATA), (".png", PNG_METADATA)):
             path = stem.with_suffix(suffix)
 
             def write(file: IO[bytes], fmt: str = suffix[1:], meta: dict = metadata) -> None:
-                figure.savefig(file, format=fmt, metadata=meta, dpi=100)
+                figure.savefig(file, format=fmt, metadata=meta, dpi=DPI)
 
             written.append(atomic_write(path, write, binary=True))
     return written
@@ -108,7 +141,13 @@ def plot_boundary(
     test: tuple[np.ndarray, np.ndarray] | None,
     title: str,
 ) -> Figure:
-    """The model's output a[L] over a grid around the data, its boundary a[L] = threshold, and the points."""
+    """The model's output a[L] over a grid around the data, its boundary a[L] = threshold, and the points.
+
+    Colour says the class (blue 0, red 1), shape says the split (circle train,
+    triangle test); the key below the plot says both.
+    """
+    from matplotlib.figure import Figure
+
     points = train[0] if test is None else np.concatenate([train[0], test[0]])
     low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
     xs = np.linspace(low[0], high[0], GRID_POINTS)
@@ -116,29 +155,47 @@ def plot_boundary(
     grid_x, grid_y = np.meshgrid(xs, ys)
     scores = nn.predict_scores(model, np.column_stack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
 
-    figure = Figure(figsize=(6.0, 5.0))
+    figure = Figure(figsize=(8.0, 6.4), layout="constrained")
     axes = figure.add_subplot()
     levels = np.linspace(0.0, 1.0, 21) if model.output_activation == "sigmoid" else 20
-    filled = axes.contourf(grid_x, grid_y, scores, levels=levels, cmap="RdBu_r", alpha=0.7)
-    figure.colorbar(filled, ax=axes, label="a[L] (model output)")
-    axes.contour(grid_x, grid_y, scores, levels=[decision_threshold(model)], colors="black", linewidths=1.5)
-    colors = np.array(["#1f4e9c", "#b2182b"])
-    axes.scatter(train[0][:, 0], train[0][:, 1], c=colors[train[1]], edgecolors="white", s=30, label="train")
-    if test is not None:
+    # A pale background, so the full-strength class colours of the points stand out on it.
+    filled = axes.contourf(grid_x, grid_y, scores, levels=levels, cmap="RdBu_r", alpha=0.35)
+    figure.colorbar(filled, ax=axes, label="a[L], the model's probability of class 1")
+    threshold = decision_threshold(model)
+    axes.contour(grid_x, grid_y, scores, levels=[threshold], colors="black", linewidths=2.0)
+    splits = [("train", train)] + ([] if test is None else [("test", test)])
+    for split, (x, y) in splits:
         axes.scatter(
-            test[0][:, 0], test[0][:, 1], facecolors="none", edgecolors=colors[test[1]], s=40,
-            linewidths=1.5, label="test",
+            x[:, 0], x[:, 1], c=np.array(CLASS_COLORS)[y], marker=MARKERS[split],
+            s=70 if split == "test" else 45, edgecolors="black", linewidths=1.0, zorder=3,
         )
     axes.set(title=title, xlabel="x₁", ylabel="x₂", xlim=(low[0], high[0]), ylim=(low[1], high[1]))
-    axes.legend(loc="upper right", fontsize="small")
-    figure.tight_layout()
+    figure.legend(
+        handles=_legend_handles(splits, threshold), loc="outside lower center", ncols=3, frameon=False,
+    )
     return figure
+
+
+def _legend_handles(splits: list[tuple[str, tuple[np.ndarray, np.ndarray]]], threshold: float) -> list:
+    """The key: a colour swatch per class, a white marker per split (train, test), the boundary line."""
+    from matplotlib.lines import Line2D
+
+    def marker(shape: str, face: str, label: str) -> Line2D:
+        return Line2D([], [], linestyle="", marker=shape, markersize=9, markerfacecolor=face,
+                      markeredgecolor="black", label=label)
+
+    handles = [marker("s", color, f"class {label} (y = {label})") for label, color in enumerate(CLASS_COLORS)]
+    handles += [marker(MARKERS[split], "white", f"{split} ({len(y)} points)") for split, (_, y) in splits]
+    handles.append(Line2D([], [], color="black", linewidth=2.0, label=f"boundary a[L] = {threshold:g}"))
+    return handles
 
 
 def plot_history(history: nn.History, title: str) -> Figure:
     """The cost (log scale) and the training accuracy at each step."""
+    from matplotlib.figure import Figure
+
     steps = np.arange(1, len(history) + 1)
-    figure = Figure(figsize=(6.0, 4.0))
+    figure = Figure(figsize=(8.0, 4.8))
     axes = figure.add_subplot()
     axes.plot(steps, history.loss, color="#b2182b", label="cost L")
     axes.set(title=title, xlabel="step", ylabel="cost L (log scale)", yscale="log")
@@ -155,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train, report, and write the plots and the model; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        import matplotlib  # noqa: F401 (checked now, before training, rather than at the first plot)
+    except ModuleNotFoundError as error:
+        if error.name != "matplotlib":
+            raise
+        print(MATPLOTLIB_MISSING, file=sys.stderr)
+        return 1
     noise = DEFAULT_NOISE[args.dataset] if args.noise is None else args.noise
     if not noise >= 0:
         parser.error(f"--noise must be ≥ 0, got {noise}")

@@ -64,9 +64,13 @@ class InputCheck:
     passed: bool
 
 
-@dataclass
+@dataclass(repr=False)
 class GradcheckReport:
-    """Per-input comparison, the course's overall relative error, and the verdict."""
+    """Per-input comparison, the course's overall relative error, and the verdict.
+
+    ``str(report)`` and ``repr(report)`` are the table (so a bare ``gradcheck(...)``
+    at the prompt shows it); ``report.inputs`` holds the numbers.
+    """
 
     inputs: list[InputCheck]
     relative_error: float
@@ -95,6 +99,8 @@ class GradcheckReport:
             f"rtol={self.rtol:g}   {verdict}"
         )
         return "\n".join(lines)
+
+    __repr__ = __str__
 
 
 def relative_error(analytic: Sequence[float], numerical: Sequence[float]) -> float:

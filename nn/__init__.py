@@ -13,11 +13,13 @@ from nn.data import (
     to_course_layout,
     train_test_split,
 )
-from nn.formulas import backprop, params_from_model
+from nn.derivations import backprop_with_rules
+from nn.formulas import grads_from_model, params_from_model, vectorized_backprop
 from nn.losses import binary_cross_entropy, hinge, mse, softplus
 from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
 from nn.optim import SGD
 from nn.serialize import ModelFileError, load_metadata, load_model, save_model
+from nn.torch_bridge import grads_from_torch, to_torch
 from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "Neuron",
     "StepRecord",
     "accuracy",
-    "backprop",
+    "backprop_with_rules",
     "binary_cross_entropy",
     "compare_gradients",
     "fit",
+    "grads_from_model",
+    "grads_from_torch",
     "hinge",
     "load_metadata",
     "load_model",
@@ -51,5 +55,7 @@ __all__ = [
     "save_model",
     "softplus",
     "to_course_layout",
+    "to_torch",
     "train_test_split",
+    "vectorized_backprop",
 ]

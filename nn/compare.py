@@ -6,7 +6,7 @@
 
 three ways on the same batch: (1) the scalar engine's reverse mode over
 ``nn.binary_cross_entropy`` of the model's outputs, (2) the vectorized numpy
-formulas of ``nn.formulas.backprop`` (dZ[L] = A[L] − Y, dW[l] = 1/m dZ[l] A[l−1]ᵀ, ...),
+formulas of ``nn.derivations.backprop_with_rules`` (dZ[L] = A[L] − Y, dW[l] = 1/m dZ[l] A[l−1]ᵀ, ...),
 (3) central differences (``engine.numerical_grad``). It also lines up the
 intermediate dZ[l] and dA[l] of autograd and of the formulas.
 
@@ -20,23 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from engine import Value, gc_paused, grad, numerical_grad, relative_error
-from nn.formulas import (
-    BackpropRules,
-    FormulaShapeError,
-    backprop,
-    check_batch,
-    cross_entropy_cost,
-    forward,
-    loss_direct,
-    params_from_model,
-    resolve_rules,
-)
+from nn.checks import check_batch
+from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
+from nn.formulas import ForwardPass, Grads, cross_entropy_cost, forward, loss_direct, params_from_model
 from nn.losses import SATURATION, binary_cross_entropy
 from nn.module import MLP
 
@@ -90,13 +82,13 @@ class GroupSummary:
     numerical_ok: bool | None
 
 
-@dataclass
+@dataclass(repr=False)
 class GradientReport:
     """What ``compare_gradients`` found: per-layer summaries, per-entry rows, notes and the verdict.
 
     ``parameters`` are labelled like the model's parameters (``W[l]_i,j``,
     ``b[l]_i``); ``intermediates`` are ``dZ[l]_i,k`` / ``dA[l]_i,k`` (unit i,
-    sample k). ``str(report)`` is the table, ``report.table(max_rows=None,
+    sample k). ``str(report)`` and ``repr(report)`` are the table, ``report.table(max_rows=None,
     intermediates=True)`` shows every row, ``to_dict()`` is JSON-serialisable,
     ``bool(report)`` is the verdict.
 
@@ -223,6 +215,8 @@ class GradientReport:
     def __str__(self) -> str:
         return self.table()
 
+    __repr__ = __str__  # a bare compare_gradients(...) at the prompt shows the table
+
     def _rows_table(self, title: str, rows: list[GradientRow], max_rows: int | None) -> list[str]:
         header = (
             f"{title:<17} {'autograd':>17} {'formula':>17} {'numerical':>17} {'|a−f|':>8} {'rel':>8} "
@@ -310,7 +304,7 @@ def compare_gradients(
     ``X`` has shape (n_x, m) — columns are samples, as in the course — or
     (m, n_x) with ``samples_as="rows"``; ``Y`` has shape (1, m) or (m,), labels
     in [0, 1]. The model needs one output unit (the cost is the binary
-    cross-entropy). ``formulas`` names the backprop wiring (``nn.formulas.RULES``,
+    cross-entropy). ``formulas`` names the backprop wiring (``nn.derivations.RULES``,
     e.g. a deliberately wrong ``"missing_1_over_m"``) or is a ``BackpropRules``.
 
     An entry's formula passes when |a − f| ≤ rtol·s + atol, with s the largest
@@ -321,6 +315,30 @@ def compare_gradients(
     left as they were. Central differences cost 2·(number of parameters)
     forward passes over the batch; ``numerical=False`` skips them.
     """
+    _check_model(model)
+    chosen = resolve_rules(formulas)
+    x, y = check_batch(X, Y, model.nin, samples_as=samples_as, caller="compare_gradients")
+    tolerances = {
+        "formula_rtol": rtol, "formula_atol": atol, "eps": eps,
+        "numerical_atol": numerical_atol, "numerical_rtol": numerical_rtol,
+    }
+    auto = _by_autograd(model, x, y)
+    by_formulas = _by_formulas(model, x, y, chosen)
+    central = _central_differences(model, x, y, eps) if numerical else None
+    parameters, parameter_summaries = _parameter_rows(model, auto, by_formulas, central, tolerances)
+    intermediates, intermediate_summaries = _intermediate_rows(model, auto, by_formulas, tolerances)
+    kinks = _relu_kinks(model, by_formulas.cache)
+    return GradientReport(
+        network=_describe(model), m=x.shape[1], rules=chosen, cost_autograd=auto.cost.data,
+        cost_formulas=by_formulas.cost, parameters=parameters, intermediates=intermediates,
+        layers=parameter_summaries + intermediate_summaries, tolerances=tolerances,
+        notes=_notes(kinks, auto.saturated, x.shape[1], auto.outputs), formula_error=by_formulas.error,
+        numerical_checked=numerical, relu_kinks=sum(kinks.values()),
+    )
+
+
+def _check_model(model: MLP) -> None:
+    """An nn.MLP with one output unit (the binary cross-entropy's a), else TypeError / ValueError."""
     if not isinstance(model, MLP):
         raise TypeError(f"compare_gradients: model must be an nn.MLP, got {type(model).__name__}")
     if model.sizes[-1] != 1:
@@ -328,91 +346,33 @@ def compare_gradients(
             f"compare_gradients: the binary cross-entropy needs one output unit; the model's last layer "
             f"has n[L] = {model.sizes[-1]}"
         )
-    chosen = resolve_rules(formulas)
-    x, y = check_batch(X, Y, model.nin, samples_as=samples_as, caller="compare_gradients")
-    samples = [column.tolist() for column in x.T]
-    labels = y[0].tolist()
-    m, last = len(samples), len(model.layers)
 
+
+class _Autograd(NamedTuple):
+    """Autograd's side: J, ∂J/∂(parameter) in ``named_parameters`` order, ∂J/∂Z[l], ∂J/∂A[l] as (n[l], m)."""
+
+    cost: Value
+    parameters: list[float]
+    z_grads: dict[int, np.ndarray]
+    a_grads: dict[int, np.ndarray]
+    outputs: list[Value]
+    saturated: list[int]
+    """Samples whose sigmoid output is within SATURATION of 0 or 1 (the loss took their z)."""
+
+
+class _Formulas(NamedTuple):
+    """The formulas' side: their gradients (None when a rule failed, with the error), J, the forward cache."""
+
+    grads: Grads | None
+    error: str | None
+    cost: float
+    cache: ForwardPass
+
+
+def _by_autograd(model: MLP, x: np.ndarray, y: np.ndarray) -> _Autograd:
+    """J and every gradient autograd gives, from one graph over the batch (no ``.grad`` is written)."""
     named = model.named_parameters()
-    cost, auto_params, auto_z, auto_a, outputs = _autograd(model, samples, labels)
-    saturated = [
-        k for k, a in enumerate(outputs)
-        if a.op is not None and a.op.name == "sigmoid" and min(a.data, 1.0 - a.data) < SATURATION
-    ]
-
-    params = params_from_model(model)
-    formula_error, grads = None, None
-    try:
-        grads = backprop(params, x, y, chosen)
-    except FormulaShapeError as error:
-        formula_error = str(error)
-    cache = forward(params, x)
-    if model.output_activation == "sigmoid":  # the article's direct form, finite even where a rounds to 1
-        cost_formulas = float(np.mean(loss_direct(cache.Z[last], y)))
-    else:
-        cost_formulas = cross_entropy_cost(cache.A[last], y)
-
-    numerical_values: list[float | None] = [None] * len(named)
-    if numerical:
-        numerical_values = list(_central_differences(model, samples, labels, eps))
-
-    tolerances = {
-        "formula_rtol": rtol, "formula_atol": atol, "eps": eps,
-        "numerical_atol": numerical_atol, "numerical_rtol": numerical_rtol,
-    }
-    parameters: list[GradientRow] = []
-    intermediates: list[GradientRow] = []
-    layers: list[GroupSummary] = []
-    position = 0
-    for layer_index, layer in enumerate(model.layers, start=1):
-        count = layer.nin * layer.nout + layer.nout
-        formula_values: list[float | None] = [None] * count
-        if grads is not None:
-            dw, db = grads[f"dW[{layer_index}]"], grads[f"db[{layer_index}]"]
-            formula_values = dw.ravel().tolist() + db.ravel().tolist()
-        labels_here = [label for label, _ in named[position : position + count]]
-        rows, summary = _group(
-            layer_index, f"W[{layer_index}],b[{layer_index}]", labels_here,
-            auto_params[position : position + count], formula_values,
-            numerical_values[position : position + count], tolerances, numerical,
-        )
-        parameters += rows
-        layers.append(summary)
-        position += count
-    for kind, auto in (("dZ", auto_z), ("dA", auto_a)):
-        for layer_index in range(1, last + 1):
-            values = auto[layer_index] * m  # autograd holds ∂J/∂· = d·/m
-            if kind == "dA" and layer_index == last:
-                values[0, saturated] = np.nan  # the loss took z there: the a node is not in the graph
-            key = f"{kind}[{layer_index}]"
-            formula = grads[key] if grads is not None and key in grads else np.full(values.shape, np.nan)
-            entry_labels = [f"{key}_{i},{k}" for i in range(values.shape[0]) for k in range(m)]
-            rows, summary = _group(
-                layer_index, key, entry_labels, _floats_or_none(values), _floats_or_none(formula),
-                [None] * values.size, tolerances, False,
-            )
-            intermediates += rows
-            layers.append(summary)
-
-    kinks = {
-        index: int(np.sum(np.abs(cache.Z[index]) < KINK_MARGIN))
-        for index, layer in enumerate(model.layers, start=1)
-        if layer.activation == "relu"
-    }
-    notes = _notes(kinks, saturated, m, outputs)
-    return GradientReport(
-        network=_describe(model), m=m, rules=chosen, cost_autograd=cost.data, cost_formulas=cost_formulas,
-        parameters=parameters, intermediates=intermediates, layers=layers, tolerances=tolerances,
-        notes=notes, formula_error=formula_error, numerical_checked=numerical, relu_kinks=sum(kinks.values()),
-    )
-
-
-def _autograd(
-    model: MLP, samples: list[list[float]], labels: list[float]
-) -> tuple[Value, list[float], dict[int, np.ndarray], dict[int, np.ndarray], list[Value]]:
-    """J and ∂J/∂(parameter), ∂J/∂Z[l], ∂J/∂A[l] (as (n[l], m) arrays) from one graph over the batch."""
-    named = model.named_parameters()
+    samples, labels = _samples(x, y)
     with gc_paused():
         traces = [model.trace(sample) for sample in samples]
         outputs = [trace[-1][1][0] for trace in traces]
@@ -421,20 +381,115 @@ def _autograd(
         a_nodes = [node for trace in traces for _, activations in trace for node in activations]
         gradients = grad(cost, [p for _, p in named] + z_nodes + a_nodes)
     m, count = len(samples), len(named)
-    auto_z = _per_layer(gradients[count : count + len(z_nodes)], model, m)
-    auto_a = _per_layer(gradients[count + len(z_nodes) :], model, m)
-    return cost, gradients[:count], auto_z, auto_a, outputs
+    saturated = [
+        k for k, a in enumerate(outputs)
+        if _op_name(a) == "sigmoid" and min(a.data, 1.0 - a.data) < SATURATION
+    ]
+    return _Autograd(
+        cost, gradients[:count], _per_layer(gradients[count : count + len(z_nodes)], model, m),
+        _per_layer(gradients[count + len(z_nodes) :], model, m), outputs, saturated,
+    )
 
 
-def _central_differences(
-    model: MLP, samples: list[list[float]], labels: list[float], eps: float
-) -> list[float]:
+def _by_formulas(model: MLP, x: np.ndarray, y: np.ndarray, rules: BackpropRules) -> _Formulas:
+    """The hand-derived gradients wired by ``rules``, and J from the formulas' own forward pass."""
+    params = params_from_model(model)
+    grads, error = None, None
+    try:
+        grads = backprop_with_rules(params, x, y, rules)
+    except FormulaShapeError as failure:
+        error = str(failure)
+    cache = forward(params, x)
+    last = cache.L
+    if model.output_activation == "sigmoid":  # the article's direct form, finite even where a rounds to 1
+        cost = float(np.mean(loss_direct(cache.Z[last], y)))
+    else:
+        cost = cross_entropy_cost(cache.A[last], y)
+    return _Formulas(grads, error, cost, cache)
+
+
+def _central_differences(model: MLP, x: np.ndarray, y: np.ndarray, eps: float) -> list[float]:
     """(J(p + ε) − J(p − ε))/2ε for every parameter p, by ``engine.numerical_grad``."""
+    samples, labels = _samples(x, y)
 
     def batch_cost() -> Value:
         return binary_cross_entropy([model(sample) for sample in samples], labels)
 
     return numerical_grad(batch_cost, model.parameters(), eps)
+
+
+def _parameter_rows(
+    model: MLP, auto: _Autograd, by_formulas: _Formulas, central: list[float] | None,
+    tolerances: dict[str, float],
+) -> tuple[list[GradientRow], list[GroupSummary]]:
+    """One row per parameter and one summary per layer's W[l], b[l]: autograd, formula, central difference."""
+    named = model.named_parameters()
+    numerical = central if central is not None else [None] * len(named)
+    rows: list[GradientRow] = []
+    summaries: list[GroupSummary] = []
+    position = 0
+    for index, layer in enumerate(model.layers, start=1):
+        count = layer.nin * layer.nout + layer.nout
+        here = slice(position, position + count)
+        formula: list[float | None] = [None] * count
+        if by_formulas.grads is not None:
+            formula = by_formulas.grads[f"dW[{index}]"].ravel().tolist()
+            formula += by_formulas.grads[f"db[{index}]"].ravel().tolist()
+        layer_rows, summary = _group(
+            index, f"W[{index}],b[{index}]", [label for label, _ in named[here]], auto.parameters[here],
+            formula, numerical[here], tolerances, central is not None,
+        )
+        rows += layer_rows
+        summaries.append(summary)
+        position += count
+    return rows, summaries
+
+
+def _intermediate_rows(
+    model: MLP, auto: _Autograd, by_formulas: _Formulas, tolerances: dict[str, float]
+) -> tuple[list[GradientRow], list[GroupSummary]]:
+    """One row per entry of dZ[l] and dA[l] (unit i, sample k) and one summary per matrix.
+
+    Autograd holds ∂J/∂Z = dZ/m, so its values are multiplied by m to read as the course's dZ.
+    """
+    m, last = by_formulas.cache.m, len(model.layers)
+    grads = by_formulas.grads
+    rows: list[GradientRow] = []
+    summaries: list[GroupSummary] = []
+    for kind, autograd in (("dZ", auto.z_grads), ("dA", auto.a_grads)):
+        for index in range(1, last + 1):
+            values = autograd[index] * m
+            if kind == "dA" and index == last:
+                values[0, auto.saturated] = np.nan  # the loss took z there: the a node is not in the graph
+            key = f"{kind}[{index}]"
+            formula = grads[key] if grads is not None and key in grads else np.full(values.shape, np.nan)
+            labels = [f"{key}_{i},{k}" for i in range(values.shape[0]) for k in range(m)]
+            matrix_rows, summary = _group(
+                index, key, labels, _floats_or_none(values), _floats_or_none(formula),
+                [None] * values.size, tolerances, False,
+            )
+            rows += matrix_rows
+            summaries.append(summary)
+    return rows, summaries
+
+
+def _relu_kinks(model: MLP, cache: ForwardPass) -> dict[int, int]:
+    """For each relu layer l, how many of its pre-activations Z[l] lie within KINK_MARGIN of the kink."""
+    return {
+        index: int(np.sum(np.abs(cache.Z[index]) < KINK_MARGIN))
+        for index, layer in enumerate(model.layers, start=1)
+        if layer.activation == "relu"
+    }
+
+
+def _samples(x: np.ndarray, y: np.ndarray) -> tuple[list[list[float]], list[float]]:
+    """The batch as the engine takes it: one list of numbers per sample (column of X), and the labels."""
+    return [column.tolist() for column in x.T], y[0].tolist()
+
+
+def _op_name(node: Value) -> str:
+    """The name of the op that made ``node`` ('' for a leaf)."""
+    return node.op.name if node.op is not None else ""
 
 
 def _group(

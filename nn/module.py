@@ -42,6 +42,14 @@ def _check_rng(function: str, rng: object) -> random.Random:
     return check_instance(function, "rng", rng, random.Random, "a random.Random or None")
 
 
+def check_activation(name: object, function: str) -> str:
+    """``name`` if it is one of ``ACTIVATIONS``: a TypeError for a non-string, a ValueError listing them.
+
+    ``function`` heads the message: the public function (or argument) that was given ``name``.
+    """
+    return check_choice(function, "activation", name, ACTIVATIONS)
+
+
 class Module:
     """Anything with parameters: ``parameters()``, ``named_parameters()``, ``zero_grad()``."""
 

@@ -17,7 +17,7 @@ import math
 import numbers
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, TextIO
 
@@ -251,65 +251,110 @@ def fit(
     ``seed`` fixing the shuffles), computes the cost ``loss`` ("bce", "mse",
     "hinge" or a function ``(predictions, targets) -> Value``), backpropagates and
     updates: W := W − α dW (``nn.SGD``: momentum 0.9 and α = 0.1 unless given, or
-    pass your own ``optimizer``). ``progress``: True shows a progress line on
-    stderr, False nothing, a function is called with each ``StepRecord``.
+    pass your own ``optimizer``). ``progress``: True (the default) shows a progress
+    line on stderr, False nothing, a function is called with each ``StepRecord``.
+    Every argument is checked before the model changes.
     """
+    plan = _plan(
+        model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress
+    )
+    history = History()
+    start = time.perf_counter()
+    try:
+        for step, chosen in enumerate(_batches(plan), start=1):
+            cost, right = _train_step(model, plan, chosen)
+            history.loss.append(cost)
+            history.accuracy.append(right / len(chosen))
+            if plan.reporter is not None:
+                elapsed = time.perf_counter() - start
+                plan.reporter(StepRecord(step, plan.steps, cost, history.accuracy[-1], elapsed))
+    finally:
+        history.seconds = time.perf_counter() - start
+        if isinstance(plan.reporter, ProgressLine):
+            plan.reporter.close()
+    return history
+
+
+@dataclass
+class _Plan:
+    """``fit``'s checked arguments: what one training step needs, and how many steps to take."""
+
+    loss_fn: LossFunction
+    optimizer: SGD
+    rows: list[list[float]]
+    labels: list[float]
+    targets: list[float]
+    """What the loss compares with: the labels, or 2y − 1 ∈ {−1, +1} for the hinge loss."""
+    threshold: float
+    steps: int
+    batch: int
+    rng: np.random.Generator
+    reporter: Callable[[StepRecord], None] | None
+
+
+def _plan(
+    model: MLP, X: object, y: object, loss: str | LossFunction, optimizer: SGD | None,
+    sgd_settings: tuple[float | None, float | None, float | None], steps: int, batch_size: int | None,
+    seed: int, progress: bool | Callable[[StepRecord], None],
+) -> _Plan:
+    """Check every argument of ``fit`` (TypeError / ValueError naming it) and gather them in a ``_Plan``."""
     _single_output(model, "fit")
     loss_fn, signed_targets = _resolve_loss(model, loss)
-    optimizer = _resolve_optimizer(model, optimizer, lr, momentum, weight_decay)
+    chosen_optimizer = _resolve_optimizer(model, optimizer, *sgd_settings)
     steps = _check_count("steps", steps, 1)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"fit: seed must be an integer, got {seed!r}")
     x_matrix, y_vector = _rows(model, X, y, "fit")
     m = len(y_vector)
     batch = m if batch_size is None else min(_check_count("batch_size", batch_size, 1), m)
-
-    rows = x_matrix.tolist()
     labels = y_vector.tolist()
-    targets = (2.0 * y_vector - 1.0).tolist() if signed_targets else labels
-    threshold = decision_threshold(model)
-    rng = np.random.default_rng(seed)
+    return _Plan(
+        loss_fn, chosen_optimizer, x_matrix.tolist(), labels,
+        (2.0 * y_vector - 1.0).tolist() if signed_targets else labels, decision_threshold(model),
+        steps, batch, np.random.default_rng(seed), _reporter(progress),
+    )
+
+
+def _reporter(progress: bool | Callable[[StepRecord], None]) -> Callable[[StepRecord], None] | None:
+    """What shows each step: a ``ProgressLine`` for True, nothing for False, else the function given."""
+    if progress is True:
+        return ProgressLine()
+    if progress is False or progress is None:
+        return None
+    if callable(progress):
+        return progress
+    raise TypeError(f"fit: progress must be True, False or a function, got {progress!r}")
+
+
+def _batches(plan: _Plan) -> Iterator[list[int]]:
+    """The row indices of each step's batch: all rows, or minibatches of a fresh shuffle per pass."""
+    m = len(plan.rows)
     order: list[int] = list(range(m))
     position = m  # forces a shuffle before the first minibatch
+    for _ in range(plan.steps):
+        if plan.batch == m:
+            yield order
+            continue
+        if position >= m:
+            order = plan.rng.permutation(m).tolist()
+            position = 0
+        yield order[position : position + plan.batch]
+        position += plan.batch
 
-    if progress is True:
-        reporter: Callable[[StepRecord], None] | None = ProgressLine()
-    elif progress is False or progress is None:
-        reporter = None
-    elif callable(progress):
-        reporter = progress
-    else:
-        raise TypeError(f"fit: progress must be True, False or a function, got {progress!r}")
 
-    history = History()
-    start = time.perf_counter()
-    try:
-        for step in range(1, steps + 1):
-            if batch == m:
-                chosen = order
-            else:
-                if position >= m:
-                    order = rng.permutation(m).tolist()
-                    position = 0
-                chosen = order[position : position + batch]
-                position += batch
-            with gc_paused():
-                predictions = [model(rows[i]) for i in chosen]
-                cost = loss_fn(predictions, [targets[i] for i in chosen])
-                model.zero_grad()
-                cost.backward()
-                optimizer.step()
-            right = sum(
-                (a.data >= threshold) == (labels[i] == 1.0) for a, i in zip(predictions, chosen, strict=True)
-            )
-            history.loss.append(cost.data)
-            history.accuracy.append(right / len(chosen))
-            del predictions, cost  # free this step's graph now
-            if reporter is not None:
-                elapsed = time.perf_counter() - start
-                reporter(StepRecord(step, steps, history.loss[-1], history.accuracy[-1], elapsed))
-    finally:
-        history.seconds = time.perf_counter() - start
-        if isinstance(reporter, ProgressLine):
-            reporter.close()
-    return history
+def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]:
+    """Forward, cost, backward, update on the rows ``chosen``; returns the cost and how many were right.
+
+    Both are measured before the update. The step's graph is dropped on return.
+    """
+    with gc_paused():
+        predictions = [model(plan.rows[i]) for i in chosen]
+        cost = plan.loss_fn(predictions, [plan.targets[i] for i in chosen])
+        model.zero_grad()
+        cost.backward()
+        plan.optimizer.step()
+    right = sum(
+        (a.data >= plan.threshold) == (plan.labels[i] == 1.0)
+        for a, i in zip(predictions, chosen, strict=True)
+    )
+    return cost.data, right

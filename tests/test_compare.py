@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine import grad
-from nn import ACTIVATIONS, MLP, binary_cross_entropy, formulas
+from nn import ACTIVATIONS, MLP, binary_cross_entropy, derivations, formulas
 from nn.compare import compare_gradients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,12 +176,8 @@ def test_right_variants_and_custom_rules() -> None:
     ) -> np.ndarray:
         return grads[f"dZ[{layer}]"][:, :1]  # only the first sample's dz
 
-    mine = replace(
-        formulas.COURSE_RULES,
-        name="mine",
-        description="db = dZ[:, :1]",
-        db=db_with_the_sum_over_samples_forgotten,
-    )
+    mine = derivations.variant("mine", "db = dZ[:, :1]", db=db_with_the_sum_over_samples_forgotten)
+    assert mine.dw is derivations.COURSE_RULES.dw and not mine.correct
     report = compare_gradients(model, x, y, formulas=mine, numerical=False)
     assert report.rules.name == "mine"
     assert {row.label for row in report.parameters if not row.formula_ok} <= {
@@ -291,6 +286,7 @@ def test_table_is_aligned_and_cut_to_max_rows_with_failures_first() -> None:
     shown = [line.split()[0] for line in short.splitlines() if line.startswith(("W[", "b["))]
     assert shown == report.failures()[:3]  # every row shown is a failing one
     assert short.splitlines()[-1].startswith("Verdict: FAIL")
+    assert repr(report) == str(report) == report.table()  # the prompt shows the table, not a dataclass dump
 
 
 def test_to_dict_is_json_and_matches_the_rows() -> None:

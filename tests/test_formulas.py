@@ -11,7 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine import Value, grad, linear
-from nn import MLP, binary_cross_entropy, formulas
+from nn import MLP, binary_cross_entropy, derivations, formulas
+from nn.checks import check_batch
 
 SETTINGS = settings(max_examples=40, deadline=None)
 reals = st.floats(-6.0, 6.0, allow_nan=False)
@@ -66,7 +67,8 @@ def test_g_prime_matches_the_engines_local_derivative(name: str) -> None:
 def test_relu_prime_at_the_kink_is_zero_like_the_engine() -> None:
     assert formulas.relu_prime(0.0) == 0.0
     assert Value(0.0).relu().local_grads[0] == 0.0
-    assert formulas.tanh_prime(formulas.tanh(0.5)) == pytest.approx(1.0 / math.cosh(0.5) ** 2, rel=1e-14)
+    tanh_half = formulas.tanh_array(0.5)
+    assert formulas.tanh_prime(tanh_half) == pytest.approx(1.0 / math.cosh(0.5) ** 2, rel=1e-14)
     assert np.array_equal(formulas.linear_prime(np.zeros((2, 3))), np.ones((2, 3)))
 
 
@@ -140,7 +142,7 @@ def test_backprop_shapes_and_the_forums_dz_previous_layer() -> None:
     model = MLP(3, [5, 4, 1], activation="tanh")
     params = formulas.params_from_model(model)
     x, y = random_batch(3, 7, seed=1)
-    grads = formulas.backprop(params, x, y)
+    grads = formulas.vectorized_backprop(params, x, y)
     for layer, (rows, cols) in enumerate([(5, 3), (4, 5), (1, 4)], start=1):
         assert grads[f"dW[{layer}]"].shape == (rows, cols)
         assert grads[f"db[{layer}]"].shape == (rows, 1)
@@ -159,11 +161,49 @@ def test_backprop_shapes_and_the_forums_dz_previous_layer() -> None:
     assert np.allclose(grads["dW[2]"], outer, rtol=1e-13)
 
 
+def test_vectorized_backprop_is_done_by_the_named_equations(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    for name in ("dz_sigmoid_cross_entropy", "dW", "db", "dA_prev", "dz_previous_layer"):
+        equation = getattr(formulas, name)
+
+        def spy(*args, _name=name, _equation=equation):
+            calls.append(_name)
+            return _equation(*args)
+
+        monkeypatch.setattr(formulas, name, spy)
+    x, y = random_batch(3, 4, seed=5)
+    formulas.vectorized_backprop(formulas.params_from_model(MLP(3, [5, 4, 1])), x, y)
+    # dz_previous_layer calls dA_prev itself (the module's own binding, so it counts here too)
+    assert calls == [
+        "dz_sigmoid_cross_entropy",
+        "dW", "db", "dA_prev", "dz_previous_layer", "dA_prev",  # layer 3: dW[3], db[3], dA[2], dZ[2]
+        "dW", "db", "dA_prev", "dz_previous_layer", "dA_prev",  # layer 2
+        "dW", "db",  # layer 1
+    ]
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+@pytest.mark.parametrize("output", ["sigmoid", "tanh"])
+def test_the_course_rules_give_vectorized_backprop_to_the_bit(activation: str, output: str) -> None:
+    model = MLP(3, [4, 3, 1], activation=activation, output_activation=output, seed=3)
+    for neuron in model.layers[-1].neurons:  # a tanh output inside (0, 1), where ln a is finite
+        neuron.b.data = 0.6
+        for w in neuron.w:
+            w.data *= 0.05
+    params = formulas.params_from_model(model)
+    x, y = random_batch(3, 6, seed=4)
+    plain = formulas.vectorized_backprop(params, x, y)
+    wired = derivations.backprop_with_rules(params, x, y, rules="course")
+    assert list(plain) == list(wired)
+    for key in plain:
+        assert np.array_equal(plain[key], wired[key]), key
+
+
 def test_output_chain_rule_equals_the_simplified_a_minus_y() -> None:
     params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 9, seed=2)
-    simplified = formulas.backprop(params, x, y)
-    chain = formulas.backprop(params, x, y, rules="output_chain_rule")
+    simplified = formulas.vectorized_backprop(params, x, y)
+    chain = derivations.backprop_with_rules(params, x, y, rules="output_chain_rule")
     for key in simplified:
         assert np.allclose(chain[key], simplified[key], rtol=1e-12, atol=1e-15), key
 
@@ -184,7 +224,7 @@ def test_dW_db_equal_torch_float64(activation: str, sizes: list[int]) -> None:
     model = MLP(3, sizes, activation=activation, seed=len(sizes))
     params = formulas.params_from_model(model)
     x, y = random_batch(3, 6, seed=len(sizes))
-    grads = formulas.backprop(params, x, y)
+    grads = formulas.vectorized_backprop(params, x, y)
     functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda t: t}
     tensors = {
         key: torch.tensor(value, dtype=torch.float64, requires_grad=True)
@@ -207,46 +247,46 @@ def test_batch_shape_errors_name_the_shapes() -> None:
     params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 5, seed=0)
     with pytest.raises(ValueError, match=r"X has shape \(5, 2\).*samples look like rows.*samples_as='rows'"):
-        formulas.backprop(params, x.T, y)
+        formulas.vectorized_backprop(params, x.T, y)
     with pytest.raises(ValueError, match=r"X has shape \(3, 5\).*n_x = 2"):
-        formulas.backprop(params, np.zeros((3, 5)), y)
+        formulas.vectorized_backprop(params, np.zeros((3, 5)), y)
     with pytest.raises(
         ValueError, match=r"X has m = 5 samples \(shape \(2, 5\)\) but Y has 4 \(shape \(1, 4\)\)"
     ):
-        formulas.backprop(params, x, y[:, :4])
+        formulas.vectorized_backprop(params, x, y[:, :4])
     with pytest.raises(ValueError, match=r"Y must have shape \(1, 5\) or \(5,\).*got \(5, 1\)"):
-        formulas.backprop(params, x, y.T)
+        formulas.vectorized_backprop(params, x, y.T)
     with pytest.raises(ValueError, match=r"X must be 2-D.*shape \(5,\)"):
-        formulas.backprop(params, x[0], y)
+        formulas.vectorized_backprop(params, x[0], y)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]; Y\[0, 1\] = 2.0"):
-        formulas.backprop(params, x, np.array([[0.0, 2.0, 0.0, 1.0, 1.0]]))
+        formulas.vectorized_backprop(params, x, np.array([[0.0, 2.0, 0.0, 1.0, 1.0]]))
     with pytest.raises(ValueError, match=r"non-finite value at X\[1, 3\]"):
         bad = x.copy()
         bad[1, 3] = np.nan
-        formulas.backprop(params, bad, y)
+        formulas.vectorized_backprop(params, bad, y)
     with pytest.raises(ValueError, match="unknown backprop rules 'nope'"):
-        formulas.backprop(params, x, y, rules="nope")
+        derivations.backprop_with_rules(params, x, y, rules="nope")
 
 
 def test_rows_layout_is_the_transpose() -> None:
     x, y = random_batch(2, 4, seed=3)
-    rows_x, rows_y = formulas.check_batch(x.T, y.T, 2, samples_as="rows")
+    rows_x, rows_y = check_batch(x.T, y.T, 2, samples_as="rows")
     assert np.array_equal(rows_x, x) and np.array_equal(rows_y, y)
     with pytest.raises(ValueError, match="samples_as must be 'columns' or 'rows'"):
-        formulas.check_batch(x, y, 2, samples_as="cols")
+        check_batch(x, y, 2, samples_as="cols")
 
 
 def test_params_errors_name_the_keys_and_shapes() -> None:
     params = formulas.params_from_model(MLP(2, [3, 1]))
     x, y = random_batch(2, 4, seed=0)
     with pytest.raises(ValueError, match=r"W\[2\] has shape \(1, 4\) but layer 1 has 3 units"):
-        formulas.backprop({**params, "W[2]": np.zeros((1, 4))}, x, y)
+        formulas.vectorized_backprop({**params, "W[2]": np.zeros((1, 4))}, x, y)
     with pytest.raises(ValueError, match=r"b\[1\] must have shape \(3, 1\).*got \(3,\)"):
-        formulas.backprop({**params, "b[1]": np.zeros(3)}, x, y)
+        formulas.vectorized_backprop({**params, "b[1]": np.zeros(3)}, x, y)
     with pytest.raises(ValueError, match=r"no 'g\[2\]'"):
-        formulas.backprop({k: v for k, v in params.items() if k != "g[2]"}, x, y)
-    with pytest.raises(ValueError, match="unknown activation 'softmax'"):
-        formulas.backprop({**params, "g[1]": "softmax"}, x, y)
+        formulas.vectorized_backprop({k: v for k, v in params.items() if k != "g[2]"}, x, y)
+    with pytest.raises(ValueError, match=r"^params: g\[1\]: activation must be one of .*got 'softmax'$"):
+        formulas.vectorized_backprop({**params, "g[1]": "softmax"}, x, y)
 
 
 def test_a_non_sigmoid_output_outside_0_1_is_a_clear_error() -> None:
@@ -254,9 +294,9 @@ def test_a_non_sigmoid_output_outside_0_1_is_a_clear_error() -> None:
     params["b[2]"] = np.array([[-50.0]])  # relu output 0 everywhere
     x, _ = random_batch(2, 4, seed=0)
     with pytest.raises(ValueError, match=r"0 < a < 1.*'relu' gave A\[2\]\[0, 0\] = 0.0 with Y\[0, 0\] = 1.0"):
-        formulas.backprop(params, x, np.ones((1, 4)))
+        formulas.vectorized_backprop(params, x, np.ones((1, 4)))
     # with y = 0 only ln(1 − a) counts, which is finite at a = 0
-    grads = formulas.backprop(params, x, np.zeros((1, 4)))
+    grads = formulas.vectorized_backprop(params, x, np.zeros((1, 4)))
     assert np.array_equal(grads["dZ[2]"], np.zeros((1, 4)))  # relu'(z) = 0 for z < 0
 
 
@@ -264,6 +304,6 @@ def test_a_wrongly_shaped_formula_raises_naming_the_gradient() -> None:
     params = formulas.params_from_model(MLP(3, [4, 1]))
     x, y = random_batch(3, 5, seed=0)
     with pytest.raises(
-        formulas.FormulaShapeError, match=r"dW\[2\] has shape \(1, 1\) but W\[2\] has shape \(1, 4\)"
+        derivations.FormulaShapeError, match=r"dW\[2\] has shape \(1, 1\) but W\[2\] has shape \(1, 4\)"
     ):
-        formulas.backprop(params, x, y, rules="dW_uses_A_l")
+        derivations.backprop_with_rules(params, x, y, rules="dW_uses_A_l")

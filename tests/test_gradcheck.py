@@ -29,6 +29,7 @@ def test_report_on_right_gradients() -> None:
     assert report.relative_error < 1e-8
     text = str(report)
     assert "PASS" in text and "x0" in text and "‖g−g̃‖/(‖g‖+‖g̃‖)" in text
+    assert repr(report) == text  # a bare gradcheck(...) at the prompt shows the table, not a dataclass dump
 
 
 def test_wrong_gradient_fails_and_raises() -> None:

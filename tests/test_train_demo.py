@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -78,6 +79,66 @@ def test_other_datasets_options_and_progress(demo, tmp_path, capsys, dataset):
     assert f"{dataset}: 24 training and 0 test points" in captured.out
     assert all(path.exists() for path in expected_files(tmp_path, dataset))
     assert repr(nn.load_model(tmp_path / f"{dataset}_model.json")).startswith("MLP(2-6-1, activation='relu'")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's IHDR chunk."""
+    header = path.read_bytes()[:24]
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+@pytest.mark.usefixtures("small_grid")
+def test_the_boundary_plot_keys_classes_by_colour_and_splits_by_shape(demo, tmp_path):
+    assert demo.main([*QUICK, "--out", str(tmp_path)]) == 0
+    assert png_size(tmp_path / "moons_boundary.png") == (1200, 960)  # reads on a laptop screen
+    assert png_size(tmp_path / "moons_loss.png") == (1200, 720)
+    x, y = nn.make_moons(30, 0.1, 0)
+    x_train, x_test, y_train, y_test = nn.train_test_split(x, y, 0.2, seed=0)
+    figure = demo.plot_boundary(nn.MLP(2, [3, 1]), (x_train, y_train), (x_test, y_test), "title")
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "class 0 (y = 0)", "class 1 (y = 1)",
+        f"train ({len(y_train)} points)", f"test ({len(y_test)} points)", "boundary a[L] = 0.5",
+    ]
+    handles = legend.legend_handles
+    # the class swatches carry the two colours; the split markers are white, so they say only the shape
+    assert [h.get_markerfacecolor() for h in handles[:2]] == list(demo.CLASS_COLORS)
+    assert [h.get_marker() for h in handles[2:4]] == [demo.MARKERS["train"], demo.MARKERS["test"]]
+    assert demo.MARKERS["train"] != demo.MARKERS["test"]
+    assert all(h.get_markerfacecolor() == "white" for h in handles[2:4])
+    train_points, test_points = figure.axes[0].collections[-2:]
+    for points, labels in ((train_points, y_train), (test_points, y_test)):
+        faces = [matplotlib.colors.to_hex(color) for color in points.get_facecolors()]
+        assert faces == [demo.CLASS_COLORS[label] for label in labels]  # colour = class, in both splits
+        assert all(matplotlib.colors.to_hex(edge) == "#000000" for edge in points.get_edgecolors())
+
+
+def test_every_option_has_help_and_says_its_default(demo):
+    parser = demo.build_parser()
+    text = parser.format_help()
+    assert "(default: None)" not in text
+    for action in parser._actions:
+        if action.dest in ("help", "quiet"):
+            continue
+        assert action.help, action.dest
+        assert "default" in action.help, action.dest
+
+
+def test_without_matplotlib_it_says_to_install_the_demo_extra(tmp_path):
+    code = (
+        # `import matplotlib` fails as if it were not installed
+        "import runpy, sys; sys.modules['matplotlib'] = None; "
+        f"sys.argv = ['train_classifier.py', '--out', {str(tmp_path / 'out')!r}]; "
+        "runpy.run_path('demos/train_classifier.py', run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "pip install 'chainrule[demo]'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # it stopped before training or writing anything
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,146 @@
+"""Checks of the arrays the formulas are given (X, Y, the parameters, the output's domain).
+
+They live apart from ``nn.formulas`` so the equations read without them. Each
+error is a ValueError that names the caller, the array and its shape, and says
+what shape the course's layout wants (columns are samples: X is (n_x, m)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from nn.module import check_activation
+
+Array = NDArray[np.float64]
+
+
+def check_batch(
+    x: ArrayLike, y: ArrayLike, n_x: int, *, samples_as: str = "columns", caller: str = "backprop"
+) -> tuple[Array, Array]:
+    """X as (n_x, m) and Y as (1, m) float arrays, or a ValueError that names the shapes.
+
+    ``samples_as="columns"`` (the course's layout) expects X of shape (n_x, m);
+    ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
+    (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
+    """
+    if samples_as not in ("columns", "rows"):
+        raise ValueError(f"{caller}: samples_as must be 'columns' or 'rows', got {samples_as!r}")
+    xs = _features(np.asarray(x, dtype=float), n_x, samples_as, caller)
+    m = xs.shape[1]
+    ys = _labels(np.asarray(y, dtype=float), m, np.shape(x), samples_as, caller)
+    if not np.all(np.isfinite(xs)):
+        raise ValueError(f"{caller}: X holds a non-finite value at X{_at(_first_index(~np.isfinite(xs)))}")
+    return xs, ys
+
+
+def _features(xs: Array, n_x: int, samples_as: str, caller: str) -> Array:
+    """X in the course's layout (n_x, m), or a ValueError naming its shape and the likely mistake."""
+    course = f"(n_x, m) = ({n_x}, m)" if samples_as == "columns" else f"(m, n_x) = (m, {n_x})"
+    if xs.ndim != 2:
+        hint = "; for one sample or one feature reshape it, e.g. X.reshape(n_x, m)" if xs.ndim == 1 else ""
+        raise ValueError(f"{caller}: X must be 2-D with shape {course}, got shape {xs.shape}{hint}")
+    feature_axis = 0 if samples_as == "columns" else 1
+    if xs.shape[feature_axis] != n_x:
+        if xs.shape[1 - feature_axis] == n_x:
+            other = "rows" if samples_as == "columns" else "columns"
+            raise ValueError(
+                f"{caller}: X has shape {xs.shape}, but with samples_as={samples_as!r} it must be {course}; "
+                f"its samples look like {other}: pass X.T or samples_as={other!r}"
+            )
+        raise ValueError(
+            f"{caller}: X has shape {xs.shape}, but the network takes n_x = {n_x} inputs, "
+            f"so X must be {course}"
+        )
+    xs = xs.T if samples_as == "rows" else xs
+    if xs.shape[1] == 0:
+        raise ValueError(f"{caller}: no samples (m = 0)")
+    return xs
+
+
+def _labels(ys: Array, m: int, x_shape: tuple[int, ...], samples_as: str, caller: str) -> Array:
+    """Y as (1, m) with every label in [0, 1], or a ValueError naming its shape or the bad label."""
+    allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (m,)]
+    if ys.shape not in allowed:
+        y_samples = ys.shape[-1] if samples_as == "columns" or ys.ndim < 2 else ys.shape[0]
+        if ys.ndim in (1, 2) and ys.size == y_samples and y_samples != m:
+            raise ValueError(
+                f"{caller}: X has m = {m} samples (shape {x_shape}) but Y has {y_samples} (shape {ys.shape})"
+            )
+        raise ValueError(
+            f"{caller}: Y must have shape {' or '.join(map(str, allowed))} for m = {m} samples, "
+            f"got {ys.shape}"
+        )
+    ys = ys.reshape(1, m)
+    bad = ~(np.isfinite(ys) & (ys >= 0.0) & (ys <= 1.0))
+    if bad.any():
+        index = _first_index(bad)
+        raise ValueError(f"{caller}: labels must be in [0, 1]; Y{_at(index)} = {float(ys[index])!r}")
+    return ys
+
+
+def check_params(params: dict[str, Any]) -> tuple[dict[int, Array], dict[int, Array], dict[int, str]]:
+    """W[l], b[l], g[l] keyed by l, checked: W[l] is (n[l], n[l−1]), b[l] is (n[l], 1), g[l] a known name."""
+    weights: dict[int, Array] = {}
+    biases: dict[int, Array] = {}
+    names: dict[int, str] = {}
+    layer = 1
+    while f"W[{layer}]" in params:
+        for key in (f"b[{layer}]", f"g[{layer}]"):
+            if key not in params:
+                raise ValueError(f"params has W[{layer}] but no {key!r} (see params_from_model)")
+        w = np.asarray(params[f"W[{layer}]"], dtype=float)
+        b = np.asarray(params[f"b[{layer}]"], dtype=float)
+        if w.ndim != 2:
+            raise ValueError(
+                f"params: W[{layer}] must be 2-D (n[{layer}], n[{layer - 1}]), got shape {w.shape}"
+            )
+        if layer > 1 and w.shape[1] != weights[layer - 1].shape[0]:
+            units = weights[layer - 1].shape[0]
+            raise ValueError(
+                f"params: W[{layer}] has shape {w.shape} but layer {layer - 1} has {units} units "
+                f"(W[{layer - 1}] is {weights[layer - 1].shape}), "
+                f"so W[{layer}] must be ({w.shape[0]}, {units})"
+            )
+        if b.shape != (w.shape[0], 1):
+            raise ValueError(
+                f"params: b[{layer}] must have shape ({w.shape[0]}, 1) to match W[{layer}], got {b.shape}"
+            )
+        name = check_activation(params[f"g[{layer}]"], f"params: g[{layer}]")
+        weights[layer], biases[layer], names[layer] = w, b, name
+        layer += 1
+    if not weights:
+        raise ValueError(
+            "params has no 'W[1]': expected {'W[1]': ..., 'b[1]': ..., 'g[1]': ..., ...} "
+            "(see params_from_model)"
+        )
+    return weights, biases, names
+
+
+def check_output_domain(a: Array, y: Array, activation: str, layer: int, *, caller: str) -> None:
+    """A non-sigmoid output must keep ln a (where y > 0) and ln(1−a) (where y < 1) finite.
+
+    A sigmoid output needs no check: its dZ[L] = A[L] − Y is finite even where a
+    has rounded to 0 or 1.
+    """
+    if activation == "sigmoid":
+        return
+    bad = ((y > 0.0) & (a <= 0.0)) | ((y < 1.0) & (a >= 1.0))
+    if bad.any():
+        index = _first_index(bad)
+        raise ValueError(
+            f"{caller}: the cross-entropy needs 0 < a < 1 where the label weighs ln a or ln(1−a); output "
+            f"activation {activation!r} gave A[{layer}]{_at(index)} = {float(a[index])!r} "
+            f"with Y{_at(index)} = {float(y[index])!r}"
+        )
+
+
+def _first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _at(index: tuple[int, ...]) -> str:
+    """A matrix entry's position as written after the matrix: "[0, 3]"."""
+    return "[" + ", ".join(map(str, index)) + "]"
