@@ -60,12 +60,22 @@ def parse(graph: graphviz.Digraph) -> ET.Element:
 
 
 def groups(svg: ET.Element, kind: str) -> dict[str, ET.Element]:
-    """SVG <g> elements of one kind ('node' or 'edge') by their title (the DOT name)."""
+    """SVG <g> elements of one kind ('node' or 'edge') by their title (the DOT name).
+
+    Nodes leave out the copies a wrapped drawing makes of a box in another column.
+    """
     found = {}
     for g in svg.iter(f"{SVG}g"):
-        if kind in g.get("class", "").split():
+        classes = g.get("class", "").split()
+        if kind in classes and "copy" not in classes:
             found[g.find(f"{SVG}title").text] = g
     return found
+
+
+def legend_text(svg: ET.Element) -> str:
+    """The title and legend: the graph's own label, the texts outside every node and edge."""
+    graph = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "graph")
+    return " ".join(t.text or "" for t in graph.findall(f"{SVG}text"))
 
 
 def edge_titles(svg: ET.Element) -> list[str]:
@@ -141,7 +151,7 @@ def test_contributions_leaving_each_node_add_up_to_its_grad():
     svg = parse(graph)
     sent: dict[str, float] = {}
     for title, g in groups(svg, "edge").items():
-        source = title.replace("&#45;", "-").split("->")[0]
+        source = title.replace("&#45;", "-").split("->")[0].split("_in")[0]  # a copy stands for its box
         lines = texts(g)
         if len(lines) == 2:
             sent[source] = sent.get(source, 0.0) + float(lines[1].split(" = ")[-1])
@@ -190,13 +200,14 @@ def test_roles_are_coloured_and_explained_in_the_legend():
     boxes = [g for g in groups(svg, "node").values() if "value" in g.get("class")]
     roles = {texts(g)[0]: set(g.get("class").split()) for g in boxes}
     assert "parameter" in roles["W[1]_0,0"] and "parameter" in roles["b[1]_0"]
-    assert "input" in roles["x_0"] and "output" in roles["tanh(t1)"]
+    assert "input" in roles["x_0"] and "output" in roles["t0"]
     assert "intermediate" in roles["t1"]
     fills = {p.get("fill") for p in value_box(svg, "W[1]_0,0").iter(f"{SVG}polygon")}
     assert ROLE_COLORS["parameter"][0] in fills
-    legend = " ".join(texts(groups(svg, "node")["legend"]))
+    legend = legend_text(svg)
     for role in ("output", "input", "parameter", "intermediate", "op"):
         assert ROLE_COLORS[role][1] in legend
+    assert "t1, t7, …: values with no label, numbered from the root" in legend  # t0, t1 are explained
     explicit = parse(draw(out, parameters=[x]))  # the caller says what the parameters are
     assert "parameter" in value_box(explicit, "x_0").get("class")
     assert "input" in value_box(explicit, "W[1]_0,0").get("class")
@@ -413,10 +424,58 @@ def test_collapsed_mlp_has_one_box_per_neuron():
     weights = model.layers[1].neurons[3].w
     assert row[0] == "W[2]_3,0 … W[2]_3,15 (16)"
     assert row[2] == f"‖dw‖ {fmt(math.sqrt(sum(w.grad ** 2 for w in weights)))}"
-    # layer 1 → layer 2 is fully connected: 16 × 16 edges between neuron boxes
+    # layer 1 → layer 2 is fully connected: not 16 × 16 edges (a black band) but 16 + 16 through a
+    # junction; layer 2 → the output neuron: 16 edges of its own
     neuron_ids = {t for t, g in nodes.items() if g in neurons}
-    between = [t for t in edge_titles(svg) if set(t.split("->")) <= neuron_ids]
-    assert len(between) == 16 * 16 + 16
+    edges = [t.split("->") for t in edge_titles(svg)]
+    junctions = [t for t, g in nodes.items() if "junction" in g.get("class", "")]
+    assert len(junctions) == 1
+    assert sum(tail in neuron_ids and head in junctions for tail, head in edges) == 16
+    assert sum(tail in junctions and head in neuron_ids for tail, head in edges) == 16
+    assert sum(tail in neuron_ids and head in neuron_ids for tail, head in edges) == 16
+    assert "each of the 16 boxes before it feeds each of the 16 after it" in legend_text(svg)
+
+
+def neuron_positions(svg: ET.Element) -> dict[str, float]:
+    """Each neuron box's title and the y of its top edge in the drawing."""
+    found = {}
+    for g in groups(svg, "node").values():
+        if "neuron" in g.get("class", "").split():
+            points = " ".join(p.get("points") for p in g.iter(f"{SVG}polygon"))
+            ys = [float(y) for y in re.findall(r",(-?[\d.]+)", points)]
+            found[texts(g)[0]] = min(ys)
+    return found
+
+
+def test_collapsed_neurons_are_drawn_in_index_order():
+    model = nn.MLP(3, [6, 5, 1], seed=0)
+    loss = nn.binary_cross_entropy([model([0.5, -1.0, 2.0])], [1.0])
+    svg = parse(draw(loss, collapse_neurons=True, rankdir="LR"))  # a layer is a column, top down
+    top = neuron_positions(svg)
+    for layer, width in ((1, 6), (2, 5)):
+        ys = [top[f"neuron a[{layer}]_{i} (tanh)"] for i in range(width)]
+        assert ys == sorted(ys), f"layer {layer} out of order: {ys}"
+
+
+def test_a_weight_shared_by_samples_shows_its_total_once_and_each_samples_part():
+    model = nn.MLP(2, [2, 1], seed=0)
+    samples, targets = [[0.5, -1.0], [2.0, 1.0]], [1.0, 0.0]
+    loss = nn.binary_cross_entropy([model(x) for x in samples], targets)
+    loss.backward()
+    svg = parse(draw(loss, collapse_neurons=True))
+    w = model.layers[0].neurons[0].w[0]
+    rows = [texts(g) for g in groups(svg, "node").values() if "W[1]_0,0" in texts(g)]
+    assert len(rows) == 2  # one neuron box a[1]_0 per sample
+    parts = []
+    for row in rows:
+        k = row.index("W[1]_0,0")
+        assert row[k + 2] == f"grad {fmt(w.grad)} (Σ of 2)"  # the total, said to be a sum
+        parts.append(float(row[k + 3].removeprefix("this use ")))
+    # each sample's part is dL/dz · x for that sample; the parts add up to the total
+    zs = [v for v in topological_order(loss) if len(v.parents) == 5 and v.parents[0] is w]  # z = w·x + b
+    assert sorted(parts) == pytest.approx(sorted(z.grad * z.parents[2].data for z in zs), rel=1e-3)
+    assert sum(parts) == pytest.approx(w.grad, rel=1e-3)
+    assert "(Σ of k): a W or b used by k boxes" in legend_text(svg)
 
 
 def test_highlighting_a_folded_parameter_lights_its_neuron():

@@ -20,7 +20,7 @@ def step(text: str, name: str, of: str = "L") -> list[str]:
     start = next(k for k, line in enumerate(lines) if line.startswith(f"d{of}/d{name} = "))
     block = [lines[start]]
     for line in lines[start + 1 :]:
-        if not line.startswith(" "):
+        if not line.startswith(" ") or line.lstrip().startswith("where "):
             break
         block.append(line)
     return block
@@ -43,11 +43,11 @@ def test_seeds_neuron_steps_carry_the_hand_formulas(y):
     assert result(text, "w") == four(x * (a - y))  # dw = x(a − y)
     assert result(text, "b") == four(a - y)  # db = a − y
     dz = step(text, "z")[0]
-    assert "dL/dz = dL/da · da/dz = dL/da · a(1−a) = " in dz
+    assert "dL/dz = dL/da · ∂a/∂z = dL/da · a(1−a) = " in dz
     assert f"· {a * (1 - a):.4g} = " in dz  # σ'(z) = a(1−a), evaluated
     # dL/da gathers two branches, through ln a and through 1 − a: written as a sum
     da = " ".join(step(text, "a"))
-    assert "dL/d(ln a) · d(ln a)/da + dL/d(1−a) · d(1−a)/da" in da
+    assert "dL/d(ln a) · ∂(ln a)/∂a + dL/d(1−a) · ∂(1−a)/∂a" in da
     assert "dL/d(ln a) · 1/a + dL/d(1−a) · (−1)" in da
     assert f"{1 / a:.4g}" in da
 
