@@ -9,10 +9,11 @@
 """
 
 from engine.backprop import backward, derivative, gc_paused, grad, topological_order, zero_grad
-from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
-from engine.explain import explain
+from engine.draw import GraphTooLargeError, GraphvizNotFoundError, RenderError, draw, save_svg, to_dot
+from engine.explain import ChainRule, explain
 from engine.files import atomic_write
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
+from engine.stepper import Stepper, save_html, stepper
 from engine.value import (
     OPS,
     AnomalyError,
@@ -36,12 +37,15 @@ from engine.value import (
 __all__ = [
     "OPS",
     "AnomalyError",
+    "ChainRule",
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "Op",
+    "RenderError",
+    "Stepper",
     "Value",
     "atomic_write",
     "backward",
@@ -62,8 +66,10 @@ __all__ = [
     "numerical_grad",
     "relative_error",
     "relu",
+    "save_html",
     "save_svg",
     "sigmoid",
+    "stepper",
     "sum_values",
     "tanh",
     "to_dot",

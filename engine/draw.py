@@ -774,6 +774,8 @@ def _fit(scene: _Scene, rankdir: str, count: int, legend: tuple[float, float]) -
         for level, (depth, across) in extent.items():
             length[band_of[level]] += depth
             breadth[band_of[level]] = max(breadth[band_of[level]], across)
+        copy = 90.0 if rankdir == "LR" else 26.0  # a band after the first starts at copies of boxes
+        length = [length[0], *(band + copy + _RANKSEP for band in length[1:])]
         width, height = sum(breadth) + _BAND_GAP * band_of[-1], max(length)
         if rankdir == "LR":
             width, height = height, width
@@ -927,9 +929,11 @@ def drawing(
     highlight: Value | Iterable[Value] | None = None,
     parameters: Iterable[Value] | None = None,
     gradient: Callable[[Value], float] | None = None,
+    names: NodeNames | None = None,
     caller: str = "draw",
 ) -> Drawing:
-    """``draw``, with where each node went (``Drawing``); ``gradient(node)`` replaces ``node.grad``."""
+    """``draw``, with where each node went (``Drawing``); ``gradient(node)`` replaces ``node.grad``
+    and ``names`` the names made from the walk over the boxes (the stepper's text uses its own)."""
     if not isinstance(root, Value):
         raise TypeError(f"{caller}: root must be a Value, got {root!r} ({type(root).__name__})")
     options.check(caller)
@@ -943,7 +947,7 @@ def drawing(
         box.members = [box.node, *([box.activation] if box.activation is not None else [])]
         box.members += [box.node.parents[slot] for slot in box.folded]
     on_path = nodes_on_paths(root, targets) if targets else set()
-    names = NodeNames({id(key): k for k, key in enumerate(keys)}, options.digits)
+    names = names or NodeNames({id(key): k for k, key in enumerate(keys)}, options.digits)
     names.name_all(member for box in boxes.values() for member in box.members)
     painter = _Painter(names, options, on_path, parameter_ids, root, gradient or (lambda node: node.grad))
     scene = painter.paint(boxes, boxing, cut)
