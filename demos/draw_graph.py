@@ -48,7 +48,7 @@ def seeds_neuron(x: float = X, y: float = Y, w: float = 0.8, b: float = -0.4) ->
 
 
 def small_mlp_loss(seed: int = 0, sizes: tuple[int, ...] = (4, 4, 1)) -> Value:
-    """A 2-4-4-1 (or 2-``sizes``) tanh/sigmoid MLP on two samples with its cross-entropy cost, after backward."""
+    """A 2-``sizes`` tanh/sigmoid MLP (2-4-4-1) on two samples with its cross-entropy cost, after backward."""
     model = MLP(2, list(sizes), seed=seed)
     samples, targets = [[0.5, -1.0], [-1.5, 2.0]], [1.0, 0.0]
     cost = binary_cross_entropy([model(x) for x in samples], targets)

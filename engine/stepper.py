@@ -284,7 +284,8 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
             f"{names(consumer)} uses {names(node)}, so {lhs} is {upstream} times the local derivative "
             f"{local} (the rule of {op_symbol(consumer)}: {op_rule(consumer)})."
         )
-        return Step("backward", lhs, note, _equation(rule.backward_parts(step)), boxes.lit(node), sources, edges)
+        lines = _equation(rule.backward_parts(step))
+        return Step("backward", lhs, note, lines, boxes.lit(node), sources, edges)
     lines = []
     for term in terms[:max_terms]:  # one block a use: where it comes from, then upstream × local
         parts = _distinct([*rule.term_parts(node, term), rule.number(term.product)])
@@ -324,7 +325,8 @@ def _inline_svg(svg: bytes, heading: str) -> str:
     text = text[text.index("<svg"):]
     text = re.sub(r"<!--.*?-->\n?", "", text, flags=re.DOTALL)
     label = html.escape(f"The computation graph of {heading}", quote=True)
-    return text.replace("<svg", f'<svg role="img" aria-label="{label}" preserveAspectRatio="xMidYMin meet"', 1)
+    fitted = 'preserveAspectRatio="xMidYMin meet"'  # fitted to the window: at the top, centred
+    return text.replace("<svg", f'<svg role="img" aria-label="{label}" {fitted}', 1)
 
 
 def _json(value: object) -> str:

@@ -187,7 +187,7 @@ def test_buttons_slider_and_tab_work_without_a_mouse(browser, neuron):
 
 
 def test_the_page_fits_1280_by_720_and_reads(browser, neuron):
-    _, page, path = neuron
+    path = neuron[2]
     browser.open(path)
     size = browser.script(
         "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
@@ -196,7 +196,7 @@ def test_the_page_fits_1280_by_720_and_reads(browser, neuron):
     # every control is on screen, and the graph's box text is drawn at least 9 px high
     for control in ("first", "prev", "slider", "next", "last", "step-number", "zoom"):
         rect = browser.script(f"return document.getElementById('{control}').getBoundingClientRect().toJSON()")
-        assert 0 <= rect["left"] and rect["right"] <= WINDOW[0] and rect["bottom"] <= WINDOW[1]
+        assert rect["left"] >= 0 and rect["right"] <= WINDOW[0] and rect["bottom"] <= WINDOW[1]
     smallest = browser.script(
         "return Math.min.apply(null, Array.from(document.querySelectorAll('svg g.value text'))"
         ".map(function (t) { return t.getBoundingClientRect().height; }))"
@@ -211,9 +211,8 @@ def test_no_console_errors_and_no_network_requests(browser, neuron, mlp):
         browser.press("HOME")
         console, events = browser.logs()
         assert [entry for entry in console if entry["level"] in ("SEVERE", "WARNING")] == []
-        requested = [
-            event["params"]["request"]["url"] for event in events if event["method"] == "Network.requestWillBeSent"
-        ]
+        sent = [event["params"] for event in events if event["method"] == "Network.requestWillBeSent"]
+        requested = [params["request"]["url"] for params in sent]
         assert requested == [path.resolve().as_uri()]  # the page itself, nothing else
         resources = browser.script("return performance.getEntriesByType('resource').length")
         assert resources == 0
