@@ -698,7 +698,7 @@ class _Painter:
             cell = f'<TD COLSPAN="{2 * columns - 1}" ALIGN="LEFT">{text}</TD>'
             rows.append(swatch.format(HIGHLIGHT_COLOR) + cell)
         # notes wrapped to the grid's width: a wider row would spread the grid's columns apart
-        width = max(50, *map(len, texts[1:]))
+        width = max([50, *map(len, texts[1:])])
         lines = [line for note in notes for line in textwrap.wrap(note, width)]
         rows += [f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT">{_html(line)}</TD>' for line in lines]
         texts += lines

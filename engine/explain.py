@@ -22,6 +22,7 @@ explanation speak alike.
 from __future__ import annotations
 
 import re
+import string
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ _FORMULAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sum": ("", ()),
 }
 
+_DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
 _LABEL_LIMIT = 40  # longer labels are cut (with …) wherever a name is shown
 _NAME = re.compile(r"^[\w\[\],.#′'…]+$")
@@ -184,13 +186,25 @@ class NodeNames:
         self._mentioned: dict[int, Value] | None = None
 
     def __call__(self, node: Value) -> str:
-        """The name of ``node`` (assigned on first use)."""
+        """The name of ``node`` (assigned on first use), noted as mentioned when recording."""
+        name = self._name(node)
+        if self._mentioned is not None:
+            self._mention(node)
+        return name
+
+    def _mention(self, node: Value) -> None:
+        for mentioned in (*self._inner.get(id(node), ()), node):
+            self._mentioned.setdefault(id(mentioned), mentioned)
+
+    def _name(self, node: Value) -> str:
         name = self._names.get(id(node))
         if name is None:
             base = readable(node.label) if node.label else _course_name(node)
             if base is None:
                 inner: list[Value] = []
                 base = self._expression(node, 3, inner)
+                if base in self._taken:  # "p+p#2" would read as p + p#2: a second p+p gets a t name
+                    base = None
                 if inner and base is not None:
                     self._inner[id(node)] = inner
             numbered = base is None
@@ -202,9 +216,6 @@ class NodeNames:
             self._names[id(node)] = name
             if numbered or uses > 1:
                 self._generated[id(node)] = (base, uses)
-        if self._mentioned is not None:
-            for mentioned in (*self._inner.get(id(node), ()), node):
-                self._mentioned.setdefault(id(mentioned), mentioned)
         return name
 
     def name_all(self, nodes: Iterable[Value]) -> None:
@@ -343,8 +354,14 @@ class NodeNames:
             return self(parents[slot + n if slot < n else slot - n])  # ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ
         if name == "sum":
             return "1"
-        fields = self._fields(node, self, out=self(node))
-        return _FORMULAS[name][1][slot].format(**fields).replace("ln (", "ln(")
+        template = _FORMULAS[name][1][slot]
+        if self._mentioned is not None:  # only the names the formula writes count as mentioned
+            used = {field[0].lower() for _, field, _, _ in string.Formatter().parse(template) if field}
+            for key, node_used in (("a", parents[0]), ("b", parents[-1]), ("o", node)):
+                if key in used:
+                    self._mention(node_used)
+        fields = self._fields(node, self._name, out=self._name(node))
+        return template.format(**fields).replace("ln (", "ln(")
 
 
 def walk(
@@ -529,12 +546,17 @@ class ChainRule:
         return _distinct([lhs, *sums, self.number(step.gradient)])
 
     def definitions(self) -> list[str]:
-        """Definitions of the made-up names (``t1``, ``a#2``) mentioned since the last call, each once."""
-        names = self.names
-        new = [n for n in names.record() if names.made_up(n) and id(n) not in self._defined]
-        self._defined.update(map(id, new))
-        lines = [names.definition(node) for node in new]
-        names.record()  # the definitions' own operands are defined where a step first uses them
+        """Definitions of the made-up names (``t1``, ``a#2``) mentioned since the last call, each
+        once, and of those the definitions mention (at most 8 a call: the rest where next used)."""
+        names, lines = self.names, []
+        pending = names.record()
+        while pending and len(lines) < _DEFINED_AT_ONCE:
+            node = pending.pop(0)
+            if names.made_up(node) and id(node) not in self._defined:
+                self._defined.add(id(node))
+                lines.append(names.definition(node))
+                pending += names.record()
+        names.record()
         return lines
 
 

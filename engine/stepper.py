@@ -238,10 +238,10 @@ class _BoxIds:
 def _leaves_step(rule: ChainRule, leaves: list[Value], boxes: _BoxIds) -> Step:
     listed = ", ".join(" = ".join(rule.forward_parts(leaf)) for leaf in leaves[:_LEAVES_LISTED])
     more = f", and {len(leaves) - _LEAVES_LISTED} more" if len(leaves) > _LEAVES_LISTED else ""
-    kinds = "value is" if len(leaves) == 1 else f"{len(leaves)} values are"
+    kinds = "this value is" if len(leaves) == 1 else f"these {len(leaves)} values are"
     return Step(
         "forward", "The inputs",
-        f"The forward pass starts from the leaves: these {kinds} given, not computed.",
+        f"The forward pass starts from the leaves: {kinds} given, not computed.",
         (listed + more,), tuple(box for leaf in leaves for box in boxes.lit(leaf)),
     )
 

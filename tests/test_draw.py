@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import nn
 from engine import (
     GraphTooLargeError,
     GraphvizNotFoundError,
+    RenderError,
     Value,
     draw,
     gc_paused,
@@ -541,6 +544,148 @@ def test_demo_writes_both_graphs_and_explains_the_neuron(tmp_path):
     mlp_svg = ET.parse(tmp_path / "mlp.svg").getroot()
     neurons = [g for g in groups(mlp_svg, "node").values() if "neuron" in g.get("class", "").split()]
     assert len(neurons) == 2 * (4 + 4 + 1)  # 2-4-4-1 on two samples: one box per neuron per sample
+    pages = [tmp_path / "neuron_backprop.html", tmp_path / "mlp_backprop.html"]
+    assert f"step through backprop in a browser: {pages[0]} and {pages[1]}" in run.stdout
+    assert all(page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for page in pages)
     a = 1 / (1 + math.exp(-(W * X + B)))
-    assert "dL/dw = dL/d(1.5·w) · d(1.5·w)/dw = dL/d(1.5·w) · 1.5 = " in run.stdout
+    assert "dL/dw = dL/d(1.5·w) · ∂(1.5·w)/∂w = dL/d(1.5·w) · 1.5 = " in run.stdout
     assert run.stdout.rstrip().endswith(f"dw = x(a − y) = {X * (a - Y):.4g}, db = a − y = {a - Y:.4g}")
+
+
+# ---------------------------------------------------------------------------
+# Drawings that fit a screen, legends, file formats, absurd labels, time bounds
+# ---------------------------------------------------------------------------
+def fit_scale(svg: ET.Element, window: tuple[int, int] = (1280, 720)) -> float:
+    """The scale at which the drawing fits the window (SVG points are 4/3 pixels)."""
+    width, height = (float(svg.get(side).removesuffix("pt")) * 4 / 3 for side in ("width", "height"))
+    return min(window[0] / width, window[1] / height)
+
+
+def deep_chain(n: int) -> Value:
+    x = Value(0.5, label="x")
+    for _ in range(n):
+        x = (x * 1.1).tanh()
+    return x
+
+
+def test_small_graphs_fit_a_16_by_9_window_legibly():
+    neuron = seeds_neuron()
+    model = nn.MLP(3, [3, 2, 1], seed=0)
+    mlp = nn.binary_cross_entropy([model([0.5, -1.0, 2.0])], [1.0])
+    # (graph, options, the smallest scale to 1280×720: 11 pt text × 4/3 × scale ≥ 8 px)
+    cases = [
+        (neuron["L"], {}, 0.9), (neuron["L"], {"show_local_grads": True, "title": "the seed neuron"}, 0.85),
+        (deep_chain(20), {}, 0.6), (mlp, {}, 0.55),  # 41 nodes in a chain; 43 in an MLP with its cost
+    ]
+    for root, options, smallest in cases:
+        assert len(topological_order(root)) <= 43
+        assert fit_scale(parse(draw(root, **options))) >= smallest, options
+    assert fit_scale(parse(draw(neuron["L"], rankdir="LR"))) < 0.5  # what one long row used to give
+
+
+def test_a_wrapped_drawing_continues_from_copies_not_back_edges():
+    svg = parse(draw(deep_chain(20)))
+    copies = [g for g in svg.iter(f"{SVG}g") if "copy" in g.get("class", "").split()]
+    assert copies  # 41 nodes in a chain: wrapped into columns
+    boxes = {texts(g)[0]: g for g in groups(svg, "node").values() if "value" in g.get("class", "")}
+    for copy in copies:
+        name, where = texts(copy)[0].strip(), texts(copy)[1]
+        assert name in boxes and re.fullmatch(r"\(from column \d\)", where)
+    assert "constraint=false" not in to_dot(deep_chain(20))
+
+
+def test_the_legend_is_compact_and_can_be_left_out():
+    n = seeds_neuron()
+    svg = parse(draw(n["L"], show_local_grads=True))
+    legend = legend_text(svg)
+    assert "output (root)" in legend and "edge v → c: ∂c/∂v" in legend and "t1, t7, …:" in legend
+    graph = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "graph")
+    ys = [float(t.get("y")) for t in graph.findall(f"{SVG}text")]  # the legend's own lines
+    legend_height = max(ys) - min(ys)
+    assert legend_height < 0.15 * float(svg.get("height").removesuffix("pt"))  # a strip, not a column
+    bare = parse(draw(n["L"], show_local_grads=True, legend=False))
+    assert legend_text(bare).strip() == ""
+    titled = parse(draw(n["L"], legend=False, title="just a title"))
+    assert legend_text(titled).strip() == "just a title"
+    with pytest.raises(TypeError, match="draw: legend must be True or False"):
+        draw(n["L"], legend="no")
+
+
+def test_per_sample_copies_are_explained_on_the_drawing():
+    model = nn.MLP(2, [1], seed=0)
+    loss = nn.binary_cross_entropy([model([0.5, -1.0]), model([1.0, 2.0])], [1.0, 0.0])
+    legend = legend_text(parse(draw(loss)))
+    assert "a#2: a 2nd node with the same name (e.g. the same unit for another sample)" in legend
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF"),
+                                              (".PNG", b"\x89PNG")])
+def test_save_svg_writes_the_format_the_suffix_names(tmp_path, suffix, magic):
+    path = save_svg(seeds_neuron()["L"], tmp_path / f"neuron{suffix}")
+    assert path == tmp_path / f"neuron{suffix}" and path.read_bytes().startswith(magic)
+
+
+def test_save_svg_refuses_other_suffixes_before_writing(tmp_path):
+    refused = r"save_svg: cannot write '\.jpg' files .* must be \.svg, \.png or \.pdf"
+    with pytest.raises(ValueError, match=refused):
+        save_svg(seeds_neuron()["L"], tmp_path / "sub" / "neuron.jpg")
+    assert list(tmp_path.iterdir()) == []  # not even the folder
+    with pytest.raises(TypeError, match="save_svg: path must be a str or a path"):
+        save_svg(seeds_neuron()["L"], None)
+
+
+def test_absurd_labels_are_cut_and_cleaned_in_drawings(tmp_path):
+    x = Value(1.0, label="x" * 17_000)
+    y = Value(2.0, label="ctl\x00\x07\x1b[0m\r\n\tend")
+    out = x * y
+    path = save_svg(out, tmp_path / "g.svg", show_local_grads=True, title="T" * 17_000)
+    all_text = texts(ET.parse(path).getroot())
+    assert "x" * 39 + "…" in all_text and not any("x" * 41 in t for t in all_text)
+    assert any(t.startswith("T" * 50) and t.endswith("…") and len(t) <= 200 for t in all_text)
+    assert any(t.startswith("ctl") and t.endswith("end") for t in all_text)
+
+
+def test_a_failing_dot_becomes_an_error_naming_the_function(tmp_path, monkeypatch):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: syntax error in line 9' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    target = tmp_path / "g.svg"
+    target.write_text("old")
+    failed = r"save_svg: Graphviz's dot failed \(exit status 1\) .*syntax error"
+    with pytest.raises(RenderError, match=failed):
+        save_svg(Value(1.0, label="x") * 2, target)
+    assert target.read_text() == "old"  # the file is left as it was
+
+
+def dense_graph(n: int = 300, fan: int = 6, seed: int = 0) -> tuple[Value, list[Value]]:
+    """n nodes, each the sum of ``fan`` random earlier ones: edges that span many ranks."""
+    rng = random.Random(seed)
+    nodes = [Value(rng.uniform(-1, 1), label=f"x{i}") for i in range(5)]
+    while len(nodes) < n:
+        nodes.append(sum_values(rng.sample(nodes, min(fan, len(nodes)))))
+    root = sum_values(nodes[-20:])
+    root.backward()
+    return root, nodes
+
+
+def test_a_dense_graph_is_cut_to_what_dot_lays_out_in_seconds():
+    root, nodes = dense_graph()
+    svg = parse(draw(root, show_local_grads=True, highlight=nodes[3]))
+    note = " ".join(texts(groups(svg, "node")["omitted"]))
+    assert "too many long edges for dot to lay out in seconds" in note
+    drawn = [t for t in groups(svg, "node") if t.startswith("v")]
+    assert 20 < len(drawn) < 300
+    with pytest.raises(GraphTooLargeError, match="too many edges spanning many ranks"):
+        draw(root, on_overflow="raise")
+
+
+def test_many_edges_leave_off_their_labels_and_say_so():
+    leaves = [Value(float(i), label=f"x{i}") for i in range(70)]
+    root = sum_values([a * b for a, b in itertools.pairwise(leaves)])  # 138 operand edges, 69 + 1 more
+    svg = parse(draw(root, show_local_grads=True))
+    assert not any(t.startswith("∂") for t in texts(svg))
+    assert "local derivatives left off: 207 edges, more than 120" in legend_text(svg)
+    small = parse(draw(sum_values(leaves[:10]) * 2, show_local_grads=True))
+    assert any(t.startswith("∂") for t in texts(small))
