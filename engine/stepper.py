@@ -228,10 +228,10 @@ class _BoxIds:
     def edge(self, child: Value, slot: int) -> str:
         return self.picture.edge_of[(id(child), slot)]
 
-    def lit(self, node: Value) -> tuple[str, ...]:
-        """The node's box, its copies and its op: what "current" lights up."""
+    def lit(self, node: Value, with_op: bool = True) -> tuple[str, ...]:
+        """The node's box, its copies and (computing it, forward) its op: what "current" lights up."""
         box = self.box(node)
-        ops = (self.op(node),) if node.parents else ()
+        ops = (self.op(node),) if node.parents and with_op else ()
         return (box, *self.copies(box), *ops)
 
 
@@ -270,7 +270,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
             "backward", lhs,
             f"The backward pass starts at {names(node)}: the derivative of {names(node)} with respect "
             "to itself is 1.",
-            (f"{lhs} = 1",), boxes.lit(node),
+            (f"{lhs} = 1",), boxes.lit(node, with_op=False),
         )
     terms = step.terms
     consumers = _unique(term.consumer for term in terms)
@@ -285,7 +285,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
             f"{local} (the rule of {op_symbol(consumer)}: {op_rule(consumer)})."
         )
         lines = _equation(rule.backward_parts(step))
-        return Step("backward", lhs, note, lines, boxes.lit(node), sources, edges)
+        return Step("backward", lhs, note, lines, boxes.lit(node, with_op=False), sources, edges)
     lines = []
     for term in terms[:max_terms]:  # one block a use: where it comes from, then upstream × local
         parts = _distinct([*rule.term_parts(node, term), rule.number(term.product)])
@@ -299,7 +299,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
         f"{names(node)} is used {len(terms)} times: each use sends back upstream × local, and the "
         "contributions add up."
     )
-    return Step("backward", lhs, note, tuple(lines), boxes.lit(node), sources, edges)
+    return Step("backward", lhs, note, tuple(lines), boxes.lit(node, with_op=False), sources, edges)
 
 
 def _equation(parts: list[str]) -> tuple[str, ...]:

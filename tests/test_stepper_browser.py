@@ -7,6 +7,7 @@ Screenshots are left in out/test-artifacts/ (CHAINRULE_ARTIFACTS overrides).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from test_draw import load_demo, seeds_neuron
 from engine import explain, stepper
 
 reason = missing()
+if reason and os.environ.get("CHAINRULE_REQUIRE_BROWSER"):  # CI (.ci/run): no browser is a failure
+    raise RuntimeError(f"CHAINRULE_REQUIRE_BROWSER is set but {reason}")
 if reason:
     pytest.skip(f"browser tests not run: {reason}", allow_module_level=True)
 
