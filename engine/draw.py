@@ -73,7 +73,7 @@ _FOLD_LIMIT = 4  # a neuron lists its weights one by one up to this many, else s
 _PARAMETER_LABEL = re.compile(r"^(?:[Ww]|b)(?:\[\d+\])?(?:_?[\d,]+)?$")
 _TITLE_LIMIT = 200  # characters of a title drawn
 _LABELLED_EDGES = 120  # more edges than this: no local derivatives on them (labels double dot's ranks)
-_LONG_EDGE_BUDGET = 1_200  # dummy nodes dot may add for edges that span ranks, before boxes are cut
+_LONG_EDGE_BUDGET = 3_000  # dummy nodes dot may add for edges that span ranks, before boxes are cut
 _QUICK_LAYOUT_FROM = 100  # boxes: from here dot's crossing and placement passes are cut short
 _WRAP_LIMIT = 60  # boxes: a graph up to this size may be wrapped into columns or rows
 _SWATCHES_PER_ROW = 4
@@ -346,6 +346,7 @@ class _Painter:
         self.scene = _Scene(screen=options.screen)
         self.roles_used: dict[str, None] = {}
         self.notes: dict[str, None] = {}  # legend lines, in the order first needed
+        self.warnings: list[str] = []  # lines shown even without a legend: what was left out
         self.label_edges = options.show_local_grads
         self.shares: Counter[int] = Counter()  # id(parameter) -> how many neuron boxes hold it
         self.ids = Drawing(graphviz.Digraph(), names)  # where each node goes; the graph comes last
@@ -638,29 +639,30 @@ class _Painter:
 
     # -- notes --------------------------------------------------------------
     def add_omitted(self, boxes: Iterable[_Box], cut: _Cut) -> None:
+        """Say what was left out: how many nodes (at the top, legend or not), and at each box whose
+        inputs were not all drawn, a small note with their count (one long edge each from a single
+        note would cost dot more than the drawing)."""
         self.roles_used["omitted"] = None
         max_nodes = self.options.max_nodes
         if cut.left_out:
             count = f"{cut.left_out:,}"
             if cut.total > COUNT_LIMIT:
                 count = f"more than {COUNT_LIMIT - max_nodes:,}"
-            why = (
-                "too many long edges for dot to lay out in seconds" if cut.too_dense
-                else f"max_nodes={max_nodes:,}"
-            )
-            text = f"… {count} more nodes not drawn<BR/>({why}: those nearest the root are drawn)"
-        else:
-            text = "… edges left out (too many to draw)"
-        self.scene.nodes.append(("omitted", {
-            "label": f"<{text}>", "shape": "note", "style": "filled",
-            "fillcolor": ROLE_COLORS["omitted"][0], "margin": "0.1,0.05", "class": "omitted",
-        }))
-        self.scene.size["omitted"] = (_text_width(text, 14) / 2, 40.0)
-        self.scene.wrappable = False
+            why = f"max_nodes={max_nodes:,}"
+            if cut.too_dense:
+                why = "too many long edges for dot to lay out in seconds"
+            self.warnings.append(f"… {count} more nodes not drawn ({why}: those nearest the root are drawn)")
         for box in boxes:
             if box.edges_left_out:
-                label = {"label": f"{box.edges_left_out:,} inputs"} if box.edges_left_out > 1 else {}
-                self.scene.edges.append(("omitted", self.entry(box), {"style": "dashed", **label}))
+                count = box.edges_left_out
+                stub = f"cut{box.index}"
+                self.scene.nodes.append((stub, {
+                    "label": f"… {count:,} input{'s' if count > 1 else ''}", "shape": "note",
+                    "style": "filled", "fillcolor": ROLE_COLORS["omitted"][0], "fontsize": "9",
+                    "margin": "0.05,0.02", "class": "omitted",
+                }))
+                self.scene.edges.append((stub, self.entry(box), {"style": "dashed"}))
+        self.scene.wrappable = False
 
     def _note_names(self, boxes: Iterable[_Box]) -> None:
         kinds = {self.names.made_up(member) for box in boxes for member in box.members}
@@ -679,7 +681,7 @@ class _Painter:
         roles = roles if self.options.legend else []
         notes = list(self.notes) if self.options.legend else []
         lit = self.options.legend and bool(self.on_path)
-        if not title and not roles and not notes and not lit:
+        if not title and not roles and not notes and not lit and not self.warnings:
             return None
         columns = max(1, min(_SWATCHES_PER_ROW, len(roles)))
         swatch = '<TD BGCOLOR="{}" BORDER="1" WIDTH="10" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
@@ -687,7 +689,9 @@ class _Painter:
         if title:
             rows.append(f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT"><FONT POINT-SIZE="12"><B>'
                         f"{_html(_cut(title, _TITLE_LIMIT))}</B></FONT></TD>")
-        texts = [title or ""]
+        rows += [f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT"><FONT COLOR="{HIGHLIGHT_COLOR}">{_html(warning)}'
+                 "</FONT></TD>" for warning in self.warnings]
+        texts = [title or "", *self.warnings]
         for start in range(0, len(roles), columns):
             row = roles[start : start + columns]
             rows.append("".join(swatch.format(color) + f'<TD ALIGN="LEFT">{_html(text)}</TD>'
@@ -815,12 +819,7 @@ class _Layout:
 def _digraph(
     scene: _Scene, layout: _Layout, legend: str | None
 ) -> tuple[graphviz.Digraph, dict[str, list[str]]]:
-    """The scene as a Digraph, and the copies made of each box (DOT id -> ids of its copies).
-
-    Wrapped into bands of consecutive levels, an edge from a box in one band to an
-    op in another starts at a copy of the box drawn in the op's band (``z (from
-    column 1)``), so no edge runs back across the drawing.
-    """
+    """The scene as a Digraph, and the copies made of each box (DOT id -> ids of its copies)."""
     graph_attr = {"rankdir": layout.rankdir, "fontname": "Helvetica", "nodesep": "0.15", "ranksep": "0.3"}
     if legend:
         graph_attr.update(label=legend, labelloc="t", labeljust="l")
@@ -833,34 +832,12 @@ def _digraph(
         node_attr={"fontname": "Helvetica", "fontsize": "11", "shape": "plain"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": _BORDER, "arrowsize": "0.6"},
     )
-    bands = layout.band_of_level[-1] + 1
-    band = {name: layout.band_of_level[level] for name, level in scene.level.items()}
-    fed = {head for _, head, _ in scene.edges}
-    first_use: dict[str, int] = {}
-    for tail, head, _ in scene.edges:  # a leaf goes in the band of its first consumer
-        if tail not in fed and tail in band:
-            first_use[tail] = min(first_use.get(tail, bands), band.get(head, 0))
-    band.update(first_use)
-    members: list[list[tuple[str, dict[str, str]]]] = [[] for _ in range(bands)]
+    band = _band_of_nodes(scene, layout)
+    members: list[list[tuple[str, dict[str, str]]]] = [[] for _ in range(layout.band_of_level[-1] + 1)]
     for name, attributes in scene.nodes:
         members[band.get(name, 0)].append((name, attributes))
-    copies: dict[str, list[str]] = {}
-    edges = []
-    for tail, head, attributes in scene.edges:
-        if band.get(tail, 0) != band.get(head, 0):  # wrapped: start from a copy in the head's band
-            where = band[head]
-            copy = f"{tail}_in{where}"
-            if copy not in copies.setdefault(tail, []):
-                copies[tail].append(copy)
-                place = "column" if layout.rankdir in ("TB", "BT") else "row"
-                members[where].append((copy, {
-                    "label": f"<{_html(scene.title_of[tail])} <I>(from {place} {band[tail] + 1})</I>>",
-                    "id": copy, "shape": "box", "style": "dashed,rounded", "fontsize": "10",
-                    "margin": "0.05,0.02", "class": "copy",
-                }))
-            tail = copy
-        edges.append((tail, head, attributes))
-    if bands > 1:
+    edges, copies = _wrapped_edges(scene, layout, band, members)
+    if len(members) > 1:
         # dot stacks clusters of a left-to-right drawing bottom up: declared in reverse, they read down
         numbered = list(enumerate(members))
         for number, nodes in numbered[::-1] if layout.rankdir == "LR" else numbered:
@@ -874,6 +851,42 @@ def _digraph(
     for tail, head, attributes in edges:
         graph.edge(tail, head, **attributes)
     return graph, copies
+
+
+def _band_of_nodes(scene: _Scene, layout: _Layout) -> dict[str, int]:
+    """The band each DOT node is drawn in: its level's, but a leaf goes with its first consumer."""
+    band = {name: layout.band_of_level[level] for name, level in scene.level.items()}
+    fed = {head for _, head, _ in scene.edges}
+    first_use: dict[str, int] = {}
+    for tail, head, _ in scene.edges:
+        if tail not in fed and tail in band:
+            first_use[tail] = min(first_use.get(tail, len(band)), band.get(head, 0))
+    band.update(first_use)
+    return band
+
+
+def _wrapped_edges(
+    scene: _Scene, layout: _Layout, band: dict[str, int], members: list[list[tuple[str, dict[str, str]]]]
+) -> tuple[list[tuple[str, str, dict[str, str]]], dict[str, list[str]]]:
+    """The edges, each from a box in another band redrawn from a copy of that box in the op's band
+    (``z (from column 1)``), so no edge runs back across the drawing; the copies go into ``members``."""
+    copies: dict[str, list[str]] = {}
+    edges = []
+    place = "column" if layout.rankdir in ("TB", "BT") else "row"
+    for tail, head, attributes in scene.edges:
+        if band.get(tail, 0) != band.get(head, 0):
+            where = band[head]
+            copy = f"{tail}_in{where}"
+            if copy not in copies.setdefault(tail, []):
+                copies[tail].append(copy)
+                members[where].append((copy, {
+                    "label": f"<{_html(scene.title_of[tail])} <I>(from {place} {band[tail] + 1})</I>>",
+                    "id": copy, "shape": "box", "style": "dashed,rounded", "fontsize": "10",
+                    "margin": "0.05,0.02", "class": "copy",
+                }))
+            tail = copy
+        edges.append((tail, head, attributes))
+    return edges, copies
 
 
 # ---------------------------------------------------------------------------

@@ -371,9 +371,12 @@ def test_truncate_draws_the_nodes_nearest_the_root_and_counts_the_rest(chain_100
     svg = parse(graph)
     nodes = groups(svg, "node")
     assert sum(t.startswith("v") for t in nodes) == 300
-    note = " ".join(texts(nodes["omitted"]))
-    assert f"{total - 300:,} more nodes not drawn" in note and "max_nodes=300" in note
+    said = f"… {total - 300:,} more nodes not drawn (max_nodes=300: those nearest the root are drawn)"
+    assert said in legend_text(svg)  # said at the top, legend or not
+    assert legend_text(parse(draw(chain_100k, max_nodes=300, legend=False))).strip() == said
     assert "v299" in nodes and "v300" not in nodes
+    stubs = {t: texts(g) for t, g in nodes.items() if t.startswith("cut")}  # where the graph goes on
+    assert stubs == {"cut299": ["… 1 input"]}
 
 
 def test_raise_names_the_count_the_limit_and_the_way_out(chain_100k):
@@ -387,12 +390,13 @@ def test_raise_names_the_count_the_limit_and_the_way_out(chain_100k):
     assert "on_overflow='truncate'" in message and "collapse_neurons=True" in message
 
 
-def test_a_wide_node_sends_its_undrawn_inputs_to_one_placeholder_edge():
+def test_a_wide_node_counts_its_undrawn_inputs_in_one_note():
     leaves = [Value(float(i), label=f"x{i}") for i in range(5_000)]
     total = sum_values(leaves)
     svg = parse(draw(total, max_nodes=50))
-    into_placeholder = [texts(g) for t, g in groups(svg, "edge").items() if t.startswith("omitted")]
-    assert into_placeholder == [["4,951 inputs"]]
+    notes = {t: texts(g) for t, g in groups(svg, "node").items() if t.startswith("cut")}
+    assert notes == {"cut0": ["… 4,951 inputs"]}
+    assert "cut0->o0" in edge_titles(svg)  # the note feeds the sum's op
     assert draw(total, max_nodes=5_001).source.count("->") == 5_001  # 5,000 inputs + the op's edge
 
 
@@ -673,8 +677,7 @@ def dense_graph(n: int = 300, fan: int = 6, seed: int = 0) -> tuple[Value, list[
 def test_a_dense_graph_is_cut_to_what_dot_lays_out_in_seconds():
     root, nodes = dense_graph()
     svg = parse(draw(root, show_local_grads=True, highlight=nodes[3]))
-    note = " ".join(texts(groups(svg, "node")["omitted"]))
-    assert "too many long edges for dot to lay out in seconds" in note
+    assert "not drawn (too many long edges for dot to lay out in seconds" in legend_text(svg)
     drawn = [t for t in groups(svg, "node") if t.startswith("v")]
     assert 20 < len(drawn) < 300
     with pytest.raises(GraphTooLargeError, match="too many edges spanning many ranks"):

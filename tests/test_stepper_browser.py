@@ -228,3 +228,26 @@ def test_screenshots_are_left_as_artifacts(browser, neuron, mlp):
         shot = browser.screenshot(ARTIFACTS / f"{Path(path).stem}_step{step}.png")
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert shot.stat().st_size > 20_000  # a picture, not a blank page
+
+
+def test_the_jupyter_frame_shows_the_same_working_page(browser, neuron, tmp_path):
+    _, page, _ = neuron
+    notebook = tmp_path / "notebook.html"  # what Jupyter does with _repr_html_: put it in its page
+    notebook.write_text(f"<!DOCTYPE html><html><body><h1>Out[1]:</h1>{page._repr_html_()}</body></html>")
+    browser.open(notebook)
+    driver = browser.driver
+    driver.switch_to.frame(driver.find_element("tag name", "iframe"))
+    try:
+        assert browser.text("step-number") == "1"
+        driver.find_element("id", "next").click()
+        browser.press("ARROW_RIGHT")
+        assert browser.text("step-number") == "3"
+        assert words(browser.text("step")) == words(page.steps[2].text)
+    finally:
+        driver.switch_to.default_content()
+    console, events = browser.logs()
+    assert [entry for entry in console if entry["level"] in ("SEVERE", "WARNING")] == []
+    sent = [event["params"] for event in events if event["method"] == "Network.requestWillBeSent"]
+    assert [params["request"]["url"] for params in sent if params["request"]["url"] != "about:srcdoc"] == [
+        notebook.resolve().as_uri()
+    ]
