@@ -374,7 +374,7 @@ class _Painter:
             self._set_level(box.index, levels[box.index])
         self._add_all_edges(boxes, boxing, levels)
         if cut.left_out or any(box.edges_left_out for box in boxes.values()):
-            self.add_omitted(boxes.values(), cut)
+            self.add_omitted(boxes.values(), cut, levels)
         self._note_names(boxes.values())
         return self.scene
 
@@ -638,7 +638,7 @@ class _Painter:
         return []
 
     # -- notes --------------------------------------------------------------
-    def add_omitted(self, boxes: Iterable[_Box], cut: _Cut) -> None:
+    def add_omitted(self, boxes: Iterable[_Box], cut: _Cut, levels: list[int]) -> None:
         """Say what was left out: how many nodes (at the top, legend or not), and at each box whose
         inputs were not all drawn, a small note with their count (one long edge each from a single
         note would cost dot more than the drawing)."""
@@ -662,7 +662,8 @@ class _Painter:
                     "margin": "0.05,0.02", "class": "omitted",
                 }))
                 self.scene.edges.append((stub, self.entry(box), {"style": "dashed"}))
-        self.scene.wrappable = False
+                self.scene.size[stub] = (_text_width(f"… {count:,} inputs", 9) + 16, 24.0)
+                self.scene.level[stub] = levels[box.index]
 
     def _note_names(self, boxes: Iterable[_Box]) -> None:
         kinds = {self.names.made_up(member) for box in boxes for member in box.members}
@@ -674,41 +675,33 @@ class _Painter:
             self.notes["a#2: a 2nd node with the same name (e.g. the same unit for another sample)"] = None
 
     def legend_label(self) -> tuple[str, tuple[float, float]] | None:
-        """The title and the compact legend as one HTML label (a grid of role colours, then notes),
-        and its estimated size in points; None when there is neither."""
-        title = self.options.title
-        roles = [ROLE_COLORS[role] for role in ROLE_COLORS if role in self.roles_used]
-        roles = roles if self.options.legend else []
-        notes = list(self.notes) if self.options.legend else []
-        lit = self.options.legend and bool(self.on_path)
-        if not title and not roles and not notes and not lit and not self.warnings:
+        """The title, what was left out, and the compact legend (a grid of role colours, then notes)
+        as one HTML label, with its estimated size in points; None when there is nothing to say."""
+        legend = self.options.legend
+        roles = [ROLE_COLORS[role] for role in ROLE_COLORS if role in self.roles_used] if legend else []
+        if legend and self.on_path:
+            roles.append((HIGHLIGHT_COLOR, "on a path from the root to the highlighted node"))
+        notes = list(self.notes) if legend else []
+        title = _cut(self.options.title or "", _TITLE_LIMIT)
+        if not (title or roles or notes or self.warnings):
             return None
         columns = max(1, min(_SWATCHES_PER_ROW, len(roles)))
+        grid = [roles[start : start + columns] for start in range(0, len(roles), columns)]
+        texts = ["    ".join(text for _, text in row) + "    " * len(row) for row in grid]
+        # every other line is wrapped to the grid's width: a wider one would spread its columns apart
+        width = max([60, *map(len, texts)])
+        span = f'COLSPAN="{2 * columns}" ALIGN="LEFT"'
+        rows = [f'<TD {span}><FONT POINT-SIZE="12"><B>{_html(line)}</B></FONT></TD>'
+                for line in textwrap.wrap(title, int(width / 1.4))]
+        rows += [f'<TD {span}><FONT COLOR="{HIGHLIGHT_COLOR}">{_html(line)}</FONT></TD>'
+                 for warning in self.warnings for line in textwrap.wrap(warning, width)]
         swatch = '<TD BGCOLOR="{}" BORDER="1" WIDTH="10" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
-        rows = []
-        if title:
-            rows.append(f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT"><FONT POINT-SIZE="12"><B>'
-                        f"{_html(_cut(title, _TITLE_LIMIT))}</B></FONT></TD>")
-        rows += [f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT"><FONT COLOR="{HIGHLIGHT_COLOR}">{_html(warning)}'
-                 "</FONT></TD>" for warning in self.warnings]
-        texts = [title or "", *self.warnings]
-        for start in range(0, len(roles), columns):
-            row = roles[start : start + columns]
-            rows.append("".join(swatch.format(color) + f'<TD ALIGN="LEFT">{_html(text)}</TD>'
-                                for color, text in row))
-            texts.append("    ".join(text for _, text in row) + "    " * len(row))
-        if lit:
-            text = "on a path from the root to the highlighted node"
-            cell = f'<TD COLSPAN="{2 * columns - 1}" ALIGN="LEFT">{text}</TD>'
-            rows.append(swatch.format(HIGHLIGHT_COLOR) + cell)
-        # notes wrapped to the grid's width: a wider row would spread the grid's columns apart
-        width = max([50, *map(len, texts[1:])])
-        lines = [line for note in notes for line in textwrap.wrap(note, width)]
-        rows += [f'<TD COLSPAN="{2 * columns}" ALIGN="LEFT">{_html(line)}</TD>' for line in lines]
-        texts += lines
+        rows += ["".join(swatch.format(color) + f'<TD ALIGN="LEFT">{_html(text)}</TD>' for color, text in row)
+                 for row in grid]
+        rows += [f"<TD {span}>{_html(line)}</TD>" for note in notes for line in textwrap.wrap(note, width)]
         table = "".join(f"<TR>{row}</TR>" for row in rows)
         table = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">{table}</TABLE>'
-        size = (max(_text_width(text, 9) for text in texts), 13.0 * len(rows))
+        size = (_text_width("x" * width, 9), 13.0 * len(rows) + (6.0 if title else 0.0))
         return f'<<FONT POINT-SIZE="9">{table}</FONT>>', size
 
 
