@@ -76,7 +76,6 @@ _LABELLED_EDGES = 120  # more edges than this: no local derivatives on them (lab
 _LONG_EDGE_BUDGET = 3_000  # dummy nodes dot may add for edges that span ranks, before boxes are cut
 _QUICK_LAYOUT_FROM = 100  # boxes: from here dot's crossing and placement passes are cut short
 _WRAP_LIMIT = 60  # boxes: a graph up to this size may be wrapped into columns or rows
-_SWATCHES_PER_ROW = 4
 _BUS_MIN = 3  # a layer of at least this many boxes, all fed by the same ≥ 3 boxes, gets a junction
 SCREEN = (1280, 720)
 """The window (pixels) a default drawing is laid out to fit."""
@@ -317,7 +316,6 @@ class _Scene:
     size: dict[str, tuple[float, float]] = field(default_factory=dict)  # DOT name -> (w, h) in points
     label_size: list[tuple[int, float, float]] = field(default_factory=list)  # (level, w, h) of edge labels
     title_of: dict[str, str] = field(default_factory=dict)  # box id -> the name it shows
-    wrappable: bool = True
     screen: tuple[int, int] = SCREEN
 
 
@@ -577,7 +575,7 @@ class _Painter:
             "tooltip": f"{len(sources)} × {len(targets)} connections: every box before feeds every box after",
         }))
         self.scene.size[junction] = (9.0, 9.0)
-        self.scene.wrappable = False
+        self.scene.level[junction] = min(levels[box.index] for box in targets)  # wraps with its layer
         for source in sources:
             self._edge(f"v{source}", junction, f"{junction}_{source}",
                        {"arrowhead": "none", **self._edge_style(lit and source in lit_sources)})
@@ -675,29 +673,32 @@ class _Painter:
             self.notes["a#2: a 2nd node with the same name (e.g. the same unit for another sample)"] = None
 
     def legend_label(self) -> tuple[str, tuple[float, float]] | None:
-        """The title, what was left out, and the compact legend (a grid of role colours, then notes)
-        as one HTML label, with its estimated size in points; None when there is nothing to say."""
+        """The title, what was left out, and the compact legend (one row of role colours, then notes)
+        as one HTML label, with its estimated size in points; None when there is nothing to say.
+
+        Every line is wrapped to the colour row's width: dot spreads a wider line's extra width
+        over the row's cells, which would push each colour away from its word.
+        """
         legend = self.options.legend
         roles = [ROLE_COLORS[role] for role in ROLE_COLORS if role in self.roles_used] if legend else []
-        if legend and self.on_path:
-            roles.append((HIGHLIGHT_COLOR, "on a path from the root to the highlighted node"))
         notes = list(self.notes) if legend else []
         title = _cut(self.options.title or "", _TITLE_LIMIT)
         if not (title or roles or notes or self.warnings):
             return None
-        columns = max(1, min(_SWATCHES_PER_ROW, len(roles)))
-        grid = [roles[start : start + columns] for start in range(0, len(roles), columns)]
-        texts = ["    ".join(text for _, text in row) + "    " * len(row) for row in grid]
-        # every other line is wrapped to the grid's width: a wider one would spread its columns apart
-        width = max([60, *map(len, texts)])
-        span = f'COLSPAN="{2 * columns}" ALIGN="LEFT"'
+        width = max(45, sum(len(text) + 3 for _, text in roles))  # characters; a colour is about 3
+        span = f'COLSPAN="{max(1, 2 * len(roles))}" ALIGN="LEFT"'
+        swatch = '<TD BGCOLOR="{}" BORDER="1" WIDTH="10" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
         rows = [f'<TD {span}><FONT POINT-SIZE="12"><B>{_html(line)}</B></FONT></TD>'
-                for line in textwrap.wrap(title, int(width / 1.4))]
+                for line in textwrap.wrap(title, int(width / 1.45))]
         rows += [f'<TD {span}><FONT COLOR="{HIGHLIGHT_COLOR}">{_html(line)}</FONT></TD>'
                  for warning in self.warnings for line in textwrap.wrap(warning, width)]
-        swatch = '<TD BGCOLOR="{}" BORDER="1" WIDTH="10" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
-        rows += ["".join(swatch.format(color) + f'<TD ALIGN="LEFT">{_html(text)}</TD>' for color, text in row)
-                 for row in grid]
+        if roles:
+            cells = (swatch.format(color) + f'<TD ALIGN="LEFT">{_html(text)}</TD>' for color, text in roles)
+            rows.append("".join(cells))
+        if legend and self.on_path:
+            rest = f'COLSPAN="{max(1, 2 * len(roles) - 1)}" ALIGN="LEFT"'
+            text = "on a path from the root to the highlighted node"
+            rows.append(swatch.format(HIGHLIGHT_COLOR) + f"<TD {rest}>{text}</TD>")
         rows += [f"<TD {span}>{_html(line)}</TD>" for note in notes for line in textwrap.wrap(note, width)]
         table = "".join(f"<TR>{row}</TR>" for row in rows)
         table = f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">{table}</TABLE>'
@@ -782,18 +783,22 @@ def _fit(scene: _Scene, rankdir: str, count: int, legend: tuple[float, float]) -
     return max(fits, key=lambda fit: fit[0])
 
 
-def _choose_layout(scene: _Scene, rankdir: str, legend: tuple[float, float]) -> tuple[str, list[int]]:
+def _choose_layout(
+    scene: _Scene, rankdir: str, legend: tuple[float, float], ordered: bool = False
+) -> tuple[str, list[int]]:
     """(rankdir, band of each level): the asked direction unwrapped, or for "auto" the candidate
-    that fits the screen at the largest scale; wrapping must gain 5% over fewer bands."""
+    that fits the screen at the largest scale; wrapping must gain 5% over fewer bands. An
+    ``ordered`` drawing (neurons in index order) wraps only into columns: dot turns the order of
+    nodes within rows of a left-to-right drawing upside down."""
     levels = max(scene.level.values(), default=0) + 1
     if rankdir != "auto":
         return rankdir, [0] * levels
     boxes = sum(name.startswith("v") for name in scene.level)
-    counts = range(1, 7) if scene.wrappable and boxes <= _WRAP_LIMIT else [1]
+    counts = range(1, 7) if boxes <= _WRAP_LIMIT else [1]
     best, best_scale = ("LR", [0] * levels), 0.0
     for count in counts:
         for direction in ("LR", "TB"):
-            if count > 1 and levels < 2 * count:
+            if count > 1 and (levels < 2 * count or (ordered and direction == "LR")):
                 continue
             scale, band_of = _fit(scene, direction, count, legend)
             if scale > best_scale * (1.05 if count > 1 else 1.0):
@@ -958,7 +963,9 @@ def drawing(
     painter = _Painter(names, options, on_path, parameter_ids, root, gradient or (lambda node: node.grad))
     scene = painter.paint(boxes, boxing, cut)
     legend = painter.legend_label()
-    rankdir, band_of_level = _choose_layout(scene, options.rankdir, legend[1] if legend else (0.0, 0.0))
+    rankdir, band_of_level = _choose_layout(
+        scene, options.rankdir, legend[1] if legend else (0.0, 0.0), options.collapse_neurons
+    )
     layout = _Layout(rankdir, band_of_level, len(boxes) >= _QUICK_LAYOUT_FROM, options.collapse_neurons)
     painter.ids.graph, painter.ids.copies = _digraph(scene, layout, legend[0] if legend else None)
     return painter.ids
