@@ -287,9 +287,11 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
         lines = _equation(rule.backward_parts(step))
         return Step("backward", lhs, note, lines, boxes.lit(node, with_op=False), sources, edges)
     lines = []
+    repeated = len(consumers) < len(terms)  # a node used twice by one op (x + x): say which operand
     for term in terms[:max_terms]:  # one block a use: where it comes from, then upstream × local
         parts = _distinct([*rule.term_parts(node, term), rule.number(term.product)])
-        lines += [f"from {names(term.consumer)}:", f"  {parts[0]}", *(f"  = {part}" for part in parts[1:])]
+        where = f"from {names(term.consumer)}" + (f", operand {term.slot + 1}" if repeated else "")
+        lines += [f"{where}:", f"  {parts[0]}", *(f"  = {part}" for part in parts[1:])]
     if len(terms) > max_terms:
         lines.append(f"… and {len(terms) - max_terms} more contributions")
     products = " + ".join(_bracket(rule.number(term.product)) for term in terms[:max_terms])
