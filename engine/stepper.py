@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.draw import DrawOptions, GraphTooLargeError, drawing, render
-from engine.explain import BackwardStep, ChainRule, _distinct, d, op_rule, op_symbol
+from engine.draw import Drawing, DrawOptions, GraphTooLargeError, drawing, render
+from engine.explain import COUNT_LIMIT, BackwardStep, ChainRule, _distinct, d, op_rule, op_symbol, walk
 from engine.files import atomic_write
 from engine.value import Value
 
@@ -114,13 +114,15 @@ def stepper(
     No ``.grad`` changes: the gradients come from ``engine.grad``.
     """
     _check(root, digits, max_nodes, max_terms, title)
-    rule = ChainRule(root, digits=digits)
-    if len(rule.order) > max_nodes:
+    _, count = walk(root, keep=1)  # counted before any work: a huge graph is refused at once
+    if count > max_nodes:
+        many = f"more than {COUNT_LIMIT:,}" if count > COUNT_LIMIT else f"{count:,}"
         raise GraphTooLargeError(
-            f"stepper: the graph has {len(rule.order):,} nodes, more than max_nodes={max_nodes:,}: "
-            f"the page would have {2 * len(rule.order):,} steps and a drawing too big to follow. Step "
-            "through a smaller sub-expression (one sample's loss, one neuron) or raise max_nodes"
+            f"stepper: the graph has {many} nodes, more than max_nodes={max_nodes:,}: the page would "
+            "have two steps a node and a drawing too big to follow. Step through a smaller "
+            "sub-expression (one sample's loss, one neuron) or raise max_nodes"
         )
+    rule = ChainRule(root, digits=digits)
     options = DrawOptions(
         rankdir=rankdir, show_local_grads=True, max_nodes=max_nodes, on_overflow="raise", digits=digits,
         screen=_GRAPH_AREA,
@@ -178,7 +180,7 @@ def _write(page: str, path: str | os.PathLike[str], caller: str) -> Path:
 # ---------------------------------------------------------------------------
 # The steps: text from ChainRule, highlights from the drawing's ids
 # ---------------------------------------------------------------------------
-def _steps(rule: ChainRule, picture: object, max_terms: int) -> tuple[list[Step], _Timeline]:
+def _steps(rule: ChainRule, picture: Drawing, max_terms: int) -> tuple[list[Step], _Timeline]:
     """Every step of both passes, and when each box, op and edge of the drawing is reached."""
     boxes = _BoxIds(picture)
     timeline = _Timeline()
@@ -210,7 +212,7 @@ def _steps(rule: ChainRule, picture: object, max_terms: int) -> tuple[list[Step]
 class _BoxIds:
     """The drawing's ids for a node's box (with its copies), its op, and its edges."""
 
-    def __init__(self, picture: object) -> None:
+    def __init__(self, picture: Drawing) -> None:
         self.picture = picture
 
     def box(self, node: Value) -> str:
