@@ -353,7 +353,7 @@ class _Painter:
         return format_number(x, self.options.digits)
 
     def paint(self, boxes: dict[int, _Box], boxing: _Boxing, cut: _Cut) -> _Scene:
-        """Every box, op and edge of the drawing, the omitted-node note and the legend."""
+        """Every box, op and edge of the drawing, and the notes of what was left out."""
         self.shares = Counter(id(box.node.parents[slot]) for box in boxes.values() for slot in box.folded)
         labelled = sum(len(boxing.inputs(box.node)) for box in boxes.values())
         if self.label_edges and labelled > _LABELLED_EDGES:
