@@ -523,10 +523,32 @@ _SCRIPT = r"""
     slider.setAttribute("aria-valuetext", "Step " + (at + 1) + " of " + count + ": " + step.title);
     $("prev").disabled = $("first").disabled = at === 0;
     $("next").disabled = $("last").disabled = at === count - 1;
-    if (!graph.classList.contains("fit")) {
-      var current = $(step.current[0]);
-      if (current) { current.scrollIntoView({ block: "center", inline: "center" }); }
+    if (!graph.classList.contains("fit")) { follow(step); }
+  }
+
+  // Zoomed in: scroll to where this step's numbers travel (its sources and edges, which end at the
+  // node or a copy of it), or to the node itself when there are none or they do not fit in view.
+  function follow(step) {
+    var view = graph.getBoundingClientRect();
+    function around(ids) {
+      var union = null;
+      ids.forEach(function (id) {
+        var element = $(id);
+        if (!element) { return; }
+        var r = element.getBoundingClientRect();
+        union = union ? { left: Math.min(union.left, r.left), top: Math.min(union.top, r.top),
+                          right: Math.max(union.right, r.right), bottom: Math.max(union.bottom, r.bottom) }
+                      : { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+      });
+      return union;
     }
+    var region = around(step.sources.concat(step.edges));
+    if (!region || region.right - region.left > view.width || region.bottom - region.top > view.height) {
+      region = around(step.current.slice(0, 1));
+    }
+    if (!region) { return; }
+    graph.scrollLeft += (region.left + region.right) / 2 - (view.left + view.width / 2);
+    graph.scrollTop += (region.top + region.bottom) / 2 - (view.top + view.height / 2);
   }
 
   $("prev").addEventListener("click", function () { show(at - 1); });
