@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # message (matched by its first words), so every other warning and error still shows.
 QUIET_EDITABLE := PYTHONWARNINGS='ignore:Editable installation'
 
-.PHONY: setup graphviz demo test test-torch notebook lint bench fuzz clean
+.PHONY: setup graphviz browser demo test test-torch notebook lint bench fuzz clean
 
 setup: $(STAMP) graphviz
 
@@ -28,6 +28,17 @@ graphviz:
 		echo "      Install it with: sudo apt-get install graphviz   (macOS: brew install graphviz)"; \
 	fi
 
+# The step-through page's browser tests need Debian's chromium and chromium-driver (they skip,
+# saying so, without them): `make browser` installs both with apt, as root.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium and chromium-driver (apt-get install chromium chromium-driver)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "Install the browser for the page's tests: sudo apt-get install chromium chromium-driver"; \
+	fi
+
 # The main job: train a classifier, check the hand-derived formulas, draw graphs (files in out/).
 demo: setup
 	$(BIN)/python demos/train_classifier.py --out out
@@ -35,7 +46,8 @@ demo: setup
 	$(BIN)/python demos/compare_gradients.py
 	$(BIN)/python demos/draw_graph.py --out out
 	$(BIN)/python demos/second_derivatives.py
-	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs)."
+	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs, and"; \
+		echo "neuron_backprop.html / mlp_backprop.html to step through backprop in a browser)."
 	@echo "For a guided tour, open demos/backprop_tour.ipynb (README: A guided tour)."
 
 test: setup

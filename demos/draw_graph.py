@@ -1,12 +1,14 @@
-"""See the graph: the seeds' sigmoid neuron and a small MLP drawn as SVG, and the chain rule in words.
+"""See the graph: the seeds' sigmoid neuron and a small MLP drawn as SVG, backprop step by step in
+the browser, and the chain rule in words.
 
     z = wx + b,  a = σ(z),  L = −[y ln a + (1−y) ln(1−a)]
 
 The neuron is drawn after ``backward`` with each edge carrying ∂child/∂parent and
 upstream × local, and the path from L to w highlighted; the MLP 2-4-4-1 is drawn
-one box per neuron. Then ``explain`` writes dL/da, dL/dz = a − y and dL/dw = x(a − y)
-step by step,
-next to the hand formulas.
+one box per neuron. ``neuron_backprop.html`` and ``mlp_backprop.html`` step
+through the forward and backward passes of the neuron and of a 2-3-1 MLP's cost
+on two samples (open them in a browser: ← and → step). Then ``explain`` writes
+dL/da, dL/dz = a − y and dL/dw = x(a − y) step by step, next to the hand formulas.
 
 Run: python demos/draw_graph.py [--out out/]
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine import GraphvizNotFoundError, Value, explain, save_svg
+from engine import GraphvizNotFoundError, Value, explain, save_html, save_svg
 from nn import MLP, binary_cross_entropy
 
 X, Y = 1.5, 1.0  # one sample: the input and its label
@@ -45,9 +47,9 @@ def seeds_neuron(x: float = X, y: float = Y, w: float = 0.8, b: float = -0.4) ->
     return {"w": w_node, "b": b_node, "z": z, "a": a, "L": loss}
 
 
-def small_mlp_loss(seed: int = 0) -> Value:
-    """A 2-4-4-1 tanh/sigmoid MLP on two samples with its cross-entropy cost, after backward."""
-    model = MLP(2, [4, 4, 1], seed=seed)
+def small_mlp_loss(seed: int = 0, sizes: tuple[int, ...] = (4, 4, 1)) -> Value:
+    """A 2-``sizes`` tanh/sigmoid MLP (2-4-4-1) on two samples with its cross-entropy cost, after backward."""
+    model = MLP(2, list(sizes), seed=seed)
     samples, targets = [[0.5, -1.0], [-1.5, 2.0]], [1.0, 0.0]
     cost = binary_cross_entropy([model(x) for x in samples], targets)
     cost.label = "L"
@@ -64,11 +66,20 @@ def write_svg(root: Value, path: Path, **options: object) -> Path:
         return error.source_path
 
 
+def write_page(root: Value, path: Path) -> Path | None:
+    """save_html, or without Graphviz a note saying how to install it (the page needs its layout)."""
+    try:
+        return save_html(root, path)
+    except GraphvizNotFoundError as error:
+        print(f"note: {error}\n")
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write neuron.svg and mlp.svg into --out and print the neuron's chain rule."""
+    """Write neuron.svg, mlp.svg and the two step-through pages into --out; print the neuron's chain rule."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--out", type=Path, default=Path("out"), help="folder for the SVG files (default: out/)"
+        "--out", type=Path, default=Path("out"), help="folder for the SVG and HTML files (default: out/)"
     )
     args = parser.parse_args(argv)
 
@@ -81,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         small_mlp_loss(), args.out / "mlp.svg", collapse_neurons=True,
         title="MLP 2-4-4-1 on 2 samples, one box per neuron",
     )
+    neuron_page = write_page(neuron["L"], args.out / "neuron_backprop.html")
+    mlp_page = write_page(small_mlp_loss(sizes=(3, 1)), args.out / "mlp_backprop.html")
     print(f"neuron graph: {neuron_file}")
-    print(f"MLP graph:    {mlp_file}\n")
+    print(f"MLP graph:    {mlp_file}")
+    if neuron_page and mlp_page:
+        print(f"step through backprop in a browser: {neuron_page} and {mlp_page} (keys ← →)")
+    print()
     print(explain(neuron["L"]))
     x, y, a = X, Y, neuron["a"].data
     print(

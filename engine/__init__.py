@@ -10,11 +10,12 @@
 
 from engine.backprop import derivative, grad
 from engine.checks import AnomalyError, DomainError
-from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
-from engine.explain import explain
+from engine.draw import GraphTooLargeError, GraphvizNotFoundError, RenderError, draw, save_svg, to_dot
+from engine.explain import ChainRule, explain
 from engine.files import atomic_write
 from engine.gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad, relative_error
 from engine.modes import detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad
+from engine.stepper import Stepper, save_html, stepper
 from engine.value import (
     BUILT_IN_OPS,
     OPS,
@@ -39,12 +40,15 @@ __all__ = [
     "BUILT_IN_OPS",
     "OPS",
     "AnomalyError",
+    "ChainRule",
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "Op",
+    "RenderError",
+    "Stepper",
     "Value",
     "atomic_write",
     "backward",
@@ -67,8 +71,10 @@ __all__ = [
     "numerical_grad",
     "relative_error",
     "relu",
+    "save_html",
     "save_svg",
     "sigmoid",
+    "stepper",
     "sum_values",
     "tanh",
     "to_dot",

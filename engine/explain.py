@@ -3,11 +3,15 @@
 For each node v, in backward order (the root first), the gradient is the sum over
 the nodes c that consume v of upstream × local:
 
-    dL/dv = Σ_c dL/dc · dc/dv
+    dL/dv = Σ_c dL/dc · ∂c/∂v
 
-Each local derivative dc/dv is written as the formula of c's op in the names of
+Each local derivative ∂c/∂v is written as the formula of c's op in the names of
 the graph (a(1−a) for a sigmoid, 1/a for ln, ...) and then evaluated. The
 numbers come from ``engine.grad``, so no ``.grad`` is changed.
+
+``ChainRule`` holds those steps as data (each node's value, formula, gradient and
+contributions), computed in one place for ``explain`` and for the step-through
+page (``engine.stepper``), so both show the same numbers.
 
 This module also names nodes for people (a label, else a short expression such
 as ``ln a`` or ``1−a``, else ``t7``) and finds the nodes on the paths between two
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from engine.backprop import grad
 from engine.notation import format_number, number, write
@@ -29,8 +34,41 @@ from engine.value import Value, topological_order
 COUNT_LIMIT = 1_000_000
 """Walks that count or search a graph stop after this many nodes (they then say "more than")."""
 
+
+# ---------------------------------------------------------------------------
+# Reading a node's op: the views (explain, draw, the stepper) ask these, which read the op's
+# one definition (``node.op``).
+# ---------------------------------------------------------------------------
+def op_name(node: Value) -> str | None:
+    """The name of the op that made ``node`` (``"mul"``, ``"sigmoid"``); None for a leaf."""
+    return node.op.name if node.op is not None else None
+
+
+def op_symbol(node: Value) -> str:
+    """How the op that made ``node`` is drawn (``·``, ``σ``); '' for a leaf."""
+    return node.op.symbol if node.op is not None else ""
+
+
+def op_rule(node: Value) -> str:
+    """The derivative rule of the op that made ``node``, in the course's notation; '' for a leaf."""
+    return node.op.formula if node.op is not None else ""
+
+
+def inputs_as_written(node: Value) -> tuple:
+    """The inputs of the op that made ``node`` as written: Values, and a number operand where it stood."""
+    return node.inputs if node.op is not None else ()
+
+
+_DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
-_NAME = re.compile(r"^[\w\[\],.#′']+$")
+_LABEL_LIMIT = 40  # longer labels are cut (with …) wherever a name is shown
+_NAME = re.compile(r"^[\w\[\],.#′'…]+$")
+
+
+def readable(label: str) -> str:
+    """A label as a name: control and invisible characters as spaces, cut to 40 characters with …."""
+    text = "".join(char if char.isprintable() else " " for char in label)
+    return text if len(text) <= _LABEL_LIMIT else text[: _LABEL_LIMIT - 1] + "…"
 
 
 def _top_level(text: str) -> str:
@@ -64,19 +102,20 @@ def d(name: str, symbol: str = "d") -> str:
 _BIAS_LABEL = re.compile(r"^b(\[\d+\]_\d+)$")
 
 
-def _op_name(node: Value) -> str:
-    return node.op.name if node.op is not None else ""
-
-
 def _course_name(node: Value) -> str | None:
     """``z[l]_i`` for an unlabeled linear node whose bias is ``b[l]_i``; ``a[l]_i`` for g(z[l]_i)."""
+    name = op_name(node)
     letter = "z"
-    if _op_name(node) in ("sigmoid", "tanh", "relu") and _op_name(node.parents[0]) == "linear":
+    if name in ("sigmoid", "tanh", "relu") and op_name(node.parents[0]) == "linear":
         node, letter = node.parents[0], "a"
-    elif _op_name(node) != "linear":
+    elif name != "linear":
         return None
     match = _BIAS_LABEL.match(node.parents[-1].label)
     return letter + match.group(1) if match else None
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
 class NodeNames:
@@ -85,7 +124,7 @@ class NodeNames:
     ``index`` gives each node's position in a walk from the root (breadth first),
     which numbers the ``t<k>`` names, so the same graph always gets the same
     names. A label used by two nodes (one per sample, say) gets ``#2``, ``#3``
-    on its later uses.
+    on its later uses. Those generated names are explained by ``definition``.
     """
 
     def __init__(self, index: dict[int, int], digits: int = 4) -> None:
@@ -93,20 +132,42 @@ class NodeNames:
         self._digits = digits
         self._names: dict[int, str] = {}
         self._taken: dict[str, int] = {}
+        self._generated: dict[int, tuple[str, int]] = {}  # id -> (base name, use) for t<k> and #k names
+        self._inner: dict[int, list[Value]] = {}  # id -> the made-up names inside its expression name
         self._next_index = max(index.values(), default=-1) + 1  # for nodes outside the walk
+        self._mentioned: dict[int, Value] | None = None
 
     def __call__(self, node: Value) -> str:
-        """The name of ``node`` (assigned on first use)."""
+        """The name of ``node`` (assigned on first use), noted as mentioned when recording."""
+        name = self._name(node)
+        if self._mentioned is not None:
+            self._mention(node)
+        return name
+
+    def _mention(self, node: Value) -> None:
+        for mentioned in (*self._inner.get(id(node), ()), node):
+            self._mentioned.setdefault(id(mentioned), mentioned)
+
+    def _name(self, node: Value) -> str:
         name = self._names.get(id(node))
         if name is None:
-            base = (
-                node.label or _course_name(node) or self._expression(node, depth=3)
-                or f"t{self._position(node)}"
-            )
+            base = readable(node.label) if node.label else _course_name(node)
+            if base is None:
+                inner: list[Value] = []
+                base = self._expression(node, 3, inner)
+                if base in self._taken:  # "p+p#2" would read as p + p#2: a second p+p gets a t name
+                    base = None
+                if inner and base is not None:
+                    self._inner[id(node)] = inner
+            numbered = base is None
+            if numbered:
+                base = f"t{self._position(node)}"
             uses = self._taken.get(base, 0) + 1
             self._taken[base] = uses
             name = base if uses == 1 else f"{base}#{uses}"
             self._names[id(node)] = name
+            if numbered or uses > 1:
+                self._generated[id(node)] = (base, uses)
         return name
 
     def name_all(self, nodes: Iterable[Value]) -> None:
@@ -129,6 +190,32 @@ class NodeNames:
                     stack.pop()
                     self(node)
 
+    def record(self) -> list[Value]:
+        """The nodes named since the last call (in order of first mention); starts recording."""
+        mentioned = list((self._mentioned or {}).values())
+        self._mentioned = {}
+        return mentioned
+
+    def made_up(self, node: Value) -> str | None:
+        """How ``node``'s name was made up: ``"t"`` (``t7``: no label), ``"#"`` (``a#2``: a label
+        used before), or None (a label, a course name or an expression: read off the graph)."""
+        generated = self._generated.get(id(node))
+        if generated is None:
+            return None
+        return "#" if generated[1] > 1 else "t"
+
+    def definition(self, node: Value) -> str | None:
+        """What a generated name stands for (``t1 = ln a+ln(1−a)``, ``x#2 is a 2nd node named x``)."""
+        generated = self._generated.get(id(node))
+        if generated is None:
+            return None
+        base, uses = generated
+        if uses > 1:
+            return f"{self(node)} is a {_ordinal(uses)} node named {base}"
+        if not node.parents:
+            return f"{self(node)} is an unlabelled leaf"
+        return f"{self(node)} = {self.written(node, self)}"
+
     def _position(self, node: Value) -> int:
         position = self._index.get(id(node))
         if position is None:
@@ -136,51 +223,104 @@ class NodeNames:
             self._next_index += 1
         return position
 
-    def _expression(self, node: Value, depth: int) -> str | None:
-        """``ln a``, ``1−a``, ``2·x``: the op written over its operands' names, if short."""
-        op = node.op
-        if op is None or depth == 0:
+    def written(self, node: Value, operand: Callable[[Value], str], max_terms: int = 4) -> str:
+        """The op that made ``node`` written over its operands: ``ln a``, ``1−a``, ``w·x+b``.
+
+        ``operand(parent)`` gives each operand's text (its name, or its number).
+        A linear node or a sum of more than ``max_terms`` terms is written with … .
+        """
+        name = op_name(node)
+        parents = node.parents
+        if name not in ("linear", "sum"):
+            operands = []
+            for x in inputs_as_written(node):
+                if isinstance(x, Value):
+                    text = operand(x)
+                    operands.append((text, name_precedence(text)))
+                else:
+                    operands.append(number(x, "text", self._digits))
+            return write(node.op.notation, operands, "text")[0]  # type: ignore[union-attr]
+        n = (len(parents) - 1) // 2 if name == "linear" else len(parents)
+        kept = list(range(n)) if n <= max_terms else [*range(max_terms - 1), -1, n - 1]
+        if name == "linear":  # w₁x₁ + … + wₙxₙ + b
+            terms = [
+                f"{_factor(operand(parents[k]))}·{_factor(operand(parents[n + k]))}" if k >= 0 else "…"
+                for k in kept
+            ]
+            terms.append(_factor(operand(parents[-1])))
+        else:
+            terms = [_factor(operand(parents[k])) if k >= 0 else "…" for k in kept]
+        return "+".join(terms)
+
+    def _expression(self, node: Value, depth: int, inner: list[Value]) -> str | None:
+        """``ln a``, ``1 − a``, ``2·x``: the op written over its operands' names, if short.
+
+        Adds to ``inner`` the nodes with made-up names (``a#2``) written inside it;
+        an operand named ``t<k>`` is never written inside: the node gets a ``t`` name too.
+        """
+        name = op_name(node)
+        if name is None or depth == 0:
             return None
-        if op.name == "linear" or (op.name == "sum" and not 2 <= len(node.parents) <= 3):
+        if name == "linear" or (name == "sum" and not 2 <= len(node.parents) <= 3):
             return None
-        operands = []
-        for x in node.inputs:
-            if not isinstance(x, Value):
-                operands.append(number(x, "text", self._digits))
-                continue
-            name = self._operand_name(x, depth - 1)
-            if name is None:
+        operands: dict[int, str] = {}
+        for parent in node.parents:
+            text = self._operand_name(parent, depth - 1, inner)
+            if text is None:
                 return None
-            operands.append((name, name_precedence(name)))
-        text = write(op.notation, operands, "text")[0]
+            operands[id(parent)] = text
+        text = self.written(node, lambda parent: operands[id(parent)])
         return text if len(text) <= _SHORT_NAME else None
 
-    def _operand_name(self, node: Value, depth: int) -> str | None:
+    def _operand_name(self, node: Value, depth: int, inner: list[Value]) -> str | None:
         """How an operand is written inside an expression: its name if that needs no expression
-        of its own, else its expression one level down (None past the depth: no expression)."""
-        if id(node) in self._names or node.label or node.op is None or _course_name(node):
-            return self(node)
-        return self._expression(node, depth)
+        of its own, else its expression one level down (None past the depth or for a ``t`` name)."""
+        if id(node) in self._names or node.label or not node.parents or _course_name(node):
+            name = self(node)
+            generated = self._generated.get(id(node))
+            if generated is not None and generated[1] == 1:  # t<k>: say "t9", not "ln t7"
+                return None
+            if generated is not None:
+                inner.append(node)
+            inner.extend(self._inner.get(id(node), ()))
+            return name
+        return self._expression(node, depth, inner)
 
     def local_formula(self, node: Value, slot: int) -> str:
-        """d node / d parent for ``node.parents[slot]``, written in the graph's names.
+        """∂ node / ∂ parent for ``node.parents[slot]``, written in the graph's names.
 
         Written by running the op's own ``local_grads`` rule on the names (engine.symbolic),
         so it is the rule that computes the number; ``∂c/∂v`` if the rule cannot run on names.
+        Only the names the formula writes are noted as mentioned.
         """
-        inputs = node.inputs
+        inputs = inputs_as_written(node)
         value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
+        out = Expression(self._name(node))
         symbols = [
-            Expression(self(x)) if isinstance(x, Value) else Expression.constant(x, self._digits)
+            Expression(self._name(x)) if isinstance(x, Value) else Expression.constant(x, self._digits)
             for x in inputs
         ]
-        formulas = derivative_formulas(node.op, Expression(self(node)), symbols)  # type: ignore[arg-type]
-        if formulas is None or formulas[value_slots[slot]] is None:
+        formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
+        formula = None if formulas is None else formulas[value_slots[slot]]
+        if formula is None:
             return f"{d(self(node), '∂')}/{d(self(node.parents[slot]), '∂')}"
-        formula = formulas[value_slots[slot]]
+        if self._mentioned is not None:
+            named = {id(out): node, **{id(sym): x for sym, x in zip(symbols, inputs) if isinstance(x, Value)}}
+            for used in _symbols_in(formula):
+                if id(used) in named:
+                    self._mention(named[id(used)])
         if isinstance(formula, Expression):
             return formula.write("text", self._digits)
         return number(formula, "text", self._digits)[0]
+
+
+def _symbols_in(formula: object) -> list[Expression]:
+    """The named symbols a derived formula is written over."""
+    if not isinstance(formula, Expression):
+        return []
+    if formula.op is None:
+        return [formula]
+    return [leaf for operand in formula.inputs for leaf in _symbols_in(operand)]
 
 
 def walk(
@@ -244,6 +384,147 @@ def nodes_on_paths(root: Value, targets: Iterable[Value], limit: int = COUNT_LIM
     return on_path
 
 
+# ---------------------------------------------------------------------------
+# The steps of the forward and backward passes, as data and as text
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Term:
+    """One contribution to dL/dv: what the consumer c of v sends back through operand ``slot``."""
+
+    consumer: Value
+    slot: int
+    upstream: float
+    """dL/dc, the consumer's own gradient."""
+    local: float
+    """∂c/∂v, the local derivative of the consumer's op for this operand."""
+
+    @property
+    def product(self) -> float:
+        """upstream × local: this contribution to dL/dv."""
+        return self.upstream * self.local
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """dL/dv for one node v: its contributions (one per use of v) and their sum, ``gradient``."""
+
+    node: Value
+    gradient: float
+    terms: tuple[Term, ...]
+
+
+class ChainRule:
+    """The graph below ``root`` as the steps of backprop, with names and numbers for people.
+
+    The forward pass is ``forward_order`` (each node after its parents; a value is
+    its ``data``); the backward pass is ``backward_steps`` (the root first; each
+    gradient from ``engine.grad``, so no ``.grad`` changes). With ``wrt`` only the
+    nodes on the paths from ``root`` to ``wrt`` are kept. ``explain`` and the
+    step-through page both write their text from here, so they show the same numbers.
+    """
+
+    def __init__(self, root: Value, wrt: Value | None = None, *, digits: int = 4) -> None:
+        order = topological_order(root)
+        if wrt is not None:
+            on_path = nodes_on_paths(root, [wrt])
+            order = [node for node in order if id(node) in on_path]
+        self.root, self.digits = root, digits
+        self.order = order
+        """Every node kept, the root first, each node before its parents."""
+        self.gradients = dict(zip(map(id, order), grad(root, order), strict=True))
+        self.consumers: dict[int, list[tuple[Value, int]]] = {}
+        """(c, slot) for every slot where a node is an operand of c, in backward order."""
+        kept = set(self.gradients)
+        for node in order:
+            for slot, parent in enumerate(node.parents):
+                if id(parent) in kept:
+                    self.consumers.setdefault(id(parent), []).append((node, slot))
+        self.names = NodeNames({id(node): k for k, node in enumerate(walk(root)[0])}, digits)
+        self._defined: set[int] = set()
+
+    @property
+    def forward_order(self) -> list[Value]:
+        """Every node kept, each after its parents: the order of the forward pass (leaves first)."""
+        return self.order[::-1]
+
+    def backward_step(self, node: Value) -> BackwardStep:
+        """dL/d``node`` with one term per use of ``node``, upstream × local."""
+        gradients = self.gradients
+        terms = tuple(
+            Term(consumer, slot, gradients[id(consumer)], consumer.local_grads[slot])
+            for consumer, slot in self.consumers.get(id(node), ())
+        )
+        return BackwardStep(node, gradients[id(node)], terms)
+
+    def number(self, x: float) -> str:
+        """``x`` to the chosen significant digits."""
+        return format_number(x, self.digits)
+
+    def forward_parts(self, node: Value) -> list[str]:
+        """``z``, ``w·x+b``, ``0.8·1.5+(-0.4)``, ``0.8``: a value as its formula over names and numbers."""
+        name = self.names
+        if not node.parents:
+            return [name(node), self.number(node.data)]
+        numbers = name.written(node, lambda parent: self.number(parent.data))
+        return _distinct([name(node), name.written(node, name), numbers, self.number(node.data)])
+
+    def term_parts(self, node: Value, term: Term, in_sum: bool = False) -> list[str]:
+        """One contribution to dL/d``node``: ``dL/da · ∂a/∂z``, ``dL/da · a(1−a)``, numbers, product.
+
+        The upstream factor dL/dc is left out when c is the root (it is 1), so a
+        step never reads dL/dv = dL/dL · ∂L/∂v.
+        """
+        name, number = self.names, self.number
+        consumer = term.consumer
+        local = d(name(consumer), "∂") + "/" + d(name(node), "∂")
+        formula = name.local_formula(consumer, term.slot)
+        if consumer is self.root:
+            formula = _factor(formula) if in_sum else formula
+            return [local, formula, _factor(number(term.local)) if in_sum else number(term.local)]
+        upstream = f"{d(name(self.root))}/{d(name(consumer))}"
+        return [
+            f"{upstream} · {local}",
+            f"{upstream} · {_factor(formula)}",
+            f"{_factor(number(term.upstream))} · {_factor(number(term.local))}",
+        ]
+
+    def backward_parts(self, step: BackwardStep, max_terms: int = 6) -> list[str]:
+        """``dL/dz = dL/da · ∂a/∂z = dL/da · a(1−a) = -1.449 · 0.2139 = -0.31`` as its parts.
+
+        A node used several times gets one term per use, summed; at most
+        ``max_terms`` terms are written (the sum is always complete).
+        """
+        dout = d(self.names(self.root))
+        lhs = f"{dout}/{d(self.names(step.node))}"
+        if step.node is self.root:
+            return [lhs, "1"]
+        shown = step.terms[:max_terms]
+        more = f" + … ({len(step.terms) - len(shown)} more terms)" if len(step.terms) > len(shown) else ""
+        columns = zip(*(self.term_parts(step.node, term, len(step.terms) > 1) for term in shown), strict=True)
+        sums = [" + ".join(column) + more for column in columns]
+        return _distinct([lhs, *sums, self.number(step.gradient)])
+
+    def definitions(self) -> list[str]:
+        """Definitions of the made-up names (``t1``, ``a#2``) mentioned since the last call, each
+        once, and of those the definitions mention (at most 8 a call: the rest where next used)."""
+        names, lines = self.names, []
+        pending = names.record()
+        while pending and len(lines) < _DEFINED_AT_ONCE:
+            node = pending.pop(0)
+            if names.made_up(node) and id(node) not in self._defined:
+                self._defined.add(id(node))
+                lines.append(names.definition(node))
+                pending += names.record()
+        names.record()
+        return lines
+
+
+def _distinct(parts: list[str]) -> list[str]:
+    """``parts`` without a part equal to the next one (``1 = 1``); the last of equals is kept."""
+    same = lambda a, b: a.replace("−", "-") == b.replace("−", "-")
+    return [part for k, part in enumerate(parts) if k + 1 == len(parts) or not same(part, parts[k + 1])]
+
+
 def explain(
     root: Value,
     wrt: Value | None = None,
@@ -256,15 +537,40 @@ def explain(
 
     Each step reads, for a node v consumed by nodes c:
 
-        dL/dv = Σ_c dL/dc · dc/dv = Σ_c dL/dc · (formula) = Σ_c (number) · (number) = result
+        dL/dv = Σ_c dL/dc · ∂c/∂v = Σ_c dL/dc · (formula) = Σ_c (number) · (number) = result
 
-    e.g. ``dL/dz = dL/da · da/dz = dL/da · a(1−a) = -1.606 · 0.235 = -0.3775``.
+    e.g. ``dL/dz = dL/da · ∂a/∂z = dL/da · a(1−a) = -1.449 · 0.2139 = -0.31``.
     Gradients reaching a node from several consumers are summed, term by term.
+    A made-up name (``t1`` for an unlabelled value, ``a#2`` for a second node
+    labelled ``a``) is defined on a ``where`` line the first time it is used.
     With ``wrt=node`` only the nodes on the paths from ``root`` to ``node`` are
     shown. Output is bounded: at most ``max_steps`` steps and ``max_terms``
     terms per sum are written (every sum is still computed in full).
     No ``.grad`` changes: the numbers come from ``engine.grad``.
     """
+    _check_explain_arguments(root, wrt, digits, max_steps, max_terms)
+    rule = ChainRule(root, wrt, digits=digits)
+    shown = rule.order[: max_steps + 1]  # the root, then max_steps steps
+    consumers = rule.consumers
+    rule.names.name_all([*shown, *(c for v in shown for c, _ in consumers.get(id(v), [])[:max_terms])])
+    rule.definitions()  # start recording the names used from here on
+    lines = [_header(rule, wrt)]
+    lines += _where(rule)
+    for node in shown:
+        lines.append(_join_step(rule.backward_parts(rule.backward_step(node), max_terms)))
+        lines += _where(rule)
+    if len(rule.order) > len(shown):
+        lines.append(
+            f"… {len(rule.order) - len(shown)} more steps not shown (max_steps={max_steps}); "
+            "pass wrt=node to follow the paths to one node"
+        )
+    lines += _rules_used(shown)
+    return "\n".join(lines)
+
+
+def _check_explain_arguments(
+    root: object, wrt: object, digits: object, max_steps: object, max_terms: object
+) -> None:
     if not isinstance(root, Value):
         raise TypeError(f"explain: root must be a Value, got {root!r} ({type(root).__name__})")
     if wrt is not None and not isinstance(wrt, Value):
@@ -273,57 +579,29 @@ def explain(
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"explain: {option} must be an integer ≥ 1, got {value!r}")
 
-    order = topological_order(root)
-    if wrt is not None:
-        on_path = nodes_on_paths(root, [wrt])
-        order = [node for node in order if id(node) in on_path]
-    gradients = dict(zip(map(id, order), grad(root, order), strict=True))  # dL/dv for each v, .grad untouched
-    position = {id(node): k for k, node in enumerate(walk(root)[0])}
-    number = lambda x: format_number(x, digits)
-    factor = lambda x: _factor(number(x))
 
-    # consumers[v] = (c, slot) for every slot where v is an operand of c, in backward order.
-    consumers: dict[int, list[tuple[Value, int]]] = {}
-    kept = {id(node) for node in order}
-    for node in order:
-        for slot, parent in enumerate(node.parents):
-            if id(parent) in kept:
-                consumers.setdefault(id(parent), []).append((node, slot))
-    names = NodeNames(position, digits)
-    shown = order[: max_steps + 1]  # name only what is written: big graphs stay fast
-    names.name_all([*shown, *(c for v in shown for c, _ in consumers.get(id(v), [])[:max_terms])])
-
-    out = names(root)
+def _header(rule: ChainRule, wrt: Value | None) -> str:
+    out = rule.names(rule.root)
     dout = d(out)
-    target = f" to {names(wrt)}" if wrt is not None else ""
-    lines = [
-        f"Chain rule backward from {out} = {number(root.data)}{target}: "
-        f"{dout}/dv = Σ over the nodes c that use v of {dout}/dc · dc/dv",
-        f"{dout}/{dout} = 1",
-    ]
-    steps = order[1:]
-    for node in steps[:max_steps]:
-        terms = consumers.get(id(node), [])
-        shown = terms[:max_terms]
-        more = f" + … ({len(terms) - len(shown)} more terms)" if len(terms) > len(shown) else ""
-        chain = " + ".join(f"{dout}/{d(names(c))} · {d(names(c))}/{d(names(node))}" for c, _ in shown)
-        formula = " + ".join(f"{dout}/{d(names(c))} · {_factor(names.local_formula(c, s))}" for c, s in shown)
-        numbers = " + ".join(f"{factor(gradients[id(c)])} · {factor(c.local_grads[s])}" for c, s in shown)
-        parts = [f"{dout}/{d(names(node))}", chain + more, formula + more, numbers + more,
-                 number(gradients[id(node)])]
-        lines.append(_join_step(parts))
-    if len(steps) > max_steps:
-        lines.append(
-            f"… {len(steps) - max_steps} more steps not shown (max_steps={max_steps}); "
-            "pass wrt=node to follow the paths to one node"
-        )
-    rules = {}
-    for node in order[: max_steps + 1]:
-        if node.op is not None:
-            rules.setdefault(node.op.name, node.op.formula)
-    if rules:
-        lines.append("rules used: " + "; ".join(f"{rule} ({name})" for name, rule in rules.items()))
-    return "\n".join(lines)
+    target = f" to {rule.names(wrt)}" if wrt is not None else ""
+    return (
+        f"Chain rule backward from {out} = {rule.number(rule.root.data)}{target}: "
+        f"{dout}/dv = Σ over the nodes c that use v of {dout}/dc · ∂c/∂v"
+    )
+
+
+def _where(rule: ChainRule) -> list[str]:
+    """A ``where`` line defining the made-up names the last lines used for the first time."""
+    definitions = rule.definitions()
+    return [f"    where {'; '.join(definitions)}"] if definitions else []
+
+
+def _rules_used(nodes: list[Value]) -> list[str]:
+    rules: dict[str, str] = {}
+    for node in nodes:
+        if node.parents:
+            rules.setdefault(op_name(node), op_rule(node))
+    return ["rules used: " + "; ".join(f"{rule} ({name})" for name, rule in rules.items())] if rules else []
 
 
 def _join_step(parts: list[str], width: int = 110) -> str:

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
 Style = Literal["text", "code"]
 
-# Precedence of a written expression: an operand whose precedence is below what its
-# place needs is bracketed. Python's own order: sums < products < signs < powers < atoms.
-SUM, PRODUCT, SIGN, POWER, ATOM = 1, 2, 3, 4, 5
+class Precedence(IntEnum):
+    """How tightly a written expression binds, in Python's own order: an operand whose precedence
+    is below what its place needs is bracketed."""
+
+    CONDITIONAL = 0
+    SUM = 1
+    PRODUCT = 2
+    SIGN = 3
+    POWER = 4
+    ATOM = 5
+
+
+SUM, PRODUCT, SIGN, POWER, ATOM = (
+    Precedence.SUM, Precedence.PRODUCT, Precedence.SIGN, Precedence.POWER, Precedence.ATOM
+)
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -58,7 +71,7 @@ def call(text: str, code: str) -> Notation:
     return Notation("call", text, code, ATOM)
 
 
-def template(text: str, code: str, precedence: int = 0) -> Notation:
+def template(text: str, code: str, precedence: int = Precedence.CONDITIONAL) -> Notation:
     """Any other form: ``text``/``code`` are format strings over the operands (``{0}``)."""
     return Notation("template", text, code, precedence)
 
@@ -84,6 +97,8 @@ def write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style 
         right = _bracketed(right, right_precedence, right_needs)
         if style == "code":
             return f"{left} {symbol} {right}", p
+        if right.startswith(("-", "−")):  # 1.2+(−0.4), a·(−b): a sign right after an operator reads badly
+            right = f"({right})"
         implicit = symbol == "·" and left_precedence == ATOM and not left[0].isdigit()
         if implicit and right_precedence < right_needs:
             return f"{left}{right}", p  # a(1−a): the course's implicit product (not 2(…), read as a call)

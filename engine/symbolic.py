@@ -15,31 +15,50 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.notation import ATOM, SIGN, SUM, Style, number, write
+from engine.notation import Precedence, Style, number, write
 from engine.value import ADD, DIV, MUL, NEG, POW, POWER, SUB, Op, Value
 
-_SIMPLE_NAME = re.compile(r"^[\w\[\],.#′'₀-₉]+$")
-_CALL = re.compile(r"^[^\s()]+\(.*\)$")
+_SIMPLE_NAME = re.compile(r"^[\w\[\],.#′'₀-₉…]+$")
+_FUNCTION = re.compile(r"^[^\W\d]\w*$|^σ$")  # exp, tanh, σ, a user's sin: a call f(...) is an atom
 
 
 def name_precedence(name: str) -> int:
-    """How tightly a node's name binds when written inside a formula (``a``: atom, ``1−a``: a sum)."""
-    if (_SIMPLE_NAME.match(name) and not name.startswith("-")) or _balanced_call(name):
-        return ATOM
-    if name.startswith("ln ") and _SIMPLE_NAME.match(name[3:]):
-        return SIGN  # ln a: a factor as it stands (1·ln a), bracketed only under a power
-    return SUM
+    """How tightly a node's name binds inside a formula: ``a``, ``σ(z)``: atoms; ``x·y``: a product;
+    ``1−a``: a sum; read from the operators left once every bracketed part is removed."""
+    superscript = any(c in name for c in "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    if _SIMPLE_NAME.match(name) and not name.startswith("-") and not superscript:
+        return Precedence.ATOM
+    outside = _top_level(name)
+    if outside is None:
+        return Precedence.SUM  # unbalanced brackets: always bracket it
+    head = name[: name.index("(")] if "(" in name else ""
+    if outside.endswith("()") and outside.count("(") == 1 and _FUNCTION.match(head):
+        return Precedence.ATOM
+    if " if " in outside:
+        return Precedence.CONDITIONAL  # a conditional binds loosest: bracketed wherever it stands
+    body = outside[1:] if outside.startswith(("−", "-")) else outside
+    if any(symbol in body for symbol in ("+", "−")):
+        return Precedence.SUM
+    if any(symbol in body for symbol in ("·", "/")):
+        return Precedence.PRODUCT
+    if outside.startswith(("−", "-")) or outside.startswith("ln "):
+        return Precedence.SIGN  # −a, ln a: a factor as they stand (1·ln a), bracketed under a power
+    return Precedence.POWER if "^" in outside or superscript else Precedence.ATOM
 
 
-def _balanced_call(name: str) -> bool:
-    if not _CALL.match(name):
-        return False
-    depth = 0
-    for k, char in enumerate(name[name.index("(") :]):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0 and k < len(name) - name.index("(") - 1:
-            return False
-    return depth == 0
+def _top_level(text: str) -> str | None:
+    """``text`` with the inside of every bracket removed (``ln(1−a)·b`` → ``ln()·b``); None if unbalanced."""
+    depth, kept = 0, []
+    for char in text:
+        if char == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        if depth == 0:
+            kept.append(char)
+        if char == "(":
+            depth += 1
+    return "".join(kept) if depth == 0 else None
 
 
 class Expression:
@@ -179,13 +198,13 @@ def written_over_labels(op: Op, inputs: Sequence[Any], budget: int = 12) -> str:
 
     def operand(x: Any) -> tuple[str, int]:
         if not isinstance(x, Value):
-            return repr(x), ATOM if x >= 0 else 3
+            return repr(x), Precedence.ATOM if x >= 0 else Precedence.SIGN
         if x.label:
             return x.label, name_precedence(x.label)
         if x.op is None:
-            return f"{x.data:.4g}", ATOM if x.data >= 0 else 3
+            return f"{x.data:.4g}", Precedence.ATOM if x.data >= 0 else Precedence.SIGN
         if left[0] <= 0:
-            return "…", ATOM
+            return "…", Precedence.ATOM
         left[0] -= 1
         return write(x.op.notation, [operand(y) for y in x.inputs], "code")
 

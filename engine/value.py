@@ -33,18 +33,7 @@ from engine.checks import (
     describe_operand,
     short_repr,
 )
-from engine.notation import (
-    LINEAR_NOTATION,
-    POWER,
-    PRODUCT,
-    SUM,
-    SUM_NOTATION,
-    Notation,
-    call,
-    infix,
-    prefix,
-    template,
-)
+from engine.notation import LINEAR_NOTATION, SUM_NOTATION, Notation, Precedence, call, infix, prefix, template
 
 Number = int | float
 
@@ -468,26 +457,26 @@ def _built_in(name: str, **definition: Any) -> Op:
 
 
 ADD = _built_in(
-    "add", symbol="+", notation=infix("+", "+", SUM), float_overflow=True,
+    "add", symbol="+", notation=infix("+", "+", Precedence.SUM), float_overflow=True,
     forward=operator.add,
     local_grads=lambda out, a, b: (1.0, 1.0),
     formula="∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1",
 )
 SUB = _built_in(
-    "sub", symbol="−", notation=infix("−", "-", SUM), float_overflow=True,
+    "sub", symbol="−", notation=infix("−", "-", Precedence.SUM), float_overflow=True,
     forward=operator.sub,
     local_grads=lambda out, a, b: (1.0, -1.0),
     formula="∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1",
 )
 MUL = _built_in(
-    "mul", symbol="·", notation=infix("·", "*", PRODUCT), float_overflow=True,
+    "mul", symbol="·", notation=infix("·", "*", Precedence.PRODUCT), float_overflow=True,
     keeps_local_grads=False,  # (b, a) are the parents' own numbers: read at backward, 64 bytes saved
     forward=operator.mul,
     local_grads=lambda out, a, b: (b, a),
     formula="∂(a·b)/∂a = b, ∂(a·b)/∂b = a",
 )
 DIV = _built_in(
-    "div", symbol="/", notation=infix("/", "/", PRODUCT), float_overflow=True,
+    "div", symbol="/", notation=infix("/", "/", Precedence.PRODUCT), float_overflow=True,
     forward=operator.truediv,  # b = 0 raises ZeroDivisionError: reported as "division by zero"
     local_grads=lambda out, a, b: (1.0 / b, -out / b),  # −out/b = −a/b², without squaring b
     formula="∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b²",
@@ -499,7 +488,7 @@ NEG = _built_in(
     formula="∂(−a)/∂a = −1",
 )
 POWER = _built_in(
-    "power", symbol="^", notation=infix("^", "**", POWER, right_associative=True),
+    "power", symbol="^", notation=infix("^", "**", Precedence.POWER, right_associative=True),
     domain=lambda a, n: _power_domain(a, n),
     forward=math.pow,
     # n is a number, never differentiated (x ** y with a Value y is op pow); a⁰ = 1 has slope 0.
@@ -507,7 +496,7 @@ POWER = _built_in(
     formula="∂(aⁿ)/∂a = n·aⁿ⁻¹",
 )
 POW = _built_in(
-    "pow", symbol="^", notation=infix("^", "**", POWER, right_associative=True),
+    "pow", symbol="^", notation=infix("^", "**", Precedence.POWER, right_associative=True),
     domain=lambda a, b: None if a > 0.0 else (
         "with a Value exponent the base must be > 0, since ∂(aᵇ)/∂b = aᵇ·ln a; for a number exponent "
         "write x ** 2"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import nn
 from engine import (
     GraphTooLargeError,
     GraphvizNotFoundError,
+    RenderError,
     Value,
     draw,
     gc_paused,
@@ -60,12 +63,22 @@ def parse(graph: graphviz.Digraph) -> ET.Element:
 
 
 def groups(svg: ET.Element, kind: str) -> dict[str, ET.Element]:
-    """SVG <g> elements of one kind ('node' or 'edge') by their title (the DOT name)."""
+    """SVG <g> elements of one kind ('node' or 'edge') by their title (the DOT name).
+
+    Nodes leave out the copies a wrapped drawing makes of a box in another column.
+    """
     found = {}
     for g in svg.iter(f"{SVG}g"):
-        if kind in g.get("class", "").split():
+        classes = g.get("class", "").split()
+        if kind in classes and "copy" not in classes:
             found[g.find(f"{SVG}title").text] = g
     return found
+
+
+def legend_text(svg: ET.Element) -> str:
+    """The title and legend: the graph's own label, the texts outside every node and edge."""
+    graph = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "graph")
+    return " ".join(t.text or "" for t in graph.findall(f"{SVG}text"))
 
 
 def edge_titles(svg: ET.Element) -> list[str]:
@@ -142,7 +155,7 @@ def test_contributions_leaving_each_node_add_up_to_its_grad():
     svg = parse(graph)
     sent: dict[str, float] = {}
     for title, g in groups(svg, "edge").items():
-        source = title.replace("&#45;", "-").split("->")[0]
+        source = title.replace("&#45;", "-").split("->")[0].split("_in")[0]  # a copy stands for its box
         lines = texts(g)
         if len(lines) == 2:
             sent[source] = sent.get(source, 0.0) + float(lines[1].split(" = ")[-1])
@@ -191,13 +204,14 @@ def test_roles_are_coloured_and_explained_in_the_legend():
     boxes = [g for g in groups(svg, "node").values() if "value" in g.get("class")]
     roles = {texts(g)[0]: set(g.get("class").split()) for g in boxes}
     assert "parameter" in roles["W[1]_0,0"] and "parameter" in roles["b[1]_0"]
-    assert "input" in roles["x_0"] and "output" in roles["tanh(t1)"]
+    assert "input" in roles["x_0"] and "output" in roles["t0"]
     assert "intermediate" in roles["t1"]
     fills = {p.get("fill") for p in value_box(svg, "W[1]_0,0").iter(f"{SVG}polygon")}
     assert ROLE_COLORS["parameter"][0] in fills
-    legend = " ".join(texts(groups(svg, "node")["legend"]))
+    legend = legend_text(svg)
     for role in ("output", "input", "parameter", "intermediate", "op"):
         assert ROLE_COLORS[role][1] in legend
+    assert "t1, t7, …: values with no label, numbered from the root" in legend  # t0, t1 are explained
     explicit = parse(draw(out, parameters=[x]))  # the caller says what the parameters are
     assert "parameter" in value_box(explicit, "x_0").get("class")
     assert "input" in value_box(explicit, "W[1]_0,0").get("class")
@@ -358,9 +372,12 @@ def test_truncate_draws_the_nodes_nearest_the_root_and_counts_the_rest(chain_100
     svg = parse(graph)
     nodes = groups(svg, "node")
     assert sum(t.startswith("v") for t in nodes) == 300
-    note = " ".join(texts(nodes["omitted"]))
-    assert f"{total - 300:,} more nodes not drawn" in note and "max_nodes=300" in note
+    said = f"… {total - 300:,} more nodes not drawn (max_nodes=300: those nearest the root are drawn)"
+    assert said in legend_text(svg)  # said at the top, legend or not
+    assert legend_text(parse(draw(chain_100k, max_nodes=300, legend=False))).strip() == said
     assert "v299" in nodes and "v300" not in nodes
+    stubs = {t: texts(g) for t, g in nodes.items() if t.startswith("cut")}  # where the graph goes on
+    assert stubs == {"cut299": ["… 1 input"]}
 
 
 def test_raise_names_the_count_the_limit_and_the_way_out(chain_100k):
@@ -374,12 +391,13 @@ def test_raise_names_the_count_the_limit_and_the_way_out(chain_100k):
     assert "on_overflow='truncate'" in message and "collapse_neurons=True" in message
 
 
-def test_a_wide_node_sends_its_undrawn_inputs_to_one_placeholder_edge():
+def test_a_wide_node_counts_its_undrawn_inputs_in_one_note():
     leaves = [Value(float(i), label=f"x{i}") for i in range(5_000)]
     total = sum_values(leaves)
     svg = parse(draw(total, max_nodes=50))
-    into_placeholder = [texts(g) for t, g in groups(svg, "edge").items() if t.startswith("omitted")]
-    assert into_placeholder == [["4,951 inputs"]]
+    notes = {t: texts(g) for t, g in groups(svg, "node").items() if t.startswith("cut")}
+    assert notes == {"cut0": ["… 4,951 inputs"]}
+    assert "cut0->o0" in edge_titles(svg)  # the note feeds the sum's op
     assert draw(total, max_nodes=5_001).source.count("->") == 5_001  # 5,000 inputs + the op's edge
 
 
@@ -414,10 +432,58 @@ def test_collapsed_mlp_has_one_box_per_neuron():
     weights = model.layers[1].neurons[3].w
     assert row[0] == "W[2]_3,0 … W[2]_3,15 (16)"
     assert row[2] == f"‖dw‖ {fmt(math.sqrt(sum(w.grad ** 2 for w in weights)))}"
-    # layer 1 → layer 2 is fully connected: 16 × 16 edges between neuron boxes
+    # layer 1 → layer 2 is fully connected: not 16 × 16 edges (a black band) but 16 + 16 through a
+    # junction; layer 2 → the output neuron: 16 edges of its own
     neuron_ids = {t for t, g in nodes.items() if g in neurons}
-    between = [t for t in edge_titles(svg) if set(t.split("->")) <= neuron_ids]
-    assert len(between) == 16 * 16 + 16
+    edges = [t.split("->") for t in edge_titles(svg)]
+    junctions = [t for t, g in nodes.items() if "junction" in g.get("class", "")]
+    assert len(junctions) == 1
+    assert sum(tail in neuron_ids and head in junctions for tail, head in edges) == 16
+    assert sum(tail in junctions and head in neuron_ids for tail, head in edges) == 16
+    assert sum(tail in neuron_ids and head in neuron_ids for tail, head in edges) == 16
+    assert "each of the 16 boxes before it feeds each of the 16 after it" in legend_text(svg)
+
+
+def neuron_positions(svg: ET.Element) -> dict[str, float]:
+    """Each neuron box's title and the y of its top edge in the drawing."""
+    found = {}
+    for g in groups(svg, "node").values():
+        if "neuron" in g.get("class", "").split():
+            points = " ".join(p.get("points") for p in g.iter(f"{SVG}polygon"))
+            ys = [float(y) for y in re.findall(r",(-?[\d.]+)", points)]
+            found[texts(g)[0]] = min(ys)
+    return found
+
+
+def test_collapsed_neurons_are_drawn_in_index_order():
+    model = nn.MLP(3, [6, 5, 1], seed=0)
+    loss = nn.binary_cross_entropy([model([0.5, -1.0, 2.0])], [1.0])
+    svg = parse(draw(loss, collapse_neurons=True, rankdir="LR"))  # a layer is a column, top down
+    top = neuron_positions(svg)
+    for layer, width in ((1, 6), (2, 5)):
+        ys = [top[f"neuron a[{layer}]_{i} (tanh)"] for i in range(width)]
+        assert ys == sorted(ys), f"layer {layer} out of order: {ys}"
+
+
+def test_a_weight_shared_by_samples_shows_its_total_once_and_each_samples_part():
+    model = nn.MLP(2, [2, 1], seed=0)
+    samples, targets = [[0.5, -1.0], [2.0, 1.0]], [1.0, 0.0]
+    loss = nn.binary_cross_entropy([model(x) for x in samples], targets)
+    loss.backward()
+    svg = parse(draw(loss, collapse_neurons=True))
+    w = model.layers[0].neurons[0].w[0]
+    rows = [texts(g) for g in groups(svg, "node").values() if "W[1]_0,0" in texts(g)]
+    assert len(rows) == 2  # one neuron box a[1]_0 per sample
+    parts = []
+    for row in rows:
+        k = row.index("W[1]_0,0")
+        assert row[k + 2] == f"grad {fmt(w.grad)} (Σ of 2)"  # the total, said to be a sum
+        parts.append(float(row[k + 3].removeprefix("this use ")))
+    # each sample's part is dL/dz · x for that sample; the parts add up to the total
+    zs = [v for v in topological_order(loss) if len(v.parents) == 5 and v.parents[0] is w]  # z = w·x + b
+    assert sorted(parts) == pytest.approx(sorted(z.grad * z.parents[2].data for z in zs), rel=1e-3)
+    assert sum(parts) == pytest.approx(w.grad, rel=1e-3)
+    assert "(Σ of k): a W or b used by k boxes" in legend_text(svg)
 
 
 def test_highlighting_a_folded_parameter_lights_its_neuron():
@@ -483,6 +549,148 @@ def test_demo_writes_both_graphs_and_explains_the_neuron(tmp_path):
     mlp_svg = ET.parse(tmp_path / "mlp.svg").getroot()
     neurons = [g for g in groups(mlp_svg, "node").values() if "neuron" in g.get("class", "").split()]
     assert len(neurons) == 2 * (4 + 4 + 1)  # 2-4-4-1 on two samples: one box per neuron per sample
+    pages = [tmp_path / "neuron_backprop.html", tmp_path / "mlp_backprop.html"]
+    assert f"step through backprop in a browser: {pages[0]} and {pages[1]}" in run.stdout
+    assert all(page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for page in pages)
     a = 1 / (1 + math.exp(-(W * X + B)))
-    assert "dL/dw = dL/d(w·1.5) · d(w·1.5)/dw = dL/d(w·1.5) · 1.5 = " in run.stdout
+    assert "dL/dw = dL/d(w·1.5) · ∂(w·1.5)/∂w = dL/d(w·1.5) · 1.5 = " in run.stdout
     assert run.stdout.rstrip().endswith(f"dw = x(a − y) = {X * (a - Y):.4g}, db = a − y = {a - Y:.4g}")
+
+
+# ---------------------------------------------------------------------------
+# Drawings that fit a screen, legends, file formats, absurd labels, time bounds
+# ---------------------------------------------------------------------------
+def fit_scale(svg: ET.Element, window: tuple[int, int] = (1280, 720)) -> float:
+    """The scale at which the drawing fits the window (SVG points are 4/3 pixels)."""
+    width, height = (float(svg.get(side).removesuffix("pt")) * 4 / 3 for side in ("width", "height"))
+    return min(window[0] / width, window[1] / height)
+
+
+def deep_chain(n: int) -> Value:
+    x = Value(0.5, label="x")
+    for _ in range(n):
+        x = (x * 1.1).tanh()
+    return x
+
+
+def test_small_graphs_fit_a_16_by_9_window_legibly():
+    neuron = seeds_neuron()
+    model = nn.MLP(3, [3, 2, 1], seed=0)
+    mlp = nn.binary_cross_entropy([model([0.5, -1.0, 2.0])], [1.0])
+    # (graph, options, the smallest scale to 1280×720: 11 pt text × 4/3 × scale ≥ 8 px)
+    cases = [
+        (neuron["L"], {}, 0.9), (neuron["L"], {"show_local_grads": True, "title": "the seed neuron"}, 0.85),
+        (deep_chain(20), {}, 0.6), (mlp, {}, 0.55),  # 41 nodes in a chain; 43 in an MLP with its cost
+    ]
+    for root, options, smallest in cases:
+        assert len(topological_order(root)) <= 43
+        assert fit_scale(parse(draw(root, **options))) >= smallest, options
+    assert fit_scale(parse(draw(neuron["L"], rankdir="LR"))) < 0.5  # what one long row used to give
+
+
+def test_a_wrapped_drawing_continues_from_copies_not_back_edges():
+    svg = parse(draw(deep_chain(20)))
+    copies = [g for g in svg.iter(f"{SVG}g") if "copy" in g.get("class", "").split()]
+    assert copies  # 41 nodes in a chain: wrapped into columns
+    boxes = {texts(g)[0]: g for g in groups(svg, "node").values() if "value" in g.get("class", "")}
+    for copy in copies:
+        name, where = texts(copy)[0].strip(), texts(copy)[1]
+        assert name in boxes and re.fullmatch(r"\(from column \d\)", where)
+    assert "constraint=false" not in to_dot(deep_chain(20))
+
+
+def test_the_legend_is_compact_and_can_be_left_out():
+    n = seeds_neuron()
+    svg = parse(draw(n["L"], show_local_grads=True))
+    legend = legend_text(svg)
+    assert "output (root)" in legend and "edge v → c: ∂c/∂v" in legend and "t1, t7, …:" in legend
+    graph = next(g for g in svg.iter(f"{SVG}g") if g.get("class") == "graph")
+    ys = [float(t.get("y")) for t in graph.findall(f"{SVG}text")]  # the legend's own lines
+    legend_height = max(ys) - min(ys)
+    assert legend_height < 0.15 * float(svg.get("height").removesuffix("pt"))  # a strip, not a column
+    bare = parse(draw(n["L"], show_local_grads=True, legend=False))
+    assert legend_text(bare).strip() == ""
+    titled = parse(draw(n["L"], legend=False, title="just a title"))
+    assert legend_text(titled).strip() == "just a title"
+    with pytest.raises(TypeError, match="draw: legend must be True or False"):
+        draw(n["L"], legend="no")
+
+
+def test_per_sample_copies_are_explained_on_the_drawing():
+    model = nn.MLP(2, [1], seed=0)
+    loss = nn.binary_cross_entropy([model([0.5, -1.0]), model([1.0, 2.0])], [1.0, 0.0])
+    legend = legend_text(parse(draw(loss)))
+    assert "a#2: a 2nd node with the same name (e.g. the same unit for another sample)" in legend
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF"),
+                                              (".PNG", b"\x89PNG")])
+def test_save_svg_writes_the_format_the_suffix_names(tmp_path, suffix, magic):
+    path = save_svg(seeds_neuron()["L"], tmp_path / f"neuron{suffix}")
+    assert path == tmp_path / f"neuron{suffix}" and path.read_bytes().startswith(magic)
+
+
+def test_save_svg_refuses_other_suffixes_before_writing(tmp_path):
+    refused = r"save_svg: cannot write '\.jpg' files .* must be \.svg, \.png or \.pdf"
+    with pytest.raises(ValueError, match=refused):
+        save_svg(seeds_neuron()["L"], tmp_path / "sub" / "neuron.jpg")
+    assert list(tmp_path.iterdir()) == []  # not even the folder
+    with pytest.raises(TypeError, match="save_svg: path must be a str or a path"):
+        save_svg(seeds_neuron()["L"], None)
+
+
+def test_absurd_labels_are_cut_and_cleaned_in_drawings(tmp_path):
+    x = Value(1.0, label="x" * 17_000)
+    y = Value(2.0, label="ctl\x00\x07\x1b[0m\r\n\tend")
+    out = x * y
+    path = save_svg(out, tmp_path / "g.svg", show_local_grads=True, title="T" * 17_000)
+    all_text = texts(ET.parse(path).getroot())
+    assert "x" * 39 + "…" in all_text and not any("x" * 41 in t for t in all_text)
+    title = "".join(t for t in all_text if set(t) <= {"T", "…"})  # cut, then wrapped into lines
+    assert title.startswith("T" * 50) and title.endswith("…") and len(title) == 200
+    assert any(t.startswith("ctl") and t.endswith("end") for t in all_text)
+
+
+def test_a_failing_dot_becomes_an_error_naming_the_function(tmp_path, monkeypatch):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: syntax error in line 9' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    target = tmp_path / "g.svg"
+    target.write_text("old")
+    failed = r"save_svg: Graphviz's dot failed \(exit status 1\) .*syntax error"
+    with pytest.raises(RenderError, match=failed):
+        save_svg(Value(1.0, label="x") * 2, target)
+    assert target.read_text() == "old"  # the file is left as it was
+
+
+def dense_graph(n: int = 300, fan: int = 6, seed: int = 0) -> tuple[Value, list[Value]]:
+    """n nodes, each the sum of ``fan`` random earlier ones: edges that span many ranks."""
+    rng = random.Random(seed)
+    nodes = [Value(rng.uniform(-1, 1), label=f"x{i}") for i in range(5)]
+    while len(nodes) < n:
+        nodes.append(sum_values(rng.sample(nodes, min(fan, len(nodes)))))
+    root = sum_values(nodes[-20:])
+    root.backward()
+    return root, nodes
+
+
+def test_a_dense_graph_is_cut_to_what_dot_lays_out_in_seconds():
+    root, nodes = dense_graph()
+    svg = parse(draw(root, show_local_grads=True, highlight=nodes[3]))
+    assert "not drawn (too many long edges for dot to lay out in seconds" in legend_text(svg)
+    drawn = [t for t in groups(svg, "node") if t.startswith("v")]
+    assert 20 < len(drawn) < 300
+    with pytest.raises(GraphTooLargeError, match="too many edges spanning many ranks"):
+        draw(root, on_overflow="raise")
+
+
+def test_many_edges_leave_off_their_labels_and_say_so():
+    leaves = [Value(float(i), label=f"x{i}") for i in range(70)]
+    root = sum_values([a * b for a, b in itertools.pairwise(leaves)])  # 138 operand edges, 69 + 1 more
+    svg = parse(draw(root, show_local_grads=True))
+    assert not any(t.startswith("∂") for t in texts(svg))
+    assert "local derivatives left off: 207 edges, more than 120" in legend_text(svg)
+    small = parse(draw(sum_values(leaves[:10]) * 2, show_local_grads=True))
+    assert any(t.startswith("∂") for t in texts(small))

@@ -7,10 +7,22 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_draw import seeds_neuron
 
 import nn
-from engine import OPS, Value, explain, gc_paused, numerical_grad, sum_values, topological_order
+from engine import (
+    OPS,
+    ChainRule,
+    Value,
+    explain,
+    gc_paused,
+    grad,
+    numerical_grad,
+    sum_values,
+    topological_order,
+)
 from engine.explain import NodeNames, walk
 
 
@@ -20,7 +32,7 @@ def step(text: str, name: str, of: str = "L") -> list[str]:
     start = next(k for k, line in enumerate(lines) if line.startswith(f"d{of}/d{name} = "))
     block = [lines[start]]
     for line in lines[start + 1 :]:
-        if not line.startswith(" "):
+        if not line.startswith(" ") or line.lstrip().startswith("where "):
             break
         block.append(line)
     return block
@@ -43,11 +55,11 @@ def test_seeds_neuron_steps_carry_the_hand_formulas(y):
     assert result(text, "w") == four(x * (a - y))  # dw = x(a − y)
     assert result(text, "b") == four(a - y)  # db = a − y
     dz = step(text, "z")[0]
-    assert "dL/dz = dL/da · da/dz = dL/da · a(1−a) = " in dz
+    assert "dL/dz = dL/da · ∂a/∂z = dL/da · a(1−a) = " in dz
     assert f"· {a * (1 - a):.4g} = " in dz  # σ'(z) = a(1−a), evaluated
     # dL/da gathers two branches, through ln a and through 1 − a: written as a sum
     da = " ".join(step(text, "a"))
-    assert "dL/d(ln a) · d(ln a)/da + dL/d(1−a) · d(1−a)/da" in da
+    assert "dL/d(ln a) · ∂(ln a)/∂a + dL/d(1−a) · ∂(1−a)/∂a" in da
     assert "dL/d(ln a) · 1/a + dL/d(1−a) · (−1)" in da
     assert f"{1 / a:.4g}" in da
 
@@ -194,3 +206,112 @@ def test_bad_arguments_are_named(kwargs, error):
 def test_wrt_outside_the_graph_is_refused():
     with pytest.raises(ValueError, match="not in the graph"):
         explain(Value(1.0) * 2, wrt=Value(3.0))
+
+
+# ---------------------------------------------------------------------------
+# Lines that read as what they are: no circular steps, every made-up name defined
+# ---------------------------------------------------------------------------
+def test_a_use_by_the_root_has_no_trivial_upstream_factor():
+    x, y = Value(2.0, label="x"), Value(3.0, label="y")
+    z = x * y + 1.0
+    z.label = "z"
+    text = explain(z)
+    assert "dz/dz ·" not in text  # the line that read dz/d(x·y) = dz/dz · dz/d(x·y)
+    assert "dz/d(x·y) = ∂z/∂(x·y) = 1" in text.splitlines()
+    assert "dz/dx = dz/d(x·y) · ∂(x·y)/∂x = dz/d(x·y) · y = 1 · 3 = 3" in text.splitlines()
+    square = x * x  # the root uses x twice: both local derivatives, summed
+    square.label = "s"
+    assert "ds/dx = ∂s/∂x + ∂s/∂x = x + x = 2 + 2 = 4" in explain(square).splitlines()
+
+
+MADE_UP = re.compile(r"(?<![\w\[\],.#′'])(t\d+|[\w\[\],.′']+#\d+)(?![\w#])")
+
+
+def assert_made_up_names_defined_at_first_use(text: str) -> None:
+    """Each t7 or a#2 is defined on the 'where' line that follows the step (or header) where it first
+    appears, or earlier; a name first used inside a definition is defined on the same line (unless
+    that line holds the most definitions explain writes at once)."""
+    defined: set[str] = set()
+    lines = text.splitlines()
+
+    def used(line: str) -> list[str]:
+        bare = re.sub(r"(^|/|\s|\()[d∂](?=[\w(])", r"\1", line)  # dL/dp#2 → L/p#2 (no name starts with d)
+        return MADE_UP.findall(bare)
+
+    def where(k: int) -> list[str]:
+        """The definitions of the where line after line k (before the next step)."""
+        for line in lines[k + 1 :]:
+            if line.lstrip().startswith("where "):
+                return line.lstrip().removeprefix("where ").split("; ")
+            if not line.startswith(" "):
+                return []
+        return []
+
+    for k, line in enumerate(lines):
+        if line.startswith("rules used") or line.lstrip().startswith("where "):
+            continue
+        new = [name for name in used(line) if name not in defined]
+        definitions = where(k)
+        names = {re.split(r" = | is ", definition)[0] for definition in definitions}
+        assert set(new) <= names, f"{set(new) - names} used in {line!r} but not defined there"
+        if len(definitions) < 8:
+            for definition in definitions:
+                inner = used(definition.split(" = ", 1)[1] if " = " in definition else "")
+                assert set(inner) <= defined | names, f"{inner} used in {definition!r}, not defined"
+        defined |= names
+
+
+def test_made_up_names_are_defined_where_first_used():
+    n = seeds_neuron(backward=False)
+    text = explain(n["L"])
+    assert "    where t1 = 1·ln a+0·ln(1−a)" in text.splitlines()
+    assert_made_up_names_defined_at_first_use(text)
+    model = nn.MLP(2, [2, 1], seed=0)
+    samples = [[0.5, -1.0], [2.0, 1.0]]
+    cost = nn.binary_cross_entropy([model(s) for s in samples], [1.0, 0.0])
+    text = explain(cost, max_steps=200)
+    assert "x_0#2 is a 2nd node named x_0" in text
+    assert_made_up_names_defined_at_first_use(text)
+    x = Value(0.3, label="x")
+    root = ((x * 2).exp() + x.tanh()) * (1 - x).log()  # unlabelled all the way: t names everywhere
+    assert_made_up_names_defined_at_first_use(explain(root))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.sampled_from("+*-et")), min_size=1,
+                max_size=15))
+def test_any_graph_defines_its_made_up_names(steps):
+    nodes = [Value(0.5, label="p"), Value(-0.7, label="p")]  # one label on two leaves: p and p#2
+    for i, j, op in steps:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        nodes.append({"+": a + b, "*": a * b, "-": a - b, "e": (a * 0.1).exp(), "t": a.tanh()}[op])
+    assert_made_up_names_defined_at_first_use(explain(nodes[-1], max_steps=100))
+
+
+def test_chain_rule_steps_are_the_engines_numbers():
+    n = seeds_neuron(backward=False)
+    rule = ChainRule(n["L"])
+    order = topological_order(n["L"])
+    assert rule.order == order and rule.forward_order == order[::-1]
+    grads = grad(n["L"], order)
+    for node, expected in zip(order, grads, strict=True):
+        step = rule.backward_step(node)
+        assert step.gradient == expected
+        if step.terms:  # dL/dv = Σ upstream × local, term by term
+            assert sum(term.product for term in step.terms) == pytest.approx(expected, rel=1e-12)
+            for term in step.terms:
+                assert term.upstream == grads[order.index(term.consumer)]
+                assert term.local == term.consumer.local_grads[term.slot]
+    assert rule.forward_parts(n["z"]) == ["z", "w·1.5+b", "1.2+(-0.4)", "0.8"]
+    assert rule.forward_parts(n["a"]) == ["a", "σ(z)", "σ(0.8)", "0.69"]
+    assert rule.forward_parts(n["w"]) == ["w", "0.8"]
+    assert [v.grad for v in order] == [0.0] * len(order)
+
+
+def test_long_and_control_character_labels_are_cut_and_cleaned():
+    x = Value(1.0, label="x" * 17_000)
+    y = Value(2.0, label="a\x00b\x1b[31mc")
+    out = x * y
+    text = explain(out)
+    assert "x" * 39 + "…" in text and "x" * 41 not in text
+    assert "a b [31mc" in text and "\x00" not in text and "\x1b" not in text
