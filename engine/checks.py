@@ -25,12 +25,14 @@ mistake, not a request for 1.
 
 from __future__ import annotations
 
+import inspect
+import keyword
 import math
 import numbers
 import os
 import reprlib
 import sys
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -358,3 +360,169 @@ def comparison_error(symbol: str, left: object, right: object) -> TypeError:
         f"'{symbol}' is not defined between {type_name(left)} and {type_name(right)}: a Value is a node of "
         f"a graph, not a number; compare the numbers it holds, e.g. v.data {symbol} {example}"
     )
+
+
+# ---------------------------------------------------------------------------
+# The careful path of an op (engine/value.py takes it when anything is unusual)
+# ---------------------------------------------------------------------------
+def checked_forward(op: Any, data: Sequence[float], inputs: Sequence[Any]) -> float:
+    """``op.forward(*data)`` as a float: refused with a DomainError outside the op's domain, when it
+    fails, or when it is not finite (inf is allowed only where floats give it: + − · / and sums)."""
+    if op.domain is not None:
+        reason = op.domain(*data)
+        if reason:
+            raise DomainError(f"{op.name}: {reason}, got {named_inputs(op, inputs)}")
+    try:
+        out = op.forward(*data)
+    except (ArithmeticError, ValueError) as error:
+        raise DomainError(f"{op.name}: {_failure(error)}, got {named_inputs(op, inputs)}") from None
+    if type(out) is not float:
+        out = _as_result(op, out, "forward")
+    if out - out != 0.0 and not (op.float_overflow and out == out):  # nan, or inf where floats give none
+        raise DomainError(f"{op.name}: the result {out!r} is not finite, got {named_inputs(op, inputs)}")
+    return out
+
+
+def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequence[Any]) -> tuple:
+    """``op.local_grads(out, *data)`` for the inputs that are Values, each a finite float.
+
+    A derivative that is not finite where the result is raises a DomainError naming
+    the op, its formula and its inputs; a rule that returns the wrong number of
+    derivatives, or something else than numbers, a TypeError (a bad definition).
+    """
+    try:
+        local_grads = op.local_grads(out, *data)
+    except (ArithmeticError, ValueError) as error:
+        detail = "it overflows float" if isinstance(error, OverflowError) else _failure(error)
+        raise _derivative_error(op, inputs, f" ({detail})") from None
+    if type(local_grads) is not tuple or len(local_grads) != len(inputs):
+        raise TypeError(
+            f"{op.name}: local_grads must return a tuple of {len(inputs)} derivative"
+            f"{'s' if len(inputs) > 1 else ''} (one per input), got {short_repr(local_grads)}"
+        )
+    kept = []
+    for name, x, derivative in zip(_input_labels(op, inputs), inputs, local_grads):
+        if not _is_value(x):
+            continue
+        if derivative is None:  # the op's rule says this input must be a number (power's n)
+            raise TypeError(f"{op.name}: {name} must be a number here, got a Value ({describe_operand(x)})")
+        if type(derivative) is not float:
+            derivative = _as_result(op, derivative, "local_grads")
+        if derivative - derivative != 0.0 and out - out == 0.0:  # a finite result whose slope is not
+            raise _derivative_error(op, inputs, "")
+        kept.append(derivative)
+    return tuple(kept)
+
+
+def named_inputs(op: Any, inputs: Sequence[Any]) -> str:
+    """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
+    if op.arity is None or len(inputs) != len(op.input_names):
+        return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
+    return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+
+
+def _input_labels(op: Any, inputs: Sequence[Any]) -> list[str]:
+    if op.arity is not None and len(op.input_names) == len(inputs):
+        return [f"input {name}" for name in op.input_names]
+    return [f"input {k}" for k in range(len(inputs))]
+
+
+def _is_value(x: object) -> bool:
+    from engine.value import Value  # the core imports this module: look Value up when needed
+
+    return isinstance(x, Value)
+
+
+def _as_result(op: Any, number: object, part: str) -> float:
+    """A number an op's ``forward`` or ``local_grads`` returned, as a float (a clear TypeError if not)."""
+    if isinstance(number, bool) or _is_value(number) or not isinstance(number, numbers.Real):
+        raise TypeError(
+            f"{op.name}: {part} returned {short_repr(number)}, not a number; given floats it must "
+            "return floats (write it with operators and ops such as engine.exp, not math on Values)"
+        )
+    try:
+        return float(number)
+    except OverflowError:  # an int past float range: as good as inf, judged by the caller
+        return math.inf
+
+
+def _failure(error: Exception) -> str:
+    """What a failing forward or derivative computation says, in words (not errno tuples)."""
+    if isinstance(error, ZeroDivisionError) and "float division" in str(error):
+        return "division by zero"
+    if isinstance(error, OverflowError):
+        return "the result overflows float (largest finite ≈ 1.8e308)"
+    if str(error) == "math domain error":
+        return "not defined for these inputs (math domain error)"
+    return str(error)
+
+
+def _derivative_error(op: Any, inputs: Sequence[Any], detail: str) -> DomainError:
+    return DomainError(
+        f"{op.name}: the local derivative is not finite here ({op.formula}), got {named_inputs(op, inputs)}"
+        f"{detail}; under no_grad() the value alone is computed"
+    )
+
+
+def check_definition(
+    name: object, forward: object, local_grads: object, formula: object, built_in: Iterable[str]
+) -> tuple[tuple[str, ...], int | None]:
+    """``define_op``'s arguments checked; returns the input names and arity read from ``local_grads``
+    (``lambda out, a, b`` → ``("a", "b")``, 2; ``lambda out, *terms`` → ``("terms",)``, None)."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(
+            f"define_op: the name must be a Python identifier such as 'sin', got {short_repr(name)}"
+        )
+    if name in built_in:
+        raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
+    for argument, function in (("forward", forward), ("local_grads", local_grads)):
+        if not callable(function):
+            raise TypeError(f"define_op({name!r}): {argument} must be a function, got {short_repr(function)}")
+    if not isinstance(formula, str) or not formula:
+        raise TypeError(
+            f"define_op({name!r}): formula must be a non-empty string, e.g. '∂(sin a)/∂a = cos a'"
+        )
+    try:
+        parameters = list(inspect.signature(local_grads).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"define_op({name!r}): cannot read local_grads's parameters; use a def or lambda"
+        ) from None
+    if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
+        return (parameters[-1].name,), None
+    names = tuple(p.name for p in parameters[1:])
+    if not names:
+        raise TypeError(
+            f"define_op({name!r}): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
+        )
+    return names, len(names)
+
+
+def check_node(node: object, function: str, what: str = "a Value") -> None:
+    """A TypeError naming ``function`` unless ``node`` is a Value."""
+    if not _is_value(node):
+        raise TypeError(f"{function}: expected {what}, got {short_repr(node)} ({type(node).__name__})")
+
+
+def check_gradient(gradient: object, function: str) -> float:
+    """The number dL/droot that backpropagation starts from (a Value here is a mistake: say so)."""
+    if _is_value(gradient):
+        raise TypeError(
+            f"{function}: gradient is the number dL/droot to start from (default 1.0), got a Value "
+            f"({describe_operand(gradient)}); pass its .data"
+        )
+    return as_number(gradient, f"{function}: gradient")
+
+
+def as_tuple(items: Any, function: str, what: str) -> tuple:
+    """``items`` (a list, tuple or other iterable of Values or numbers) as a tuple, or a TypeError."""
+    if type(items) is tuple:
+        return items
+    if type(items) is list:
+        return tuple(items)
+    if isinstance(items, (str, bytes)) or _is_value(items) or not isinstance(items, Iterable):
+        raise TypeError(
+            f"{function}: {what} must be a list (or other iterable) of Values or numbers, got "
+            f"{short_repr(items)} ({type(items).__name__})"
+        )
+    return tuple(items)

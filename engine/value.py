@@ -1,10 +1,12 @@
 """Value: one number in a computation graph, the ops that build graphs, and backpropagation.
 
-Read it in this order: what a node is (``Value``); how an op is defined
-(``define_op``: its forward, its local derivatives and their formula, in one
-place); the built-in ops, each a few lines; the topological order; the chain rule
-(``backward``). Input checks and error messages live in ``engine/checks.py``,
-per-thread modes in ``engine/modes.py``.
+Read it in this order: (1) what a node is, ``Value``; (2) how an op is defined,
+``define_op``: its forward, its local derivatives and their formula in one
+place; (3) the built-in ops, each a few lines; (4) backpropagation: the
+topological order, then the chain rule. Below that, (5) how an op is applied:
+the checks on the way and the fast paths (the same rules, inlined for speed).
+Input checks and error messages live in ``engine/checks.py``; per-thread modes
+(``no_grad``, ``detect_anomaly``) in ``engine/modes.py``.
 
 A node keeps its number, its gradient, its parents and the local derivatives
 ∂node/∂parent, computed when it is made. It keeps no closure over itself, so a
@@ -14,10 +16,7 @@ graph has no reference cycles and is freed as soon as nothing refers to its outp
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import keyword
 import math
-import numbers
 import operator
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -26,9 +25,14 @@ from typing import Any
 from engine import modes
 from engine.checks import (
     AnomalyError,
-    DomainError,
     as_label,
     as_number,
+    as_tuple,
+    check_definition,
+    check_gradient,
+    check_node,
+    checked_forward,
+    checked_local_grads,
     comparison_error,
     describe_operand,
     short_repr,
@@ -39,8 +43,15 @@ Number = int | float
 
 
 # ---------------------------------------------------------------------------
-# What a node is
+# 1. What a node is
 # ---------------------------------------------------------------------------
+def _unordered(symbol: str) -> Callable[[Value, object], bool]:
+    def compare(self: Value, other: object) -> bool:
+        raise comparison_error(symbol, self, other)
+
+    return compare
+
+
 class Value:
     """A scalar in a computation graph: ``data``, ``grad``, and the op and parents that made it.
 
@@ -68,7 +79,7 @@ class Value:
         self._local_grads: tuple[float, ...] | None = ()
         self._const: float | None = None
 
-    # Fields a user may set are checked on assignment: no nan, string or None gets into a graph.
+    # What a user may set is checked on assignment: no nan, string or None gets into a graph.
     @property
     def data(self) -> float:
         """The number this node holds."""
@@ -131,8 +142,7 @@ class Value:
         step does), not between the forward pass and ``backward``.
         """
         if self._local_grads is None:
-            op = self._op
-            return op.local_grads(self._data, *(p._data for p in self._parents))  # type: ignore[union-attr]
+            return self._op.local_grads(self._data, *(p._data for p in self._parents))  # type: ignore[union-attr]
         return self._local_grads
 
     def __repr__(self) -> str:
@@ -154,61 +164,46 @@ class Value:
             "e.g. `if v.data > 0:`, or use `if v is not None:`"
         )
 
-    # A Value has no order (v < 3 would compare nodes, not numbers); == stays identity, so
-    # Values can be dict keys.
-    def __lt__(self, other: object) -> bool:
-        raise comparison_error("<", self, other)
+    # No order: v < 3 would compare nodes, not numbers. == stays identity, so Values are dict keys.
+    __lt__, __le__, __gt__, __ge__ = (_unordered(symbol) for symbol in ("<", "<=", ">", ">="))
 
-    def __le__(self, other: object) -> bool:
-        raise comparison_error("<=", self, other)
-
-    def __gt__(self, other: object) -> bool:
-        raise comparison_error(">", self, other)
-
-    def __ge__(self, other: object) -> bool:
-        raise comparison_error(">=", self, other)
-
-    # -- arithmetic: each operator applies its op (defined below, once). _unary and _binary are
-    # what calling an op on Values does (SUB(a, b) ends there too), without the dispatch.
+    # -- operators: each applies its op (section 3); _binary and _unary are what calling an op on
+    # Values does (section 5). + and * with a Value or a float are inlined: the two hottest ops.
     def __add__(self, other: Value | Number) -> Value:
-        """a + b (op ``add``)."""
-        if type(other) is Value:  # ADD(self, other) inlined: the hottest op (tested equal)
+        if type(other) is Value:
             out = self._data + other._data
             if out == out:  # nan (inf − inf) takes the general path, which refuses it
                 return _node(out, ADD, (self, other), _ADD_LOCAL_GRADS)
-        elif type(other) is float and other - other == 0.0:  # x + 0.5 inlined too
+        elif type(other) is float and other - other == 0.0:
             out = self._data + other
             if out == out:
                 return _node(out, _ADD_NUMBER, (self,), _ADD_NUMBER_LOCAL_GRADS, other)
         return _binary(ADD, self, other)
 
+    def __mul__(self, other: Value | Number) -> Value:
+        if type(other) is Value:
+            out = self._data * other._data
+            if out == out:
+                return _node(out, MUL, (self, other), None)  # MUL keeps no local grads: (b, a)
+        elif type(other) is float and other - other == 0.0:
+            out = self._data * other
+            if out == out:
+                return _node(out, _MUL_NUMBER, (self,), (other,), other)  # ∂(x·c)/∂x = c
+        return _binary(MUL, self, other)
+
     def __radd__(self, other: Number) -> Value:
         return _binary(ADD, other, self)
 
+    def __rmul__(self, other: Number) -> Value:
+        return _binary(MUL, other, self)
+
     def __sub__(self, other: Value | Number) -> Value:
-        """a − b (op ``sub``)."""
         return _binary(SUB, self, other)
 
     def __rsub__(self, other: Number) -> Value:
         return _binary(SUB, other, self)
 
-    def __mul__(self, other: Value | Number) -> Value:
-        """a · b (op ``mul``)."""
-        if type(other) is Value:  # MUL(self, other) inlined (tested equal); MUL keeps no local grads
-            out = self._data * other._data
-            if out == out:
-                return _node(out, MUL, (self, other), None)
-        elif type(other) is float and other - other == 0.0:  # x * 2.0: ∂/∂x = 2.0 by MUL's rule (b, a)
-            out = self._data * other
-            if out == out:
-                return _node(out, _MUL_NUMBER, (self,), (other,), other)
-        return _binary(MUL, self, other)
-
-    def __rmul__(self, other: Number) -> Value:
-        return _binary(MUL, other, self)
-
     def __truediv__(self, other: Value | Number) -> Value:
-        """a / b (op ``div``)."""
         return _binary(DIV, self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
@@ -270,7 +265,7 @@ def _float_text(x: float, digits: int) -> str:
 
 
 # ---------------------------------------------------------------------------
-# How an op is defined
+# 2. How an op is defined
 # ---------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, eq=False)
 class Op:
@@ -279,10 +274,10 @@ class Op:
     ``forward(*inputs)`` computes the number. ``local_grads(out, *inputs)``
     returns ∂out/∂input for each input, as a tuple; it is called with floats when
     a node is made, with Values for ``grad(..., create_graph=True)``, and with
-    symbols to write the derivative as text or code, so each rule is written
-    once. ``formula`` is that rule in the course's notation, for people. A number
-    among the inputs of a unary or binary op is a constant: it is stored with the
-    node, and its derivative is not kept.
+    symbols to write the derivative as text or code (``engine.symbolic``), so
+    each rule is written once. ``formula`` is that rule in the course's
+    notation, for people. A number among the inputs of a unary or binary op is a
+    constant: it is stored with the node, and its derivative is not kept.
     """
 
     name: str
@@ -295,6 +290,7 @@ class Op:
     input_names: tuple[str, ...]
     """The inputs' names in ``local_grads`` (``("a", "b")``), used in messages and formulas."""
     notation: Notation
+    """How the op is written as text (``a·b``) and as Python code (``a * b``)."""
     domain: Callable[..., str | None] | None = None
     """``domain(*inputs)`` says why inputs are refused (``"needs an input > 0"``), None if they are fine."""
     float_overflow: bool = False
@@ -302,7 +298,7 @@ class Op:
     keeps_local_grads: bool = True
     """False: a node whose inputs are all Values stores none; they are recomputed from the parents."""
     array_forward: Callable[..., Any] | None = None
-    """``forward`` on numpy arrays, for the batched replay of ``engine.compile`` (default: vectorized)."""
+    """``forward`` on numpy arrays, for the batched replay of ``engine.compile``."""
     const_slot: int | None = None
     """Set on the form of a binary op with a number operand: where the number stands."""
     definition: Op = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
@@ -383,20 +379,7 @@ def define_op(
     reason an input is refused. Defining a name again replaces a user-defined op;
     the built-in ops cannot be replaced.
     """
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(
-            f"define_op: the name must be a Python identifier such as 'sin', got {short_repr(name)}"
-        )
-    if name in _BUILT_IN:
-        raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
-    for argument, function in (("forward", forward), ("local_grads", local_grads)):
-        if not callable(function):
-            raise TypeError(f"define_op({name!r}): {argument} must be a function, got {short_repr(function)}")
-    if not isinstance(formula, str) or not formula:
-        raise TypeError(
-            f"define_op({name!r}): formula must be a non-empty string, e.g. '∂(sin a)/∂a = cos a'"
-        )
-    input_names, inferred_arity = _input_names(name, local_grads)
+    input_names, inferred_arity = check_definition(name, forward, local_grads, formula, _BUILT_IN)
     arity = inferred_arity if arity is None else arity
     symbol = name if symbol is None else symbol
     op = Op(
@@ -411,31 +394,8 @@ def define_op(
     return op
 
 
-def _input_names(name: str, local_grads: Callable) -> tuple[tuple[str, ...], int | None]:
-    """The input names and arity read from ``local_grads(out, a, b)``'s parameters."""
-    try:
-        parameters = list(inspect.signature(local_grads).parameters.values())
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"define_op({name!r}): cannot read local_grads's parameters; use a def or lambda"
-        ) from None
-    if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
-        return (parameters[-1].name,), None
-    names = tuple(p.name for p in parameters[1:])
-    if not parameters or not names:
-        raise TypeError(
-            f"define_op({name!r}): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
-        )
-    return names, len(names)
-
-
-def _registered_op(name: str, const_slot: int | None) -> Op:
-    op = OPS[name]
-    return op if const_slot is None else op.with_constant[const_slot]
-
-
 # ---------------------------------------------------------------------------
-# The built-in ops, each defined once
+# 3. The built-in ops, each defined once
 # ---------------------------------------------------------------------------
 _EXP_LIMIT = math.log(1.7976931348623157e308)  # exp overflows a float past ln(max float) ≈ 709.78
 
@@ -605,7 +565,7 @@ def linear(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Val
 
 def sum_values(terms: Iterable[Value | Number]) -> Value:
     """Σ aᵢ as one node (op ``sum``, ∂/∂aᵢ = 1); numbers among the terms are wrapped as leaves."""
-    terms = _sequence(terms, "sum_values", "terms")
+    terms = as_tuple(terms, "sum_values", "terms")
     if not terms:
         raise ValueError("sum_values: no terms to add")
     return SUM_OP(*(
@@ -615,7 +575,145 @@ def sum_values(terms: Iterable[Value | Number]) -> Value:
 
 
 # ---------------------------------------------------------------------------
-# Applying an op: checks, forward, local derivatives, the new node
+# 4. Backpropagation: the topological order, then the chain rule
+# ---------------------------------------------------------------------------
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, ``root`` first, each node before its parents.
+
+    This is the order backpropagation visits nodes in: when a node is reached,
+    every path from ``root`` to it has already added its share to its gradient.
+    Found without recursion (a chain of a million nodes works); deterministic.
+    """
+    check_node(root, "topological_order")
+    return _search(root)[0]
+
+
+def _search(root: Value) -> tuple[list[Value], dict[Value, float]]:
+    """Depth-first search from ``root``: the topological order, and each node found mapped to 0.0.
+
+    The dict is the search's record of what it has found and then the chain
+    rule's table of gradients: working state that lives in this call, never in
+    the nodes, so an interrupted call or another thread leaves no mark behind. A
+    ``None`` on the stack says the node below it has had all its parents placed.
+    """
+    order: list[Value] = []
+    found: dict[Value, float] = {}
+    stack: list[Value | None] = [root]
+    push, pop, place = stack.append, stack.pop, order.append
+    while stack:
+        node = pop()
+        if node is None:  # all parents of the node below are placed: place it
+            place(pop())  # type: ignore[arg-type]
+        elif node not in found:
+            found[node] = 0.0
+            push(node)
+            push(None)
+            for parent in node._parents:
+                if parent not in found:
+                    push(parent)
+    order.reverse()
+    return order, found
+
+
+def chain_rule(root: Value, gradient: Number = 1.0) -> dict[Value, float]:
+    """∂root/∂v for every node v below ``root`` (times ``gradient``), as a new dict; no node changes.
+
+    For each node in topological order, each parent receives upstream × local:
+
+        dL/dparent += dL/dnode · ∂node/∂parent
+    """
+    check_node(root, "chain_rule")
+    gradient = check_gradient(gradient, "chain_rule")
+    order, gradients = _search(root)
+    _propagate(order, gradients, gradient)
+    return gradients
+
+
+def _propagate(order: list[Value], gradients: dict[Value, float], gradient: float) -> None:
+    gradients[order[0]] = gradient
+    for node in order:
+        upstream = gradients[node]
+        parents = node._parents
+        if upstream == 0.0 or not parents:  # adds nothing (and 0 × an inf slope would be nan)
+            continue
+        local = node._local_grads
+        if local is None:  # the op keeps none (its definition says so): the product and the sum
+            op = node._op
+            if op is MUL:  # MUL's rule (b, a) inlined (tested equal)
+                a, b = parents
+                gradients[a] += b._data * upstream
+                gradients[b] += a._data * upstream
+                continue
+            if op is SUM_OP:  # all ones
+                for parent in parents:
+                    gradients[parent] += upstream
+                continue
+            local = op.local_grads(node._data, *(p._data for p in parents))  # type: ignore[union-attr]
+        if len(parents) == 1:  # the common shapes unrolled: the same sums, no zip
+            gradients[parents[0]] += local[0] * upstream
+        elif len(parents) == 2:
+            a, b = parents
+            gradients[a] += local[0] * upstream
+            gradients[b] += local[1] * upstream
+        else:
+            for parent, local_grad in zip(parents, local):
+                gradients[parent] += local_grad * upstream
+
+
+_grads_lock = threading.Lock()  # commits and zero_grad from several threads happen one after another
+
+
+def backward(root: Value, gradient: Number = 1.0) -> None:
+    """Add ∂root/∂v (times ``gradient``) to ``v.grad`` for every node v below ``root``.
+
+    Gradients accumulate as in PyTorch: calling it twice gives twice the
+    gradients on every node, intermediate ones included. The gradients are
+    computed in this call's own storage and reach the nodes in one final commit:
+    interrupted (Ctrl-C) or failing, it leaves every ``grad`` as it was, and
+    backward calls in several threads on graphs that share parameters add up
+    exactly, as if run one after the other.
+    """
+    check_node(root, "backward")
+    gradient = check_gradient(gradient, "backward")
+    with modes.gc_paused():
+        order, gradients = _search(root)
+        _propagate(order, gradients, gradient)
+        if modes.active and modes.anomaly_checks_enabled():
+            _check_gradients(order, gradients)
+        with modes.interrupts_deferred(), _grads_lock:
+            totals = [node._grad + g for node, g in gradients.items()]  # may fail: nothing changed yet
+            for node, total in zip(gradients, totals):
+                node._grad = total
+
+
+def zero_grad(nodes: Value | Iterable[Value]) -> None:
+    """Set ``grad`` to 0 on a Value's whole graph, or on each Value of an iterable (all or none)."""
+    if isinstance(nodes, Value):
+        targets = _search(nodes)[0]
+    else:
+        targets = list(as_tuple(nodes, "zero_grad", "nodes"))
+        for k, node in enumerate(targets):
+            if not isinstance(node, Value):
+                raise TypeError(
+                    f"zero_grad: item {k} is {short_repr(node)} ({type(node).__name__}), not a Value; "
+                    "no gradient was changed"
+                )
+    with modes.interrupts_deferred(), _grads_lock:
+        for node in targets:
+            node._grad = 0.0
+
+
+def _check_gradients(order: list[Value], gradients: dict[Value, float]) -> None:
+    """Under detect_anomaly: the first node whose gradient overflowed, before anything is committed."""
+    for node in order:
+        if not math.isfinite(gradients[node]):
+            from engine.symbolic import backward_anomaly_message
+
+            raise AnomalyError(backward_anomaly_message(node, order, gradients))
+
+
+# ---------------------------------------------------------------------------
+# 5. How an op is applied: the checks on the way, and the fast paths
 # ---------------------------------------------------------------------------
 def _unary(op: Op, a: Value) -> Value:
     """``op`` on one Value. When everything is ordinary (no domain to check, no mode on, a finite
@@ -677,12 +775,12 @@ def _make(
     op: Op, form: Op, parents: tuple, const: float | None, data: Sequence[float], inputs: Sequence[Any]
 ) -> Value:
     """The careful path of every op: each step checked, with a message naming the op and its inputs."""
-    out = _forward(op, data, inputs)
+    out = checked_forward(op, data, inputs)
     if modes.active and not modes.is_grad_enabled():
         return _node(out, None, (), ())  # no graph: the value alone, no local derivatives
     if const is None and not op.keeps_local_grads:
         return _node(out, form, parents, None)
-    return _node(out, form, parents, _checked_local_grads(op, out, data, inputs), const)
+    return _node(out, form, parents, checked_local_grads(op, out, data, inputs), const)
 
 
 def _as_used(a: Any, b: Any, x: float, y: float) -> tuple:
@@ -708,99 +806,7 @@ def _apply(op: Op, inputs: tuple) -> Any:
         if apply_op is not None:
             return apply_op(op, inputs)
     numbers = [as_number(x, op.name) for x in inputs]
-    return _forward(op, numbers, numbers)
-
-
-def _forward(op: Op, data: Sequence[float], inputs: Sequence[Any]) -> float:
-    """``op.forward(*data)``, refused with a DomainError outside its domain, checked to be a finite float."""
-    if op.domain is not None:
-        reason = op.domain(*data)
-        if reason:
-            raise DomainError(f"{op.name}: {reason}, got {_named_inputs(op, inputs)}")
-    try:
-        out = op.forward(*data)
-    except (ArithmeticError, ValueError) as error:
-        raise DomainError(f"{op.name}: {_failure(error)}, got {_named_inputs(op, inputs)}") from None
-    if type(out) is not float:
-        out = _as_result(op, out, "forward")
-    if out - out != 0.0 and not (op.float_overflow and out == out):  # nan, or inf where floats give none
-        raise DomainError(f"{op.name}: the result {out!r} is not finite, got {_named_inputs(op, inputs)}")
-    return out
-
-
-def _checked_local_grads(op: Op, out: float, data: Sequence[float], inputs: Sequence[Any]) -> tuple:
-    """``op.local_grads(out, *data)`` for the Value inputs, each a finite float (a DomainError if not)."""
-    try:
-        local_grads = op.local_grads(out, *data)
-    except (ArithmeticError, ValueError) as error:
-        detail = "it overflows float" if isinstance(error, OverflowError) else _failure(error)
-        raise _derivative_error(op, inputs, f" ({detail})") from None
-    if type(local_grads) is not tuple or len(local_grads) != len(inputs):
-        raise TypeError(
-            f"{op.name}: local_grads must return a tuple of {len(inputs)} derivative"
-            f"{'s' if len(inputs) > 1 else ''} (one per input), got {short_repr(local_grads)}"
-        )
-    kept = []
-    for x, derivative in zip(inputs, local_grads):
-        if not isinstance(x, Value):
-            continue
-        if derivative is None:  # the op's rule says this input must be a number (power's n)
-            raise TypeError(
-                f"{op.name}: {_input_name(op, inputs, x)} must be a number here, got a Value "
-                f"({describe_operand(x)})"
-            )
-        if type(derivative) is not float:
-            derivative = _as_result(op, derivative, "local_grads")
-        if derivative - derivative != 0.0 and out - out == 0.0:  # a finite result whose slope is not
-            raise _derivative_error(op, inputs, "")
-        kept.append(derivative)
-    return tuple(kept)
-
-
-def _as_result(op: Op, number: object, part: str) -> float:
-    """A number an op's ``forward`` or ``local_grads`` returned, as a float (a clear TypeError if not)."""
-    if isinstance(number, (bool, Value)) or not isinstance(number, numbers.Real):
-        raise TypeError(
-            f"{op.name}: {part} returned {short_repr(number)}, not a number; given floats it must "
-            "return floats (write it with operators and ops such as engine.exp, not math on Values)"
-        )
-    try:
-        return float(number)
-    except OverflowError:  # an int past float range: as good as inf, judged by the caller
-        return math.inf
-
-
-def _failure(error: Exception) -> str:
-    """What a failing forward or derivative computation says, in words (not errno tuples)."""
-    if isinstance(error, ZeroDivisionError) and "float division" in str(error):
-        return "division by zero"
-    if isinstance(error, OverflowError):
-        return "the result overflows float (largest finite ≈ 1.8e308)"
-    if str(error) == "math domain error":
-        return "not defined for these inputs (math domain error)"
-    return str(error)
-
-
-def _derivative_error(op: Op, inputs: Sequence[Any], detail: str) -> DomainError:
-    return DomainError(
-        f"{op.name}: the local derivative is not finite here ({op.formula}), got {_named_inputs(op, inputs)}"
-        f"{detail}; under no_grad() the value alone is computed"
-    )
-
-
-def _input_name(op: Op, inputs: Sequence[Any], x: object) -> str:
-    names = op.input_names if len(op.input_names) == len(inputs) else ()
-    for name, candidate in zip(names, inputs):
-        if candidate is x:
-            return f"input {name}"
-    return "an input"
-
-
-def _named_inputs(op: Op, inputs: Sequence[Any]) -> str:
-    """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
-    if op.arity is None or len(inputs) != len(op.input_names):
-        return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
-    return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+    return checked_forward(op, numbers, numbers)
 
 
 _new_value = object.__new__  # a Value with its slots unset: __init__ is for numbers a user gives
@@ -854,18 +860,18 @@ def linear_layer(
     >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.5), Value(0.0)])]
     [11.5, -1.0]
     """
-    inputs = _sequence(inputs, "linear", "inputs")
+    inputs = as_tuple(inputs, "linear", "inputs")
     x_data = [x._data for x in inputs if type(x) is Value]  # reads and checks in one pass
     if len(x_data) != len(inputs):
         inputs = _linear_operands(inputs, "inputs", numbers_allowed=True)
         x_data = [x._data for x in inputs]
-    weight_rows = _sequence(weight_rows, "linear", "weight rows")
-    biases = _sequence(biases, "linear", "biases")
+    weight_rows = as_tuple(weight_rows, "linear", "weight rows")
+    biases = as_tuple(biases, "linear", "biases")
     if len(weight_rows) != len(biases):
         raise ValueError(f"linear: {len(weight_rows)} rows of weights but {len(biases)} biases")
     nodes = []
     for weights, bias in zip(weight_rows, biases):
-        weights = _sequence(weights, "linear", "weights")
+        weights = as_tuple(weights, "linear", "weights")
         w_data = [w._data for w in weights if type(w) is Value]
         if len(w_data) != len(weights) or type(bias) is not Value:
             weights = _linear_operands(weights, "weights", numbers_allowed=False)
@@ -876,20 +882,6 @@ def linear_layer(
         z = sum(map(operator.mul, w_data, x_data), bias._data)
         nodes.append(_node(z, LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
     return nodes
-
-
-def _sequence(items: Any, function: str, what: str) -> tuple:
-    """``items`` as a tuple, or a TypeError naming ``function`` when it is not a collection."""
-    if type(items) is tuple:
-        return items
-    if type(items) is list:
-        return tuple(items)
-    if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
-        raise TypeError(
-            f"{function}: {what} must be a list (or other iterable) of Values or numbers, got "
-            f"{short_repr(items)} ({type(items).__name__})"
-        )
-    return tuple(items)
 
 
 def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple[Value, ...]:
@@ -908,153 +900,7 @@ def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple
     return tuple(checked)
 
 
-# ---------------------------------------------------------------------------
-# Backpropagation: the topological order, then the chain rule
-# ---------------------------------------------------------------------------
-def topological_order(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, ``root`` first, each node before its parents.
-
-    This is the order backpropagation visits nodes in: when a node is reached,
-    every path from ``root`` to it has already added its share to its gradient.
-    Found without recursion (a chain of a million nodes works); deterministic.
-    """
-    _expect_value(root, "topological_order")
-    return _search(root)[0]
-
-
-def _search(root: Value) -> tuple[list[Value], dict[Value, float]]:
-    """Depth-first search from ``root``: the topological order, and each node found mapped to 0.0.
-
-    The dict is the search's record of what it has found and then the chain
-    rule's table of gradients: working state that lives in this call, never in
-    the nodes, so an interrupted call or another thread leaves no mark behind. A
-    ``None`` on the stack says the node below it has had all its parents placed.
-    """
-    order: list[Value] = []
-    found: dict[Value, float] = {}
-    stack: list[Value | None] = [root]
-    push, pop, place = stack.append, stack.pop, order.append
-    while stack:
-        node = pop()
-        if node is None:  # all parents of the node below are placed: place it
-            place(pop())  # type: ignore[arg-type]
-        elif node not in found:
-            found[node] = 0.0
-            push(node)
-            push(None)
-            for parent in node._parents:
-                if parent not in found:
-                    push(parent)
-    order.reverse()
-    return order, found
-
-
-def chain_rule(root: Value, gradient: Number = 1.0) -> dict[Value, float]:
-    """∂root/∂v for every node v below ``root`` (times ``gradient``), as a new dict; no node changes.
-
-    For each node in topological order, each parent receives upstream × local:
-
-        dL/dparent += dL/dnode · ∂node/∂parent
-    """
-    _expect_value(root, "chain_rule")
-    gradient = _gradient_number(gradient, "chain_rule")
-    order, gradients = _search(root)
-    _propagate(order, gradients, gradient)
-    return gradients
-
-
-def _propagate(order: list[Value], gradients: dict[Value, float], gradient: float) -> None:
-    gradients[order[0]] = gradient
-    for node in order:
-        upstream = gradients[node]
-        parents = node._parents
-        if upstream == 0.0 or not parents:  # adds nothing (and 0 × an inf slope would be nan)
-            continue
-        local = node._local_grads
-        if local is None:  # the op keeps none (its definition says so): the product and the sum
-            op = node._op
-            if op is MUL:  # MUL's rule (b, a) inlined (tested equal)
-                a, b = parents
-                gradients[a] += b._data * upstream
-                gradients[b] += a._data * upstream
-                continue
-            if op is SUM_OP:  # all ones
-                for parent in parents:
-                    gradients[parent] += upstream
-                continue
-            local = op.local_grads(node._data, *(p._data for p in parents))  # type: ignore[union-attr]
-        if len(parents) == 1:  # the common shapes unrolled: the same sums, no zip
-            gradients[parents[0]] += local[0] * upstream
-        elif len(parents) == 2:
-            a, b = parents
-            gradients[a] += local[0] * upstream
-            gradients[b] += local[1] * upstream
-        else:
-            for parent, local_grad in zip(parents, local):
-                gradients[parent] += local_grad * upstream
-
-
-_grads_lock = threading.Lock()  # commits and zero_grad from several threads happen one after another
-
-
-def backward(root: Value, gradient: Number = 1.0) -> None:
-    """Add ∂root/∂v (times ``gradient``) to ``v.grad`` for every node v below ``root``.
-
-    Gradients accumulate as in PyTorch: calling it twice gives twice the
-    gradients on every node, intermediate ones included. The gradients are
-    computed in this call's own storage and reach the nodes in one final commit:
-    interrupted (Ctrl-C) or failing, it leaves every ``grad`` as it was, and
-    backward calls in several threads on graphs that share parameters add up
-    exactly, as if run one after the other.
-    """
-    _expect_value(root, "backward")
-    gradient = _gradient_number(gradient, "backward")
-    with modes.gc_paused():
-        order, gradients = _search(root)
-        _propagate(order, gradients, gradient)
-        if modes.active and modes.anomaly_checks_enabled():
-            _check_gradients(order, gradients)
-        with modes.interrupts_deferred(), _grads_lock:
-            totals = [node._grad + g for node, g in gradients.items()]  # may fail: nothing changed yet
-            for node, total in zip(gradients, totals):
-                node._grad = total
-
-
-def zero_grad(nodes: Value | Iterable[Value]) -> None:
-    """Set ``grad`` to 0 on a Value's whole graph, or on each Value of an iterable (all or none)."""
-    if isinstance(nodes, Value):
-        targets = _search(nodes)[0]
-    else:
-        targets = list(_sequence(nodes, "zero_grad", "nodes"))
-        for k, node in enumerate(targets):
-            if not isinstance(node, Value):
-                raise TypeError(
-                    f"zero_grad: item {k} is {short_repr(node)} ({type(node).__name__}), not a Value; "
-                    "no gradient was changed"
-                )
-    with modes.interrupts_deferred(), _grads_lock:
-        for node in targets:
-            node._grad = 0.0
-
-
-def _expect_value(node: object, function: str) -> None:
-    if not isinstance(node, Value):
-        raise TypeError(f"{function}: expected a Value, got {short_repr(node)} ({type(node).__name__})")
-
-
-def _gradient_number(gradient: object, function: str) -> float:
-    if isinstance(gradient, Value):
-        raise TypeError(
-            f"{function}: gradient is the number dL/droot to start from (default 1.0), got a Value "
-            f"({describe_operand(gradient)}); pass its .data"
-        )
-    return as_number(gradient, f"{function}: gradient")
-
-
-def _check_gradients(order: list[Value], gradients: dict[Value, float]) -> None:
-    """Under detect_anomaly: the first node whose gradient overflowed, before anything is committed."""
-    for node in order:
-        if not math.isfinite(gradients[node]):
-            from engine.symbolic import backward_anomaly_message
-
-            raise AnomalyError(backward_anomaly_message(node, order, gradients))
+def _registered_op(name: str, const_slot: int | None) -> Op:
+    """The op named ``name`` (its form with a number operand in ``const_slot``): how ops unpickle."""
+    op = OPS[name]
+    return op if const_slot is None else op.with_constant[const_slot]
