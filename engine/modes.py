@@ -30,7 +30,10 @@ class _ThreadModes(threading.local):
 
 
 _modes = _ThreadModes()
-_lock = threading.Lock()
+# Re-entrant: a lock stranded by an exception raised at the very end of a `with` block (where no
+# try can catch it) cannot then block the thread that holds it. Ctrl-C itself is held (deferred)
+# wherever these locks are held, see interrupts_deferred.
+_lock = threading.RLock()
 _special_threads = 0
 
 
@@ -48,20 +51,23 @@ def anomaly_checks_enabled() -> bool:
 def _thread_mode(name: str, value: bool) -> Iterator[None]:
     """Set this thread's mode ``name`` inside the block, restoring it after (also on errors)."""
     previous = getattr(_modes, name)
-    _set(name, value)
-    try:
+    entered = False
+    try:  # entered inside the try, for the reason given in gc_paused
+        entered = _set(name, value)
         yield
     finally:
-        _set(name, previous)
+        if entered:
+            _set(name, previous)
 
 
-def _set(name: str, value: bool) -> None:
+def _set(name: str, value: bool) -> bool:
     global active, _special_threads
-    with _lock:
+    with interrupts_deferred(), _lock:  # the flag and the count change together or not at all
         was_special = _modes.special
         setattr(_modes, name, value)
         _special_threads += _modes.special - was_special
         active = _special_threads > 0
+        return True
 
 
 def no_grad() -> AbstractContextManager[None]:
@@ -109,18 +115,21 @@ def gc_paused() -> Iterator[None]:
     block are collected after it.
     """
     global _gc_pauses, _gc_was_enabled
-    with _lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
+    counted = False
+    try:  # counted inside the try: a Ctrl-C held during the count is raised when it ends
+        with interrupts_deferred(), _lock:  # the count and the collector's state change together
+            if _gc_pauses == 0:
+                _gc_was_enabled = gc.isenabled()
+                gc.disable()
+            _gc_pauses += 1
+            counted = True
         yield
     finally:
-        with _lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
+        if counted:
+            with interrupts_deferred(), _lock:
+                _gc_pauses -= 1
+                if _gc_pauses == 0 and _gc_was_enabled:
+                    gc.enable()
 
 
 @contextmanager

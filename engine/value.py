@@ -660,7 +660,9 @@ def _propagate(order: list[Value], gradients: dict[Value, float], gradient: floa
                 gradients[parent] += local_grad * upstream
 
 
-_grads_lock = threading.Lock()  # commits and zero_grad from several threads happen one after another
+# Commits and zero_grad from several threads happen one after another. Re-entrant, for the reason
+# given at engine.modes._lock.
+_grads_lock = threading.RLock()
 
 
 def backward(root: Value, gradient: Number = 1.0) -> None:
@@ -680,10 +682,7 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
         _propagate(order, gradients, gradient)
         if modes.active and modes.anomaly_checks_enabled():
             _check_gradients(order, gradients)
-        with modes.interrupts_deferred(), _grads_lock:
-            totals = [node._grad + g for node, g in gradients.items()]  # may fail: nothing changed yet
-            for node, total in zip(gradients, totals):
-                node._grad = total
+        _commit(list(gradients), gradients.values())
 
 
 def zero_grad(nodes: Value | Iterable[Value]) -> None:
@@ -698,9 +697,28 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
                     f"zero_grad: item {k} is {short_repr(node)} ({type(node).__name__}), not a Value; "
                     "no gradient was changed"
                 )
+    _commit(targets, None)
+
+
+def _commit(nodes: list[Value], additions: Iterable[float] | None) -> None:
+    """Set each node's ``grad`` to ``grad + addition`` (to 0 when ``additions`` is None): all or none.
+
+    Ctrl-C is held until the stores are done; any other exception in between puts
+    every ``grad`` back. Under the lock, concurrent commits happen one after another.
+    """
     with modes.interrupts_deferred(), _grads_lock:
-        for node in targets:
-            node._grad = 0.0
+        previous = [node._grad for node in nodes]
+        if additions is None:
+            new = [0.0] * len(nodes)
+        else:
+            new = [old + added for old, added in zip(previous, additions)]  # may fail: nothing changed yet
+        try:
+            for node, value in zip(nodes, new):
+                node._grad = value
+        except BaseException:
+            for node, value in zip(nodes, previous):
+                node._grad = value
+            raise
 
 
 def _check_gradients(order: list[Value], gradients: dict[Value, float]) -> None:
