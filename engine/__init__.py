@@ -10,6 +10,7 @@
 
 from engine.backprop import derivative, grad
 from engine.checks import AnomalyError, DomainError
+from engine.compiled import CompiledFunction, TraceError, branch_on, compile
 from engine.draw import GraphTooLargeError, GraphvizNotFoundError, draw, save_svg, to_dot
 from engine.explain import explain
 from engine.files import atomic_write
@@ -39,16 +40,20 @@ __all__ = [
     "BUILT_IN_OPS",
     "OPS",
     "AnomalyError",
+    "CompiledFunction",
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "Op",
+    "TraceError",
     "Value",
     "atomic_write",
     "backward",
+    "branch_on",
     "chain_rule",
+    "compile",
     "define_op",
     "derivative",
     "detect_anomaly",
