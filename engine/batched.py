@@ -43,8 +43,10 @@ from engine.compiled import (
     comment,
     forward_note,
     function_from_source,
+    noted,
     op_function_names,
     times,
+    wrapped,
     write_op,
     written,
 )
@@ -112,7 +114,8 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 
 
 def _namespace(trace: Trace) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"np": np, "stack": _stack, "_changed": _changed, "_BranchChangedError": BranchChangedError}
+    namespace: dict[str, Any] = {"np": np, "stack": _stack, "_changed": _changed,
+                                 "_BranchChangedError": BranchChangedError}
     for op in OPS.values():
         for name in op_function_names(op):
             namespace[name] = array_form(op)
@@ -145,6 +148,11 @@ class Unit:
     weight_name: str = ""
     bias_name: str = ""
     input_name: str = ""
+    adjoint: str = ""
+    """The identifier of the unit's adjoint (``dZ1``)."""
+    weight_adjoint: str = ""
+    bias_adjoint: str = ""
+    input_adjoint: str = ""
 
 
 _WEIGHT = re.compile(r"^([A-Za-z])\[([0-9]+)\]_[0-9]+,[0-9]+$")
@@ -218,7 +226,8 @@ def _units(trace: Trace, shared: set[int], varies: list[bool], fuse: bool) -> li
     owner = {row: unit for unit in units for row in unit.rows}
 
     def reads(unit: Unit) -> set[int]:
-        found = {id(owner[x]) for row in unit.rows for x in trace.steps[row].inputs if type(x) is int and x in owner}
+        found = {id(owner[x]) for row in unit.rows for x in trace.steps[row].inputs
+                 if type(x) is int and x in owner}
         found.discard(id(unit))
         return found
 
@@ -277,10 +286,9 @@ class _Writer:
         self.trace = trace
         self.steps = trace.steps
         self.reduce = reduce
-        arguments = set(trace.arguments)
         self.varying_arguments = {k for j, k in enumerate(trace.arguments) if per_sample[j]}
-        shared = {k for k, step in enumerate(self.steps) if step.op is None and k not in self.varying_arguments}
-        self.shared_leaves = shared
+        varying = self.varying_arguments
+        shared = {k for k, step in enumerate(self.steps) if step.op is None and k not in varying}
         self.varies = [k in self.varying_arguments for k in range(len(self.steps))]
         for k, step in enumerate(self.steps):
             if step.op is not None:
@@ -289,7 +297,6 @@ class _Writer:
         self.owner = {row: unit for unit in self.units for row in unit.rows}
         reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(_namespace(trace))
         self.identifiers = Identifiers(reserved | {"m", trace.function_name})
-        self.arguments = arguments
         self._name_units()
 
     # -- names: the course's where the labels give them
@@ -303,16 +310,24 @@ class _Writer:
                 unit.bias_name = claim(f"b{layer}" if layer else None, f"b_{unit.rows[0]}")
                 source = self._source_of_inputs(unit)
                 if source is None:
-                    previous = int(layer) - 1 if layer else None
-                    unit.input_name = claim(f"A{previous}" if previous is not None else None, f"In_{unit.rows[0]}")
+                    previous = f"A{int(layer) - 1}" if layer else None
+                    unit.input_name = claim(previous, f"In_{unit.rows[0]}")
                 else:
                     unit.source = source
                     unit.input_name = source.name
             elif unit.kind == "map":
-                layer = self._layer_number(unit.source) if unit.source.kind == "layer" else ""  # type: ignore[union-attr]
+                layer = self._layer_number(unit.source)  # type: ignore[arg-type]
                 op = self.steps[unit.rows[0]].op
                 course = f"A{layer}" if layer and op is not None and op.name in _ACTIVATIONS else None
                 unit.name = claim(course, f"G_{unit.rows[0]}")
+        for unit in self.units:  # then the adjoints: dZ1, dW1, db1, dA0
+            if unit.kind != "node":
+                unit.adjoint = claim("d" + unit.name, "d_" + unit.name)
+            if unit.kind == "layer":
+                unit.weight_adjoint = claim("d" + unit.weight_name, "d_" + unit.weight_name)
+                unit.bias_adjoint = claim("d" + unit.bias_name, "d_" + unit.bias_name)
+                if unit.source is None:
+                    unit.input_adjoint = claim("d" + unit.input_name, "d_" + unit.input_name)
 
     def _layer_number(self, unit: Unit) -> str:
         """``1`` when the weights are labelled W[1]_i,j and the biases b[1]_i (one letter, one layer)."""
@@ -337,7 +352,7 @@ class _Writer:
         """The forward lines, each recorded decision checked on every sample after its node."""
         code = Symbols(self.steps, "code")
         text = Symbols(self.steps, "text")
-        extracted = self._rows_read_alone()
+        extracted = self.read_one_by_one()
         decisions: dict[int, list[int]] = {}
         for b, (step, _, _, _) in enumerate(self.trace.branches):
             decisions.setdefault(step, []).append(b)
@@ -375,8 +390,9 @@ class _Writer:
                     ))
         return lines
 
-    def _rows_read_alone(self) -> set[int]:
-        """Rows of fused units that some line reads as a row of their own."""
+    def read_one_by_one(self) -> set[int]:
+        """The steps some line reads as numbers of their own (not only as entries of W, b or a matrix):
+        the outputs, the nodes decisions are taken on, the inputs of unfused nodes and of stacked layers."""
         alone = set(self.trace.outputs) | {step for step, _, _, _ in self.trace.branches}
         for unit in self.units:
             if unit.kind == "node":
@@ -407,9 +423,6 @@ class _Writer:
                 assigned.add(target)
                 lines.append(Line(f"{target} = {term}", note))
 
-        def unit_adjoint(unit: Unit) -> str:
-            return "d" + unit.name
-
         for unit in reversed(self.units):
             if not any(needed[row] for row in unit.rows):
                 continue
@@ -438,7 +451,7 @@ class _Writer:
                     add(trace.adjoints[x], term, note)
                 continue
             # A fused unit: its adjoint is the matrix contributions plus its rows' own.
-            adjoint = unit_adjoint(unit)
+            adjoint = unit.adjoint
             rows = [trace.adjoints[row] if trace.adjoints[row] in assigned else "0.0" for row in unit.rows]
             if any(r != "0.0" for r in rows):
                 add(adjoint, f"stack({', '.join(rows)})", "the rows' adjoints from the lines that read them")
@@ -449,32 +462,32 @@ class _Writer:
                 step = steps[unit.rows[0]]
                 local = self._map_derivative(unit)
                 term = written(times(Expression(adjoint, precedence=ATOM), local), "code")
-                add(unit_adjoint(source), term,  # type: ignore[arg-type]
-                    comment(f"d{source.name} = d{unit.name} ∗ {step.op.name}′, row by row   [{step.op.formula}]"))  # type: ignore[union-attr]
+                note = f"{source.adjoint} = {adjoint} ∗ {step.op.name}′ elementwise   [{step.op.formula}]"  # type: ignore[union-attr]
+                add(source.adjoint, term, comment(note))  # type: ignore[union-attr]
                 continue
             # A layer: Z = W·In + b.
             scale = "1 / m * " if mean else ""
             weight_steps = np.array(unit.weights, dtype=np.int64)
             bias_steps = np.array(unit.biases, dtype=np.int64)
             if any(needed[w] for row in unit.weights for w in row):
-                lines.append(Line(f"d{unit.weight_name} = {scale}{adjoint} @ {unit.input_name}.T",
-                                  f"dW = {'1/m ' if mean else ''}dZ·Aᵀ: each sample's xⱼ·dz summed   [linear]"))
-                matrix_gradients.append(("W", weight_steps, f"d{unit.weight_name}"))
+                lines.append(Line(f"{unit.weight_adjoint} = {scale}{adjoint} @ {unit.input_name}.T",
+                                  f"dW = {'1/m ' if mean else ''}dZ·Aᵀ: xⱼ·dz summed over the samples"))
+                matrix_gradients.append(("W", weight_steps, unit.weight_adjoint))
             if any(needed[b] for b in unit.biases):
-                lines.append(Line(f"d{unit.bias_name} = {scale}np.sum({adjoint}, axis=1, keepdims=True)",
-                                  f"db = {'1/m ' if mean else ''}Σ dZ over the samples   [linear]"))
-                matrix_gradients.append(("b", bias_steps, f"d{unit.bias_name}"))
+                lines.append(Line(f"{unit.bias_adjoint} = {scale}np.sum({adjoint}, axis=1, keepdims=True)",
+                                  f"db = {'1/m ' if mean else ''}Σ dZ over the samples"))
+                matrix_gradients.append(("b", bias_steps, unit.bias_adjoint))
             if any(needed[x] for x in unit.inputs):
                 term = f"{unit.weight_name}.T @ {adjoint}"
                 note = "dA = Wᵀ·dZ   [linear]"
                 if unit.source is not None:
-                    add(unit_adjoint(unit.source), term, note)
+                    add(unit.source.adjoint, term, note)
                 else:
-                    inputs_adjoint = f"d{unit.input_name}"
-                    lines.append(Line(f"{inputs_adjoint} = {term}", note))
+                    lines.append(Line(f"{unit.input_adjoint} = {term}", note))
                     for position, x in enumerate(unit.inputs):
                         if needed[x]:
-                            add(trace.adjoints[x], f"{inputs_adjoint}[{position}]", comment(f"d{steps[x].text}"))
+                            row = f"{unit.input_adjoint}[{position}]"
+                            add(trace.adjoints[x], row, comment(d(steps[x].text)))
         return lines, matrix_gradients, assigned
 
     def _map_derivative(self, unit: Unit) -> Any:
@@ -485,7 +498,8 @@ class _Writer:
 
 def _map_rule(op: Op, inputs: tuple, out: str, source: str) -> Any:
     """∂out/∂source of ``out = op(source, number operands)``, written over names (None if it cannot be)."""
-    symbols = [Expression(source, precedence=ATOM) if type(x) is int else Expression.constant(x) for x in inputs]
+    symbols = [Expression(source, precedence=ATOM) if type(x) is int else Expression.constant(x)
+               for x in inputs]
     formulas = derivative_formulas(op, Expression(out, precedence=ATOM), symbols)
     if formulas is None:
         return None
@@ -513,7 +527,8 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     seed = trace.adjoints[root]
     forward = writer.forward()
     backward, matrices, assigned = writer.backward(seed)
-    read_alone = _leaves_read_alone(writer)
+    read = writer.read_one_by_one()
+    read_alone = [k for k in trace.shared if k in read]
     layers = [unit for unit in writer.units if unit.kind == "layer"]
     matrix_inputs: list[tuple[str, Any]] = []
     for unit in layers:
@@ -523,17 +538,18 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     parameters += [name for unit in layers for name in (unit.weight_name, unit.bias_name)]
     parameters += [steps[k].name for k in read_alone] + ["m", seed]
     title = f"{trace.function_name}_batch"
-    out = _wrapped(f"def {title}(", parameters, "):")
+    out = wrapped(f"def {title}(", parameters, "):", "")
     out.append("    # forward: every per-sample variable holds m samples (a row of m numbers, or a matrix")
     out.append("    # with a sample per column); parameters are single numbers or matrices shared by all")
     if trace.branches:
         out.append("    _off = False")
-    out += _noted(forward)
+    out += noted(forward, "    ")
     if trace.branches:
-        out.append("    if np.any(_off): raise _BranchChangedError(-1, _off)  # some samples take another path")
+        out.append("    if np.any(_off):  # some samples take another path: they are replayed apart")
+        out.append("        raise _BranchChangedError(-1, _off)")
     out.append(f"    # backward: d<name> = ∂{steps[root].text}/∂<name> for each sample; shared gradients"
                f" {'averaged' if reduce == 'mean' else 'summed'} over the m samples")
-    out += _noted(backward)
+    out += noted(backward, "    ")
     targets: list[tuple[str, Any]] = []
     returned: list[str] = []
     scale = "1 / m * " if reduce == "mean" else ""
@@ -550,34 +566,12 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
         returned.append(name)
         targets.append((kind, indices))
     values = ", ".join(steps[k].name for k in trace.outputs)
-    out += _wrapped(f"    return ({values},), (", returned, ",)" if len(returned) == 1 else ")", "    ")
+    out += wrapped(f"    return ({values},), (", returned, ",)" if len(returned) == 1 else ")", "    ")
     source = "\n".join(out) + "\n"
     function = function_from_source(source, title, _namespace(trace), f"{trace.function_name} batched")
     replay = BatchedReplay(source, function, matrix_inputs, read_alone, targets)
     replay.calling = _Calling(trace, per_sample, replay)
     return replay
-
-
-def _leaves_read_alone(writer: _Writer) -> list[int]:
-    """The shared leaves that lines read one by one (not only as entries of W and b)."""
-    trace = writer.trace
-    read = set(trace.outputs)
-    for unit in writer.units:
-        if unit.kind == "node":
-            read.update(x for x in trace.steps[unit.rows[0]].inputs if type(x) is int)
-        elif unit.kind == "layer" and unit.source is None:
-            read.update(unit.inputs)
-    return [k for k in trace.shared if k in read]
-
-
-def _noted(lines: Sequence[Line], width: int = 44) -> list[str]:
-    return [f"    {line.code.ljust(width)}  # {line.note}" if line.note else f"    {line.code}" for line in lines]
-
-
-def _wrapped(head: str, items: Sequence[str], tail: str, indent: str = "") -> list[str]:
-    from engine.compiled import _wrapped as wrapped
-
-    return wrapped(head, items, tail, indent)
 
 
 # ---------------------------------------------------------------------------
@@ -690,7 +684,8 @@ def _run(replay: BatchedReplay, path: Path, samples: Samples, columns: list, see
         if not samples.per_sample[j] and position >= 0:
             shared[position] = columns[j]
     everyone = indices.size == samples.m
-    arguments = [(c if everyone else c[indices]) if flag else c for c, flag in zip(columns, samples.per_sample)]
+    arguments = [(c if everyone else c[indices]) if flag else c
+                 for c, flag in zip(columns, samples.per_sample)]
     matrices = [shared[index] if kind == "W" else shared[index][:, None] for kind, index in calling.matrices]
     alone = [float(x) for x in shared[calling.alone]]
     with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):

@@ -181,7 +181,7 @@ class Trace:
 
     @functools.cached_property
     def slots(self) -> dict[int, int]:
-        """Where each wanted leaf's gradient goes in a result: step → position (arguments, then parameters)."""
+        """Each wanted leaf's place in a result: step → position (the arguments, then the parameters)."""
         slots = {step: j for j, step in enumerate(self.arguments)}
         for q, step in enumerate(self.parameters):
             if step is not None:
@@ -223,7 +223,8 @@ def _trace(
     steps = _steps(order, index, argument_set, reserved, function_name)
     adjoints = _adjoint_names(steps, reserved | {function_name})
     present = [p for p in parameters if p in in_root_graph]
-    captured = [node for node in order if node.op is None and node not in argument_set and node not in present]
+    not_captured = argument_set | set(present)
+    captured = [node for node in order if node.op is None and node not in not_captured]
     return Trace(
         steps=steps,
         arguments=tuple(index[a] for a in arguments),
@@ -320,7 +321,8 @@ class Identifiers:
 
 
 def _steps(
-    order: list[Value], index: dict[Value, int], arguments: set[Value], reserved: set[str], function_name: str,
+    order: list[Value], index: dict[Value, int], arguments: set[Value], reserved: set[str],
+    function_name: str,
 ) -> list[Step]:
     texts = _names_for_people(order)
     identifiers = Identifiers(reserved | {function_name})
@@ -385,28 +387,24 @@ class Symbols:
     needed, while in code every name is an identifier, an atom.
     """
 
-    def __init__(self, steps: Sequence[Step], style: str, names: Callable[[int], str] | None = None) -> None:
+    def __init__(self, steps: Sequence[Step], style: str) -> None:
         self.steps = steps
         self.style = style
-        self.names = names or (lambda k: steps[k].name)
 
     def name(self, k: int) -> tuple[str, int]:
         if self.style == "code":
-            return self.names(k), ATOM
+            return self.steps[k].name, ATOM
         text = self.steps[k].text
         return text, name_precedence(text)
 
     def operand(self, x: int | float) -> tuple[str, int]:
         return self.name(x) if type(x) is int else number(x, self.style)  # type: ignore[arg-type]
 
-    def symbol(self, x: int | float, differential: bool = False) -> Expression:
-        """Step ``x`` (its adjoint d<x> if ``differential``), or a number operand, as a symbol."""
+    def symbol(self, x: int | float) -> Expression:
+        """Step ``x``, or a number operand, as a symbol."""
         if type(x) is not int:
             return Expression.constant(x)  # type: ignore[arg-type]
         text, precedence = self.name(x)
-        if differential:
-            text = d(text) if self.style == "text" else text
-            precedence = ATOM
         return Expression(text, text, precedence=precedence)
 
     def forward(self, k: int) -> str:
@@ -416,7 +414,8 @@ class Symbols:
     def local_derivatives(self, k: int) -> tuple | None:
         """The op's rule run on this step's symbols (None if the rule cannot be written)."""
         step = self.steps[k]
-        formulas = derivative_formulas(step.op, self.symbol(k), [self.symbol(x) for x in step.inputs])  # type: ignore[arg-type]
+        inputs = [self.symbol(x) for x in step.inputs]
+        formulas = derivative_formulas(step.op, self.symbol(k), inputs)  # type: ignore[arg-type]
         if formulas is None:
             return None
         try:
@@ -502,7 +501,8 @@ def backward_lines(trace: Trace) -> list[Line]:
             arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
             lines.append(Line(
                 f"{rule_result} = _rule_{step.op.name}({arguments})",
-                comment(f"{step.op.name}'s rule on the numbers (it cannot run on symbols): {step.op.formula}"),
+                comment(f"{step.op.name}'s rule on the numbers (it cannot run on symbols): "
+                        f"{step.op.formula}"),
             ))
         for slot, x in enumerate(step.inputs):
             if type(x) is not int or not needed[x]:
@@ -526,7 +526,8 @@ def backward_lines(trace: Trace) -> list[Line]:
     return lines
 
 
-def _with_notes(lines: Iterable[Line], indent: str, width: int = 44) -> list[str]:
+def noted(lines: Iterable[Line], indent: str, width: int = 44) -> list[str]:
+    """Lines of code with their comments lined up."""
     out = []
     for line in lines:
         if not line.note:
@@ -536,7 +537,7 @@ def _with_notes(lines: Iterable[Line], indent: str, width: int = 44) -> list[str
     return out
 
 
-def _wrapped(head: str, items: Sequence[str], tail: str, indent: str, width: int = 100) -> list[str]:
+def wrapped(head: str, items: Sequence[str], tail: str, indent: str, width: int = 100) -> list[str]:
     """``head item, item, ... tail`` on as many lines as it takes, continuation lines indented."""
     lines, current = [], head
     for k, item in enumerate(items):
@@ -555,7 +556,8 @@ def _branch_check(trace: Trace, b: int, failure: str) -> Line:
     condition = f"not _test{b}({name})" if outcome else f"_test{b}({name})"
     return Line(
         f"if {condition}: {failure}",
-        comment(f"decided on {trace.steps[step].text} when traced: {description} → {'yes' if outcome else 'no'}"),
+        comment(f"decided on {trace.steps[step].text} when traced: {description} → "
+                f"{'yes' if outcome else 'no'}"),
     )
 
 
@@ -565,18 +567,18 @@ def per_sample_source(trace: Trace) -> str:
     root = trace.outputs[0]
     seed = trace.adjoints[root]
     parameters = [steps[k].name for k in (*trace.arguments, *trace.shared)]
-    out = _wrapped(f"def {trace.function_name}(", [*parameters, f"{seed}=1.0"], "):", "")
+    out = wrapped(f"def {trace.function_name}(", [*parameters, f"{seed}=1.0"], "):", "")
     out.append("    # forward: one line per node, each the op's notation     [op]")
     forward = [
         _branch_check(trace, item, f"raise _BranchChangedError({item})") if isinstance(item, int) else item
         for item in forward_lines(trace)
     ]
-    out += _with_notes(forward, "    ")
+    out += noted(forward, "    ")
     out.append(f"    # backward: d<name> = ∂{steps[root].text}/∂<name>, upstream × local, from the root back")
-    out += _with_notes(backward_lines(trace), "    ")
+    out += noted(backward_lines(trace), "    ")
     values = ", ".join(steps[k].name for k in trace.outputs)
     gradients = [trace_gradient(trace, k) for k in trace.wanted()]
-    out += _wrapped(f"    return ({values},), (", gradients, ",)" if len(gradients) == 1 else ")", "    ")
+    out += wrapped(f"    return ({values},), (", gradients, ",)" if len(gradients) == 1 else ")", "    ")
     return "\n".join(out) + "\n"
 
 
@@ -598,7 +600,7 @@ def samples_source(trace: Trace, per_sample: Sequence[bool]) -> str:
     varying, summed = trace.split_wanted(per_sample)
     fixed = [k for j, k in enumerate(trace.arguments) if not per_sample[j]] + list(trace.shared)
     summed_set = set(summed)
-    out = _wrapped("def _over_samples(", [steps[k].name for k in fixed] + ["_samples"], "):", "")
+    out = wrapped("def _over_samples(", [steps[k].name for k in fixed] + ["_samples"], "):", "")
     for k in summed:
         if trace_gradient(trace, k) != "0.0":
             out.append(f"    {trace.adjoints[k]} = 0.0")
@@ -607,18 +609,19 @@ def samples_source(trace: Trace, per_sample: Sequence[bool]) -> str:
     out.append(f"    for _i, ({', '.join(names)},) in enumerate(_samples):")
     body: list[Line] = []
     for item in forward_lines(trace):
-        body.append(_branch_check(trace, item, "_skipped.append(_i); continue") if isinstance(item, int) else item)
+        skip = "_skipped.append(_i); continue"
+        body.append(_branch_check(trace, item, skip) if isinstance(item, int) else item)
     for line in backward_lines(trace):
         if line.target in summed_set and line.first:
             line = line._replace(code=f"{trace.adjoints[line.target]} += {line.expression}")
         body.append(line)
-    out += _with_notes(body, "        ")
+    out += noted(body, "        ")
     values = ", ".join(steps[k].name for k in trace.outputs)
     out.append(f"        _values.append(({values},))")
     if varying:
         out.append(f"        _gradients.append(({', '.join(trace_gradient(trace, k) for k in varying)},))")
     totals = [trace_gradient(trace, k) for k in summed]
-    out += _wrapped("    return _values, _gradients, (", totals, ",), _skipped" if len(totals) == 1
+    out += wrapped("    return _values, _gradients, (", totals, ",), _skipped" if len(totals) == 1
                     else "), _skipped", "    ")
     return "\n".join(out) + "\n"
 
@@ -691,7 +694,8 @@ class Path:
         self.trace = trace
         self.source = per_sample_source(trace)
         self.namespace = float_namespace(trace)
-        self.replay = function_from_source(self.source, trace.function_name, self.namespace, trace.function_name)
+        name = trace.function_name
+        self.replay = function_from_source(self.source, name, self.namespace, name)
         self._over_samples: dict[tuple[bool, ...], Callable] = {}
         self.batched: dict[tuple, Any] = {}
         """The numpy replays made from this trace (``engine.batched``), by what they were made for."""
