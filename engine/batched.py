@@ -385,8 +385,8 @@ class _Writer:
                     _, _, outcome, description = self.trace.branches[b]
                     lines.append(Line(
                         f"_off = _off | _changed(_test{b}, {self.steps[row].name}, {outcome})",
-                        comment(f"samples that decide otherwise: {description} ({'yes' if outcome else 'no'} "
-                                "when traced)"),
+                        comment(f"branch_on({self.steps[row].text}), sample by sample: {description}? "
+                                f"{'yes' if outcome else 'no'}, when traced"),
                     ))
         return lines
 

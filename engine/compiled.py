@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import dis
 import functools
 import inspect
 import itertools
@@ -45,7 +44,7 @@ from typing import Any, NamedTuple
 from engine.checks import as_number, describe, short_repr
 from engine.explain import NodeNames, d
 from engine.modes import enable_grad
-from engine.notation import ATOM, POWER, number, write
+from engine.notation import ATOM, POWER, format_number, number, write
 from engine.symbolic import Expression, derivative_formulas, name_precedence
 from engine.value import OPS, Op, Value, chain_rule, topological_order
 
@@ -329,6 +328,8 @@ def _steps(
     steps = []
     for k, node in enumerate(order):
         text = comment(texts[k])  # a name for people is only ever shown in comments: printable
+        if node.op is None and not node.label and node not in arguments:
+            text = format_number(node.data)  # a number f wrapped as a leaf (linear's x): shown as it was
         course = text.split("#")[0] if _COURSE_NAME.match(text.split("#")[0]) else ""
         name = identifiers.claim(identifier_from_label(node.label) or identifier_from_label(course), f"t{k}")
         inputs = tuple(index[x] if isinstance(x, Value) else float(x) for x in node.inputs)
@@ -556,8 +557,8 @@ def _branch_check(trace: Trace, b: int, failure: str) -> Line:
     condition = f"not _test{b}({name})" if outcome else f"_test{b}({name})"
     return Line(
         f"if {condition}: {failure}",
-        comment(f"decided on {trace.steps[step].text} when traced: {description} → "
-                f"{'yes' if outcome else 'no'}"),
+        comment(f"branch_on({trace.steps[step].text}): {description}? "
+                f"{'yes' if outcome else 'no'}, when traced"),
     )
 
 
@@ -642,8 +643,7 @@ def function_from_source(source: str, name: str, namespace: dict[str, Any], titl
     """
     filename = f"<engine.compile {title} #{next(_sources)}>"
     code = builtins.compile(source, filename, "exec")
-    functions = [c for c in code.co_consts if hasattr(c, "co_names")]
-    unknown = sorted(set().union(*map(_loaded_names, functions)) - namespace.keys() - _BUILTIN_NAMES)
+    unknown = sorted(_global_names(code) - namespace.keys() - _BUILTIN_NAMES - _ATTRIBUTES)
     if unknown:
         raise TraceError(
             f"engine.compile: the generated code of {title} uses {', '.join(unknown)}, which no op "
@@ -655,13 +655,18 @@ def function_from_source(source: str, name: str, namespace: dict[str, Any], titl
     return scope[name]
 
 
-def _loaded_names(code: Any) -> set[str]:
-    """The global names a code object (and the code inside it) reads."""
-    names = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
-    for constant in code.co_consts:
-        if hasattr(constant, "co_names"):
-            names |= _loaded_names(constant)
-    return names
+_ATTRIBUTES = frozenset(("append", "T", "sum", "any"))
+"""The attributes generated code reads (``_values.append``, ``A0.T``, ``np.sum``, ``np.any``)."""
+
+
+def _global_names(module: Any) -> set[str]:
+    """The names the functions defined in a module's code read that are not their own variables.
+
+    A function's ``co_names`` holds its global names and the attributes it reads;
+    generated code reads only the attributes in ``_ATTRIBUTES``.
+    """
+    functions = [c for c in module.co_consts if hasattr(c, "co_names")]
+    return set().union(*(f.co_names for f in functions))
 
 
 def float_namespace(trace: Trace) -> dict[str, Any]:
@@ -951,7 +956,11 @@ class CompiledFunction:
             if fresh.branches and all(_decided_otherwise(path.trace, fresh) for path in self.paths):
                 self.add_path(data)  # a new path through recorded decisions: legitimate
                 return
-            raise TraceError(f"engine.compile: {self.name} builds another graph at {data}: {differences[0]}")
+            raise TraceError(
+                f"engine.compile: {self.name} builds another graph at {data} than when traced: "
+                f"{differences[0]}; the replay follows the traced graph and would be wrong here: take "
+                "the decision with engine.branch_on (each path is then traced), or use the engine"
+            )
 
 
 def _decided_otherwise(old: Trace, new: Trace) -> bool:
@@ -1148,17 +1157,16 @@ def _difference(old: Trace, new: Trace) -> str:
     """What differs between two traces' graphs, in words ('' if nothing does)."""
     a, b = old.signature(), new.signature()
     if len(a) != len(b) or old.outputs != new.outputs:
-        return f"{len(b)} nodes here, {len(a)} when traced (an `if` on .data, or a loop whose length does?)"
+        return f"{len(b)} nodes here, {len(a)} when traced (an `if` on .data, or a loop as long as a number?)"
     for k, (x, y) in enumerate(zip(a, b)):
         step = old.steps[k]
         if x[0] == "leaf" and y[0] == "leaf" and x[1] is not y[1]:
             if x[1].data == y[1].data:
                 continue  # a leaf f makes afresh each time, holding the same number
-            return (f"leaf {step.name} ({comment(step.text)}) holds {y[1].data!r} here but "
-                    f"{x[1].data!r} when traced: f makes it from numbers (e.g. Value(x.data)); the "
-                    "replay would keep the traced number")
+            return (f"leaf {step.name} ({step.text}) holds {y[1].data!r} here, {x[1].data!r} when "
+                    "traced (f makes it from numbers, e.g. Value(x.data))")
         if x[0] != y[0] or (x[0] == "op" and (x[1] is not y[1] or x[2] != y[2])):
-            return (f"node {step.name} ({comment(step.text)}) is {_describe_row(y, new)} here but "
+            return (f"node {step.name} ({step.text}) is {_describe_row(y, new)} here, "
                     f"{_describe_row(x, old)} when traced (an `if` on .data, or a number operand "
                     "computed from .data?)")
     return ""
@@ -1268,7 +1276,7 @@ def compile(
     >>> g = compile(lambda w, b: (w * 1.5 + b).sigmoid())
     >>> value, (dw, db) = g(0.8, -0.4)
     >>> round(value, 4), round(dw, 4), round(db, 4)
-    (0.69, 0.3208, 0.2139)
+    (0.69, 0.3209, 0.2139)
     """
     return CompiledFunction(f, parameters, check)
 

@@ -87,7 +87,8 @@ def _finite_hint() -> str:
 
 def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
     """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
-    if a.op is _SIGMOID and branch_on(a, _saturated, f"σ output within {SATURATION:g} of 0 or 1: the loss from z"):
+    saturated = f"σ output within {SATURATION:g} of 0 or 1: the loss from z"
+    if a.op is _SIGMOID and branch_on(a, _saturated, saturated):
         # a = σ(z) rounds towards 0 or 1: use z, where ln a = −softplus(−z), ln(1−a) = −softplus(z).
         z = a.parents[0]
         return softplus(z) - y * z

@@ -340,11 +340,13 @@ def _check_replay(compile: object) -> str | None:
     """``fit``'s ``compile`` argument: None (the engine), "python" or "numpy"."""
     if compile is False:
         return None
-    if isinstance(compile, bool) or isinstance(compile, str):
+    if isinstance(compile, (bool, str)):
         if compile in REPLAYS:
             return REPLAYS[compile]  # type: ignore[index]
         raise ValueError(f"fit: compile must be False, True or 'numpy', got {compile!r}")
-    raise TypeError(f"fit: compile must be False, True or 'numpy', got {compile!r} ({type(compile).__name__})")
+    raise TypeError(
+        f"fit: compile must be False, True or 'numpy', got {compile!r} ({type(compile).__name__})"
+    )
 
 
 def _reporter(progress: bool | Callable[[StepRecord], None]) -> Callable[[StepRecord], None] | None:
@@ -383,7 +385,9 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
         cost_value, outputs = plan.compiled.backward([plan.rows[i] for i in chosen],
                                                      [plan.targets[i] for i in chosen])
         plan.optimizer.step()
-        right = sum((a >= plan.threshold) == (plan.labels[i] == 1.0) for a, i in zip(outputs, chosen, strict=True))
+        right = sum(
+            (a >= plan.threshold) == (plan.labels[i] == 1.0) for a, i in zip(outputs, chosen, strict=True)
+        )
         return cost_value, right
     with gc_paused():
         predictions = [model(plan.rows[i]) for i in chosen]
@@ -411,7 +415,9 @@ class CompiledCost:
     batch (for a loss function of your own, which must be a mean over samples).
     """
 
-    def __init__(self, model: MLP, loss: LossFunction, replay: str = "python", check_mean: bool = False) -> None:
+    def __init__(
+        self, model: MLP, loss: LossFunction, replay: str = "python", check_mean: bool = False
+    ) -> None:
         if replay not in ("python", "numpy"):
             raise ValueError(f"CompiledCost: replay must be 'python' or 'numpy', got {replay!r}")
         self.model = model
@@ -434,7 +440,9 @@ class CompiledCost:
             g = self.by_target[target] = engine.compile(sample_loss, parameters=self.parameters)
         return g
 
-    def backward(self, rows: Sequence[Sequence[float]], targets: Sequence[float]) -> tuple[float, list[float]]:
+    def backward(
+        self, rows: Sequence[Sequence[float]], targets: Sequence[float]
+    ) -> tuple[float, list[float]]:
         """J over ``rows`` and ``targets``, and each sample's output a; sets every parameter's grad to
         ∂J/∂p (all at once, as ``backward`` after ``zero_grad``)."""
         m = len(rows)
@@ -467,7 +475,9 @@ class CompiledCost:
                 p.grad = gradient
         return cost, outputs
 
-    def _compare_with_engine(self, rows: Sequence[Sequence[float]], targets: Sequence[float], cost: float) -> None:
+    def _compare_with_engine(
+        self, rows: Sequence[Sequence[float]], targets: Sequence[float], cost: float
+    ) -> None:
         with no_grad():
             expected = self.loss([self.model(list(row)) for row in rows], list(targets)).data
         if not abs(expected - cost) <= 1e-9 * (1.0 + abs(expected)):

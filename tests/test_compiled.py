@@ -238,8 +238,9 @@ def test_labels_never_become_code() -> None:
     tokens = list(tokenize.generate_tokens(io.StringIO(g.source).readline))
     code_names = {t.string for t in tokens if t.type == tokenize.NAME}
     tree = ast.parse(g.source)
-    variables = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-    variables |= {arg.arg for node in ast.walk(tree) if isinstance(node, ast.arguments) for arg in node.args}
+    nodes = list(ast.walk(tree))
+    variables = {node.id for node in nodes if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    variables |= {arg.arg for node in nodes if isinstance(node, ast.arguments) for arg in node.args}
     for label in HOSTILE_LABELS:
         if label in ("dL", "z"):
             continue  # usable as it is: then it is the variable's name
@@ -267,7 +268,8 @@ def test_a_retrace_finds_an_if_on_data() -> None:
     g = engine.compile(f)
     assert g(1.0) == (2.0, (2.0,))
     g.retrace(2.0)  # the same path: nothing to say
-    with pytest.raises(TraceError, match=r"builds another graph at \[-1.0\]: .*an `if` on .data"):
+    with pytest.raises(TraceError, match=r"builds another graph at \[-1.0\] than when traced: 3 nodes here, "
+                       r"2 when traced \(an `if` on .data, .*\); the replay follows the traced graph"):
         g.retrace(-1.0)
     with pytest.raises(TraceError, match="builds another graph"):
         g.check(-1.0)
@@ -280,11 +282,11 @@ def test_a_retrace_finds_an_if_on_data() -> None:
 def test_a_retrace_finds_a_number_taken_from_data() -> None:
     g = engine.compile(lambda x: x * x.data)
     g(2.0)
-    with pytest.raises(TraceError, match=r"is mul\(x, 3.0\) here but mul\(x, 2.0\) when traced"):
+    with pytest.raises(TraceError, match=r"is mul\(x, 3.0\) here, mul\(x, 2.0\) when traced"):
         g.retrace(3.0)
     h = engine.compile(lambda x: x * Value(x.data))
     h(2.0)
-    with pytest.raises(TraceError, match=r"holds 3.0 here but 2.0 when traced: f makes it from numbers"):
+    with pytest.raises(TraceError, match=r"holds 3.0 here, 2.0 when traced \(f makes it from numbers"):
         h.retrace(3.0)
 
 
@@ -330,10 +332,13 @@ def test_what_the_engine_refuses_the_replay_refuses_with_the_engines_message() -
         g.batch([3.0, 0.5])
     with pytest.raises(DomainError, match=r"log: needs an input > 0"):
         g.over_samples([3.0, 0.5])
-    h = engine.compile(lambda x: x * x * 1e200)  # overflows to inf: a float result, as the engine's
+    def overflowing(x):
+        return x * x * 1e200  # inf, and an inf slope: float results the engine gives too
+
+    h = engine.compile(overflowing)
     h(1.0)
-    assert h(1e200) == engine_result(lambda x: x * x * 1e200, [1e200])[:1] + (
-        tuple(engine_result(lambda x: x * x * 1e200, [1e200])[1]),)
+    value, (slope,) = h(1e200)
+    assert (value, [slope]) == engine_result(overflowing, [1e200]) and value == slope == math.inf
 
 
 # ---------------------------------------------------------------------------
@@ -347,12 +352,13 @@ def test_parameters_are_read_at_each_call_and_their_gradients_returned() -> None
         return nn.binary_cross_entropy([a], [1.0]), a
 
     g = engine.compile(f, parameters=model.parameters())
-    (cost, a), gradients = g(0.5, -1.0)
+    (cost, a), gradients = g(0.5, -1.0)  # both outputs' values, the first's gradients
     assert len(gradients) == 2 + model.num_parameters()
     model.zero_grad()
-    expected = nn.binary_cross_entropy([model([0.5, -1.0])], [1.0])
+    output = model([0.5, -1.0])
+    expected = nn.binary_cross_entropy([output], [1.0])
     expected.backward()
-    assert cost == pytest.approx(expected.data, rel=1e-15)
+    assert cost == pytest.approx(expected.data, rel=1e-15) and a == pytest.approx(output.data, rel=1e-15)
     assert gradients[2:] == pytest.approx([p.grad for p in model.parameters()], rel=1e-13, abs=1e-16)
     for p in model.parameters():
         p.data += 0.1
@@ -384,11 +390,11 @@ def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
 
 def test_a_shared_argument_gets_the_sum_of_its_gradients() -> None:
     g = engine.compile(lambda w, x: (w * x).tanh())
-    values, (dw, dx) = g.batch(0.5, [1.0, 2.0, 3.0])
+    _, (dw, dx) = g.batch(0.5, [1.0, 2.0, 3.0])
     singles = [g(0.5, x) for x in (1.0, 2.0, 3.0)]
     assert dw == pytest.approx(sum(grads[0] for _, grads in singles), rel=1e-14)
     assert dx.tolist() == pytest.approx([grads[1] for _, grads in singles], rel=1e-14)
-    values, (dw_mean, _) = g.over_samples(0.5, [1.0, 2.0, 3.0], reduce="mean")
+    _, (dw_mean, _) = g.over_samples(0.5, [1.0, 2.0, 3.0], reduce="mean")
     assert dw_mean == pytest.approx(dw / 3, rel=1e-14)
 
 
@@ -398,18 +404,18 @@ def test_a_shared_argument_gets_the_sum_of_its_gradients() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: engine.compile(3), TypeError, r"engine.compile: expected a function of Values, got 3 \(int\)"),
+        (lambda: engine.compile(3), TypeError, r"compile: expected a function of Values, got 3 \(int\)"),
         (lambda: engine.compile(abs, parameters=Value(1.0)), TypeError, "parameters must be a list of leaf"),
-        (lambda: engine.compile(abs, parameters=[Value(1.0) * 2]), ValueError, r"parameters\[0\] is not a leaf"),
+        (lambda: engine.compile(abs, parameters=[Value(1.0) * 2]), ValueError, r"parameters\[0\] is not a"),
         (lambda: engine.compile(abs, check="yes"), TypeError, "check must be True or False"),
         (lambda: engine.compile(lambda x, y: x * y)(1.0), TypeError, r"takes 2 arguments \(x, y\), got 1"),
-        (lambda: engine.compile(lambda x: x * 2)("a"), TypeError, r"argument 0 \(x\): expected a real number"),
+        (lambda: engine.compile(lambda x: x * 2)("a"), TypeError, r"0 \(x\): expected a real number"),
         (lambda: engine.compile(lambda x: x * 2)(math.nan), ValueError, r"argument 0 \(x\): got nan"),
         (lambda: engine.compile(lambda x: 2.0)(1.0), TypeError, "must return a Value"),
         (lambda: engine.compile(lambda x, y: x * y).batch([1.0, 2.0], [1.0]), ValueError,
          r"argument 1 \(y\): 1 samples, but the arguments before it have 2"),
-        (lambda: engine.compile(lambda x: x * 2).batch(1.0), ValueError, "give at least one argument as a sequence"),
-        (lambda: engine.compile(lambda x: x * 2).batch([1.0, math.inf]), ValueError, r"argument 0 \(x\)\[1\]: got inf"),
+        (lambda: engine.compile(lambda x: x * 2).batch(1.0), ValueError, "give at least one argument as a"),
+        (lambda: engine.compile(lambda x: x * 2).batch([1.0, math.inf]), ValueError, r"\(x\)\[1\]: got inf"),
         (lambda: engine.compile(lambda x: x * 2).batch([[1.0]]), TypeError, r"argument 0 \(x\)\[0\]"),
         (lambda: engine.compile(lambda x: x * 2).over_samples([1.0], reduce="max"), ValueError,
          "reduce must be 'sum' or 'mean'"),
