@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from bench.graph_engines import (
     BinaryOpMLP,
-    binary_op_loss,
+    binary_op_gradients,
+    binary_op_step,
     chain_gradient,
     gradients,
     op_tree_gradients,
@@ -65,14 +66,8 @@ def moons_model_user(weights: list) -> BinaryOpMLP:
     return BinaryOpMLP(weights, Value)
 
 
-def moons_gradients_user(model: BinaryOpMLP, xs: list, ys: list) -> tuple[float, list[float]]:
-    """(L, gradients) of the learner's network."""
-    return gradients(binary_op_loss(model, xs, ys), model.parameters())
-
-
-def moons_step_user(model: BinaryOpMLP, xs: list, ys: list, lr: float) -> float:
-    """The learner's step: their loss, backward, p ← p − lr·dp."""
-    return sgd_step(binary_op_loss(model, xs, ys), model.parameters(), lr)
+moons_gradients_user = binary_op_gradients
+moons_step_user = binary_op_step
 
 
 def moons_model_compiled(weights: list, replay: str = "python") -> CompiledCost:

@@ -62,6 +62,16 @@ class BinaryOpMLP:
         return params
 
 
+def binary_op_gradients(model: BinaryOpMLP, xs: list, ys: list) -> tuple[float, list[float]]:
+    """(L, gradients in chainrule's ``named_parameters`` order) of the micrograd-style network."""
+    return gradients(binary_op_loss(model, xs, ys), model.parameters())
+
+
+def binary_op_step(model: BinaryOpMLP, xs: list, ys: list, lr: float) -> float:
+    """Forward, backward and p ← p − lr·dp, as in micrograd's demo; returns L before the update."""
+    return sgd_step(binary_op_loss(model, xs, ys), model.parameters(), lr)
+
+
 def binary_op_loss(model: BinaryOpMLP, xs: list, ys: list) -> Any:
     """L = −1/m Σ [y ln a + (1−y) ln(1−a)], leaving out the term whose weight is 0, as chainrule does."""
     terms = []

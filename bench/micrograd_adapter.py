@@ -18,11 +18,10 @@ from micrograd.engine import Value
 
 from bench.graph_engines import (
     BinaryOpMLP,
-    binary_op_loss,
+    binary_op_gradients,
+    binary_op_step,
     chain_gradient,
-    gradients,
     op_tree_gradients,
-    sgd_step,
 )
 
 __all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
@@ -77,14 +76,8 @@ def moons_model(weights: list) -> BinaryOpMLP:
     return BinaryOpMLP(weights, Value)
 
 
-def moons_gradients(model: BinaryOpMLP, xs: list, ys: list) -> tuple[float, list[float]]:
-    """(L, gradients in chainrule's ``named_parameters`` order)."""
-    return gradients(binary_op_loss(model, xs, ys), model.parameters())
-
-
-def moons_step(model: BinaryOpMLP, xs: list, ys: list, lr: float) -> float:
-    """Forward, backward and p ← p − lr·dp, as in micrograd's demo; returns L before the update."""
-    return sgd_step(binary_op_loss(model, xs, ys), model.parameters(), lr)
+moons_gradients = binary_op_gradients
+moons_step = binary_op_step
 
 
 def leaf(number: float) -> Value:
