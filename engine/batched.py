@@ -381,14 +381,19 @@ class _Writer:
                 if unit.kind != "node" and row in extracted:
                     lines.append(Line(f"{self.steps[row].name} = {unit.name}[{position}]",
                                       comment(self.steps[row].text)))
-                for b in decisions.get(row, ()):
-                    _, _, outcome, description = self.trace.branches[b]
-                    lines.append(Line(
-                        f"_off = _off | _changed(_test{b}, {self.steps[row].name}, {outcome})",
-                        comment(f"branch_on({self.steps[row].text}), sample by sample: {description}? "
-                                f"{'yes' if outcome else 'no'}, when traced"),
-                    ))
-        return lines
+                lines += [self._decision(b) for b in decisions.get(row, ())]
+        leaves = [b for k, step in enumerate(self.steps) if step.op is None for b in decisions.get(k, ())]
+        return [self._decision(b) for b in leaves] + lines  # a decision on an input: checked first
+
+    def _decision(self, b: int) -> Line:
+        """The line marking the samples whose decision ``b`` comes out other than when traced."""
+        step, _, outcome, description = self.trace.branches[b]
+        name, text = self.steps[step].name, self.steps[step].text
+        return Line(
+            f"_off = _off | _changed(_test{b}, {name}, {outcome})",
+            comment(f"branch_on({text}), sample by sample: {description}? {'yes' if outcome else 'no'}, "
+                    "when traced"),
+        )
 
     def read_one_by_one(self) -> set[int]:
         """The steps some line reads as numbers of their own (not only as entries of W, b or a matrix):

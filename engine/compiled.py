@@ -606,9 +606,13 @@ def samples_source(trace: Trace, per_sample: Sequence[bool]) -> str:
         if trace_gradient(trace, k) != "0.0":
             out.append(f"    {trace.adjoints[k]} = 0.0")
     out.append("    _values, _gradients, _skipped = [], [], []")
-    names = [steps[k].name for j, k in enumerate(trace.arguments) if per_sample[j]] + [trace.adjoints[root]]
+    # The seed is d<root>; when f returns a leaf shared by all samples, d<root> is a sum instead.
+    seed = "_seed" if root in summed_set else trace.adjoints[root]
+    names = [steps[k].name for j, k in enumerate(trace.arguments) if per_sample[j]] + [seed]
     out.append(f"    for _i, ({', '.join(names)},) in enumerate(_samples):")
     body: list[Line] = []
+    if root in summed_set:
+        body.append(Line(f"{trace.adjoints[root]} += _seed", "f returns a leaf shared by every sample"))
     for item in forward_lines(trace):
         skip = "_skipped.append(_i); continue"
         body.append(_branch_check(trace, item, skip) if isinstance(item, int) else item)
@@ -655,8 +659,8 @@ def function_from_source(source: str, name: str, namespace: dict[str, Any], titl
     return scope[name]
 
 
-_ATTRIBUTES = frozenset(("append", "T", "sum", "any"))
-"""The attributes generated code reads (``_values.append``, ``A0.T``, ``np.sum``, ``np.any``)."""
+_ATTRIBUTES = frozenset(("append", "T", "sum", "any", "zeros"))
+"""The attributes generated code reads: ``_values.append``, ``A0.T``, ``np.sum``, ``np.any``, ``np.zeros``."""
 
 
 def _global_names(module: Any) -> set[str]:

@@ -309,6 +309,18 @@ def test_a_decision_recorded_with_branch_on_takes_the_other_path_when_it_changes
             assert_close((values[i], [gradients[i]]), engine_result(f, [z]))
 
 
+def test_a_decision_on_an_argument_is_checked_in_every_replay() -> None:
+    def f(x):
+        return x * 2.0 if engine.branch_on(x, lambda v: v > 0.0, "x > 0") else x * 3.0
+
+    g = engine.compile(f)
+    xs = [1.0, -1.0, 2.0, -0.5]
+    expected = [engine_result(f, [x]) for x in xs]
+    for replay in (g.batch, g.over_samples):
+        values, (gradients,) = replay(xs)
+        assert [(v, [d]) for v, d in zip(values, gradients)] == expected
+
+
 def test_too_many_paths_is_an_error() -> None:
     def f(x):
         y = x
@@ -396,6 +408,19 @@ def test_a_shared_argument_gets_the_sum_of_its_gradients() -> None:
     assert dx.tolist() == pytest.approx([grads[1] for _, grads in singles], rel=1e-14)
     _, (dw_mean, _) = g.over_samples(0.5, [1.0, 2.0, 3.0], reduce="mean")
     assert dw_mean == pytest.approx(dw / 3, rel=1e-14)
+
+
+def test_a_function_returning_one_of_its_arguments_replays_too() -> None:
+    """No op at all: the value is the argument, its gradient the seed (summed when it is shared)."""
+    g = engine.compile(lambda w, x: w)
+    assert g(0.5, 1.0) == (0.5, (1.0, 0.0))
+    for replay in (g.over_samples, g.batch):
+        values, (dw, dx) = replay(0.5, [1.0, 2.0, 3.0], gradient=[1.0, 2.0, 4.0])
+        assert list(values) == [0.5] * 3 and dw == 7.0 and list(dx) == [0.0] * 3
+    h = engine.compile(lambda w, x: x)
+    for replay in (h.over_samples, h.batch):
+        values, (dw, dx) = replay(0.5, [1.0, 2.0, 3.0], gradient=[1.0, 2.0, 4.0])
+        assert list(values) == [1.0, 2.0, 3.0] and dw == 0.0 and list(dx) == [1.0, 2.0, 4.0]
 
 
 # ---------------------------------------------------------------------------
