@@ -39,10 +39,10 @@ from nn.optim import SGD
 LossFunction = Callable[[Sequence[Value], Sequence[float]], Value]
 
 LOSSES: dict[str, LossFunction] = {"bce": binary_cross_entropy, "mse": mse, "hinge": hinge}
+"""The losses ``fit`` knows by name. "hinge" is given targets 2y − 1 ∈ {−1, +1}."""
 
 REPLAYS = {True: "python", "numpy": "numpy"}
 """``fit``'s ``compile`` values: the per-sample replay (True) or the batched numpy replay ("numpy")."""
-"""The losses ``fit`` knows by name. "hinge" is given targets 2y − 1 ∈ {−1, +1}."""
 
 DEFAULT_LR = 0.1
 DEFAULT_MOMENTUM = 0.9
@@ -326,12 +326,11 @@ def _plan(
     m = len(y_vector)
     batch = m if batch_size is None else min(_check_count("batch_size", batch_size, 1), m)
     labels = y_vector.tolist()
-    reporter = _reporter(progress)
     replay = _check_replay(compile)
     return _Plan(
         loss_fn, chosen_optimizer, x_matrix.tolist(), labels,
         (2.0 * y_vector - 1.0).tolist() if signed_targets else labels, decision_threshold(model),
-        steps, batch, np.random.default_rng(seed), reporter,
+        steps, batch, np.random.default_rng(seed), _reporter(progress),
         None if replay is None else CompiledCost(model, loss_fn, replay, check_mean=callable(loss)),
     )
 
