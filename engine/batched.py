@@ -46,6 +46,7 @@ from engine.compiled import (
     noted,
     op_function_names,
     times,
+    traced_ops,
     wrapped,
     write_op,
     written,
@@ -116,12 +117,11 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 def _namespace(trace: Trace) -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np, "stack": _stack, "_changed": _changed,
                                  "_BranchChangedError": BranchChangedError}
-    for op in OPS.values():
+    for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last, as in the per-sample code
         for name in op_function_names(op):
             namespace[name] = array_form(op)
-    for step in trace.steps:
-        if step.op is not None:
-            namespace[f"_rule_{step.op.name}"] = _rule_on_arrays(step.op)
+    for op in traced_ops(trace):
+        namespace[f"_rule_{op.name}"] = _rule_on_arrays(op)
     for b, (_, test, _, _) in enumerate(trace.branches):
         namespace[f"_test{b}"] = test
     return namespace

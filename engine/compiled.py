@@ -677,15 +677,19 @@ def float_namespace(trace: Trace) -> dict[str, Any]:
     """What the per-sample code calls: each op's forward by its name (derivative formulas call
     other ops, e.g. relu's calls step), the rules that run on numbers, the branch tests."""
     namespace: dict[str, Any] = {"_BranchChangedError": BranchChangedError}
-    for op in OPS.values():
+    for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last: an op redefined since is theirs
         for name in op_function_names(op):
             namespace[name] = op.forward
-    for step in trace.steps:
-        if step.op is not None:
-            namespace[f"_rule_{step.op.name}"] = step.op.local_grads
+    for op in traced_ops(trace):
+        namespace[f"_rule_{op.name}"] = op.local_grads
     for b, (_, test, _, _) in enumerate(trace.branches):
         namespace[f"_test{b}"] = test
     return namespace
+
+
+def traced_ops(trace: Trace) -> list[Op]:
+    """The ops the trace's nodes were made by, each once."""
+    return list({id(step.op): step.op for step in trace.steps if step.op is not None}.values())
 
 
 def reserved_names() -> set[str]:
