@@ -4,13 +4,30 @@ The model is ``nn.MLP``; the weights are set from the shared initial weights (wh
 chainrule's own ``MLP(seed)`` weights, so this is a no-op copy) and the loss is
 ``nn.binary_cross_entropy``. Zeroing the parameters' grads (what ``model.zero_grad()`` does),
 backward and the SGD update are ``bench.graph_engines``'s, shared with micrograd's adapter.
+
+W1's other variants, each ``moons_model_<variant>`` / ``moons_step_<variant>``:
+
+- *user*: a learner's own loop, micrograd's network (``BinaryOpMLP``) on chainrule's Values,
+  one binary op at a time, with nothing around the step (the collector on);
+- *compiled* and *compiled_numpy* (W5): ``nn.MLP`` whose step is ``nn.train.CompiledCost``,
+  the per-sample and the batched numpy replay of ``engine.compile`` (what ``nn.fit(...,
+  compile=True)`` and ``compile="numpy"`` run), then p ← p − lr·dp.
 """
 
 from __future__ import annotations
 
-from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sgd_step
+from bench.graph_engines import (
+    BinaryOpMLP,
+    binary_op_gradients,
+    binary_op_step,
+    chain_gradient,
+    gradients,
+    op_tree_gradients,
+    sgd_step,
+)
 from engine import Value, sum_values
 from nn import MLP, binary_cross_entropy
+from nn.train import CompiledCost
 
 __all__ = ["binary_products_graph", "chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step",
            "op_tree_gradients", "products_graph"]
@@ -42,6 +59,45 @@ def moons_gradients(model: MLP, xs: list, ys: list) -> tuple[float, list[float]]
 def moons_step(model: MLP, xs: list, ys: list, lr: float) -> float:
     """Forward, backward and p ← p − lr·dp on every parameter; returns L before the update."""
     return sgd_step(_loss(model, xs, ys), model.parameters(), lr)
+
+
+def moons_model_user(weights: list) -> BinaryOpMLP:
+    """The learner's micrograd-style network on chainrule's Values."""
+    return BinaryOpMLP(weights, Value)
+
+
+moons_gradients_user = binary_op_gradients
+moons_step_user = binary_op_step
+
+
+def moons_model_compiled(weights: list, replay: str = "python") -> CompiledCost:
+    """``MLP`` holding ``weights``, with the compiled cost that replaces its graph."""
+    return CompiledCost(moons_model(weights), binary_cross_entropy, replay)
+
+
+def moons_model_compiled_numpy(weights: list) -> CompiledCost:
+    """As ``moons_model_compiled``, replayed on numpy arrays of the whole batch."""
+    return moons_model_compiled(weights, "numpy")
+
+
+def moons_gradients_compiled(cost: CompiledCost, xs: list, ys: list) -> tuple[float, list[float]]:
+    """(L, gradients) by the replay."""
+    loss, _ = cost.backward(xs, ys)
+    return loss, [p.grad for p in cost.parameters]
+
+
+def moons_step_compiled(cost: CompiledCost, xs: list, ys: list, lr: float) -> float:
+    """The replay's forward and backward, then p ← p − lr·dp; returns L before the update."""
+    loss, grads = moons_gradients_compiled(cost, xs, ys)
+    for p, g in zip(cost.parameters, grads):
+        p.data -= lr * g
+    return loss
+
+
+moons_gradients_compiled_numpy = moons_gradients_compiled
+moons_step_compiled_numpy = moons_step_compiled
+# W5 times the replay: the first backward, which traces and compiles, runs before the timed steps.
+moons_warm_up_compiled = moons_warm_up_compiled_numpy = moons_gradients_compiled
 
 
 def leaf(number: float) -> Value:

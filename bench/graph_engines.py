@@ -1,4 +1,9 @@
-"""What chainrule and micrograd adapters share: Values with ``data``, ``grad`` and ``backward()``."""
+"""What chainrule and micrograd adapters share: Values with ``data``, ``grad`` and ``backward()``.
+
+``BinaryOpMLP`` and ``binary_op_loss`` are the network and loss a learner writes in
+micrograd's style (z = sum((wᵢ·xᵢ ...), b), one binary op at a time): micrograd's W1
+runs them with its Values, chainrule's *user* variant with chainrule's.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +36,46 @@ def op_tree_gradients(a: list, b: list, pairs: list, levels: list) -> tuple[list
     """W4's (∂S/∂a, ∂S/∂b) by ``backward`` from the tree's total."""
     levels[-1][0].backward()
     return [v.grad for v in a], [v.grad for v in b]
+
+
+class BinaryOpMLP:
+    """``layers[l][i] = (w Values, b Value)``; tanh hidden layers, sigmoid output; built from
+    ``value`` (a Value class with + * tanh sigmoid log), the way ``micrograd.nn.Neuron`` is."""
+
+    def __init__(self, weights: list, value: Any) -> None:
+        self.layers = [[([value(w) for w in row], value(b)) for row, b in layer] for layer in weights]
+
+    def __call__(self, x: list[float]) -> Any:
+        a = x
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            zs = [sum((wi * xi for wi, xi in zip(w, a)), b) for w, b in layer]
+            a = [z.sigmoid() if index == last else z.tanh() for z in zs]
+        return a[0]
+
+    def parameters(self) -> list:
+        # The order of chainrule's named_parameters(): W[l] row by row, then b[l], layer by layer.
+        params = []
+        for layer in self.layers:
+            params.extend(w for row, _ in layer for w in row)
+            params.extend(b for _, b in layer)
+        return params
+
+
+def binary_op_gradients(model: BinaryOpMLP, xs: list, ys: list) -> tuple[float, list[float]]:
+    """(L, gradients in chainrule's ``named_parameters`` order) of the micrograd-style network."""
+    return gradients(binary_op_loss(model, xs, ys), model.parameters())
+
+
+def binary_op_step(model: BinaryOpMLP, xs: list, ys: list, lr: float) -> float:
+    """Forward, backward and p ← p − lr·dp, as in micrograd's demo; returns L before the update."""
+    return sgd_step(binary_op_loss(model, xs, ys), model.parameters(), lr)
+
+
+def binary_op_loss(model: BinaryOpMLP, xs: list, ys: list) -> Any:
+    """L = −1/m Σ [y ln a + (1−y) ln(1−a)], leaving out the term whose weight is 0, as chainrule does."""
+    terms = []
+    for x, y in zip(xs, ys):
+        a = model(x)
+        terms.append(-(a.log()) if y == 1.0 else -((1.0 - a).log()))
+    return sum(terms) * (1.0 / len(terms))

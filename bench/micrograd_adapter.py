@@ -6,7 +6,8 @@ they are added below exactly as micrograd writes relu, a new node plus a closure
 tanh and sigmoid use the same float formulas as chainrule (math.tanh, the stable
 sigmoid), so both engines compute the same numbers.
 
-The network mirrors ``micrograd.nn.Neuron``: z = sum((wᵢ·xᵢ for ...), b).
+The network mirrors ``micrograd.nn.Neuron``: z = sum((wᵢ·xᵢ for ...), b)
+(``bench.graph_engines.BinaryOpMLP``, which chainrule's *user* variant runs too).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import math
 
 from micrograd.engine import Value
 
-from bench.graph_engines import chain_gradient, gradients, op_tree_gradients, sgd_step
+from bench.graph_engines import (
+    BinaryOpMLP,
+    binary_op_gradients,
+    binary_op_step,
+    chain_gradient,
+    op_tree_gradients,
+)
 
 __all__ = ["chain_gradient", "leaf", "moons_gradients", "moons_model", "moons_step", "op_tree_gradients",
            "products_graph"]
@@ -64,51 +71,13 @@ Value.sigmoid = _sigmoid
 Value.log = _log
 
 
-class MicrogradMLP:
-    """``layers[l][i] = (w Values, b Value)``; tanh hidden layers, sigmoid output."""
-
-    def __init__(self, weights: list) -> None:
-        self.layers = [[([Value(w) for w in row], Value(b)) for row, b in layer] for layer in weights]
-
-    def __call__(self, x: list[float]):
-        a = x
-        last = len(self.layers) - 1
-        for index, layer in enumerate(self.layers):
-            zs = [sum((wi * xi for wi, xi in zip(w, a)), b) for w, b in layer]
-            a = [z.sigmoid() if index == last else z.tanh() for z in zs]
-        return a[0]
-
-    def parameters(self) -> list[Value]:
-        # The order of chainrule's named_parameters(): W[l] row by row, then b[l], layer by layer.
-        params = []
-        for layer in self.layers:
-            params.extend(w for row, _ in layer for w in row)
-            params.extend(b for _, b in layer)
-        return params
-
-
-def moons_model(weights: list) -> MicrogradMLP:
+def moons_model(weights: list) -> BinaryOpMLP:
     """A micrograd network holding ``weights``."""
-    return MicrogradMLP(weights)
+    return BinaryOpMLP(weights, Value)
 
 
-def _loss(model: MicrogradMLP, xs: list, ys: list) -> Value:
-    """L = −1/m Σ [y ln a + (1−y) ln(1−a)], leaving out the term whose weight is 0, as chainrule does."""
-    terms = []
-    for x, y in zip(xs, ys):
-        a = model(x)
-        terms.append(-(a.log()) if y == 1.0 else -((1.0 - a).log()))
-    return sum(terms) * (1.0 / len(terms))
-
-
-def moons_gradients(model: MicrogradMLP, xs: list, ys: list) -> tuple[float, list[float]]:
-    """(L, gradients in chainrule's ``named_parameters`` order)."""
-    return gradients(_loss(model, xs, ys), model.parameters())
-
-
-def moons_step(model: MicrogradMLP, xs: list, ys: list, lr: float) -> float:
-    """Forward, backward and p ← p − lr·dp, as in micrograd's demo; returns L before the update."""
-    return sgd_step(_loss(model, xs, ys), model.parameters(), lr)
+moons_gradients = binary_op_gradients
+moons_step = binary_op_step
 
 
 def leaf(number: float) -> Value:

@@ -42,12 +42,19 @@ VARIANTS = {
     "micrograd": ("gc_on", "gc_off"),
     "floor": ("plain",),
 }
+W1_VARIANTS = {**VARIANTS, "chainrule": ("gc_paused", "gc_on", "user", "compiled", "compiled_numpy")}
+"""W1 also runs chainrule as a learner's own binary-op loop (W1-user) and compiled (W5)."""
 VARIANT_TEXT = {
     "gc_paused": "inside engine.gc_paused()",
     "gc_on": "gc on",
     "gc_off": "gc disabled during the timed part",
     "plain": "",
+    "user": "a learner's micrograd-style loop on chainrule Values, gc on (W1-user)",
+    "compiled": "nn.MLP's step replayed per sample by engine.compile, gc on (W5)",
+    "compiled_numpy": "the same trace replayed on numpy arrays of the batch, gc on (W5)",
 }
+ROW_NAMES = {"chainrule/user": "W1-user", "chainrule/compiled": "W5 per sample",
+             "chainrule/compiled_numpy": "W5 batched"}
 
 MICROGRAD_CHAIN_LIMIT = 10_000
 """Longer W2 chains are not built in micrograd: its recursive backward fails long before."""
@@ -136,14 +143,22 @@ class Worker:
         self.xs, self.ys, self.weights = xs, ys, weights
         return {"python": sys.version.split()[0]}
 
+    def _w1(self, variant: str, name: str) -> Callable:
+        """The adapter's W1 function ``name`` for ``variant`` (``moons_step_user`` for "user", ...)."""
+        return getattr(self.adapter, f"{name}_{variant}", None) or getattr(self.adapter, name)
+
     def task_w1(self, variant: str, steps: int) -> dict:
         """``steps`` SGD steps from the initial weights, each timed (ms)."""
-        model = self.adapter.moons_model(self.weights)
+        model = self._w1(variant, "moons_model")(self.weights)
+        step = self._w1(variant, "moons_step")
+        warm_up = getattr(self.adapter, f"moons_warm_up_{variant}", None)
+        if warm_up is not None:  # e.g. W5's trace and compile, timed apart (task_w5_compile)
+            warm_up(model, self.xs, self.ys)
         wall, cpu, losses = [], [], []
         for _ in range(steps):
             with _gc_regime(variant):
                 laps = Laps()
-                losses.append(self.adapter.moons_step(model, self.xs, self.ys, workloads.LEARNING_RATE))
+                losses.append(step(model, self.xs, self.ys, workloads.LEARNING_RATE))
                 laps.mark()
             wall_ms, cpu_ms = laps.ms(0)
             wall.append(wall_ms)
@@ -152,17 +167,43 @@ class Worker:
                 gc.collect()  # micrograd's cycles are collected between steps, outside the timing
         return {"ms": wall, "cpu_ms": cpu, "losses": losses}
 
-    def task_w1_loss(self, steps: int) -> dict:
+    def task_w1_loss(self, steps: int, variant: str = "") -> dict:
         """Gradients at the initial weights, then L after ``steps`` SGD steps (untimed)."""
-        model = self.adapter.moons_model(self.weights)
-        _, first_grads = self.adapter.moons_gradients(model, self.xs, self.ys)
-        model = self.adapter.moons_model(self.weights)
+        make, gradients = self._w1(variant, "moons_model"), self._w1(variant, "moons_gradients")
+        step = self._w1(variant, "moons_step")
+        _, first_grads = gradients(make(self.weights), self.xs, self.ys)
+        model = make(self.weights)
         for _ in range(steps):
             with _gc_regime("gc_off"):
-                self.adapter.moons_step(model, self.xs, self.ys, workloads.LEARNING_RATE)
+                step(model, self.xs, self.ys, workloads.LEARNING_RATE)
             gc.collect()
-        loss, _ = self.adapter.moons_gradients(model, self.xs, self.ys)
+        loss, _ = gradients(model, self.xs, self.ys)
         return {"loss": loss, "grads": first_grads}
+
+    def task_w5_compile(self, reps: int) -> dict:
+        """ms to trace W1's one-sample graph and write and compile its code (each form), ``reps`` times.
+
+        ``per_sample``: the trace and the Wengert list (what the first call does);
+        ``loop``: the per-sample replay over samples; ``batched``: the numpy code.
+        """
+        from engine.batched import batched_replay
+
+        figures: dict[str, list] = {"per_sample": [], "loop": [], "batched": [], "cpu_per_sample": []}
+        for _ in range(reps):
+            cost = self.adapter.moons_model_compiled(self.weights)
+            laps = Laps()
+            g = cost.compiled(self.ys[0])
+            g(*self.xs[0])
+            laps.mark()
+            g.paths[0].over_samples((True, True))
+            laps.mark()
+            batched_replay(g.paths[0], (True, True), "sum", True)
+            laps.mark()
+            figures["per_sample"].append(laps.ms(0)[0])
+            figures["cpu_per_sample"].append(laps.ms(0)[1])
+            figures["loop"].append(laps.ms(1)[0])
+            figures["batched"].append(laps.ms(2)[0])
+        return figures
 
     def task_w2(self, variant: str, n: int) -> dict:
         """The chain of n steps: forward, backward (and freeing, reported apart), in ms."""
@@ -319,10 +360,10 @@ def measure(sizes: dict) -> dict:
                 raw["unavailable"][name] = remote.unavailable
                 _progress(f"{name}: not available ({remote.unavailable}); its columns will be empty")
         live = [name for name in ENGINES if name not in raw["unavailable"]]
-        runs = [(name, variant) for name in live for variant in VARIANTS[name]]
 
-        def interleaved(results: dict, reps: int, task: dict, label: str) -> None:
+        def interleaved(results: dict, reps: int, task: dict, label: str, variants: dict = VARIANTS) -> None:
             """Each rep runs every engine and variant once, in an order rotated by one per rep."""
+            runs = [(name, variant) for name in live for variant in variants[name]]
             for rep in range(reps):
                 shift = rep % len(runs)
                 for name, variant in runs[shift:] + runs[:shift]:
@@ -334,10 +375,16 @@ def measure(sizes: dict) -> dict:
                     _progress(f"{label} rep {rep + 1}/{reps}: {name} ({variant})")
                     answers.append(remotes[name].ask({**task, "variant": variant}))
 
-        interleaved(raw["w1"], sizes["reps"], {"task": "w1", "steps": sizes["steps"]}, "W1")
+        interleaved(raw["w1"], sizes["reps"], {"task": "w1", "steps": sizes["steps"]}, "W1", W1_VARIANTS)
         for name in live:
-            _progress(f"W1 loss after {workloads.LOSS_STEPS} steps: {name}")
-            raw["w1_loss"][name] = remotes[name].ask({"task": "w1_loss", "steps": workloads.LOSS_STEPS})
+            for variant in ("", *W1_VARIANTS[name][2:]) if name == "chainrule" else ("",):
+                key = f"{name}/{variant}" if variant else name
+                _progress(f"W1 loss after {workloads.LOSS_STEPS} steps: {key}")
+                raw["w1_loss"][key] = remotes[name].ask(
+                    {"task": "w1_loss", "steps": workloads.LOSS_STEPS, "variant": variant})
+        if "chainrule" in live:
+            _progress("W5: trace and compile W1's one-sample graph")
+            raw["w5_compile"] = remotes["chainrule"].ask({"task": "w5_compile", "reps": sizes["reps"]})
         for n in sizes["chain"]:
             reps = sizes["reps"] if n <= 10_000 else sizes["big_reps"]
             interleaved(raw["w2"].setdefault(str(n), {}), reps, {"task": "w2", "n": n}, f"W2 n={n:,}")
@@ -364,7 +411,8 @@ def measure(sizes: dict) -> dict:
 CLOCKS = {"wall": "", "cpu": "cpu_"}
 """The two clocks every timing is read on, and the prefix of their keys in a worker's answer."""
 
-CHAINRULE_RUNS = ("chainrule/gc_paused", "chainrule/gc_on")
+CHAINRULE_RUNS = ("chainrule/gc_paused", "chainrule/gc_on", "chainrule/user", "chainrule/compiled",
+                  "chainrule/compiled_numpy")
 OTHER_RUNS = ("micrograd/gc_on", "micrograd/gc_off", "floor/plain")
 MAIN_RUN = "chainrule/gc_paused"
 
@@ -416,6 +464,9 @@ def summarize(raw: dict, sizes: dict) -> dict:
     losses = {name: answer["loss"] for name, answer in raw["w1_loss"].items()}
     grads = {name: answer["grads"] for name, answer in raw["w1_loss"].items()}
     names = list(losses)
+    compile_ms = raw.get("w5_compile") or {}
+    summary["w5_compile"] = {form: _median_or_none(compile_ms.get(form, [])) for form in
+                             ("per_sample", "cpu_per_sample", "loop", "batched")}
     summary["w1_agreement"] = {
         "loss_after_steps": losses,
         "steps": workloads.LOSS_STEPS,
@@ -483,6 +534,17 @@ def _targets(summary: dict, sizes: dict) -> list[dict]:
         {c: inverse(vs["micrograd/gc_off"].get(c)) for c in CLOCKS}, 1.5, False, "× faster")
     add("W1 within 3× of the plain-float floor", {c: vs["floor/plain"].get(c) for c in CLOCKS}, 3, True,
         "× the floor's time")
+    user = {other: r1.get(f"chainrule/user : {other}", {}) for other in OTHER_RUNS}
+    add("W1-user ≥ 10× faster than micrograd (gc on), the learner's loop with gc on",
+        {c: inverse(user["micrograd/gc_on"].get(c)) for c in CLOCKS}, 10, False, "× faster")
+    for variant, limit, text in (("compiled", 1.0, "per-sample replay"),
+                                 ("compiled_numpy", 0.15, "batched replay")):
+        floor_ratio = r1.get(f"chainrule/{variant} : floor/plain", {})
+        add(f"W5 {text} ≤ {limit}× the floor", {c: floor_ratio.get(c) for c in CLOCKS}, limit, True,
+            "× the floor's time")
+    traced = summary.get("w5_compile", {})
+    add("W5 trace + compile of the one-sample graph < 100 ms",
+        {"wall": traced.get("per_sample"), "cpu": traced.get("cpu_per_sample")}, 100, True, "ms")
     shapes = [summary["w3"][k]["bytes_per_node"] for k in ("chainrule", W3_BINARY) if k in summary["w3"]]
     per_node = max(shapes) if shapes else None  # the worse of chainrule's two graph shapes
     add("W3 ≤ 180 bytes per node (the worse graph shape)", {"wall": per_node, "cpu": per_node}, 180, True,
@@ -566,8 +628,20 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
     out.append("|---|---|---:|---|")
     for run, entry in summary["w1"].items():
         name, variant = run.split("/")
-        out.append(f"| {name} | {variant} | {_fmt(entry['wall_ms'])} ({_fmt(entry['cpu_ms'])}) | "
+        row = f"{ROW_NAMES[run]}: " if run in ROW_NAMES else ""
+        out.append(f"| {name} | {row}{variant} | {_fmt(entry['wall_ms'])} ({_fmt(entry['cpu_ms'])}) | "
                    f"{', '.join(_fmt(v) for v in entry['reps_wall_ms'])} |")
+    out.append("")
+    out.append("Variants: " + "; ".join(f"*{v}* = {VARIANT_TEXT[v]}" for v in W1_VARIANTS["chainrule"][2:])
+               + ".")
+    traced = summary.get("w5_compile") or {}
+    if traced.get("per_sample") is not None:
+        out.append("")
+        wall, cpu = _fmt(traced["per_sample"]), _fmt(traced["cpu_per_sample"])
+        out.append(f"W5: tracing W1's one-sample graph (one target's cost) and writing and compiling its "
+                   f"Wengert list takes {wall} ms wall ({cpu} ms CPU), median; the loop over samples "
+                   f"{_fmt(traced['loop'])} ms more, the batched numpy code {_fmt(traced['batched'])} ms. "
+                   "Each is done once per target value (0 and 1).")
     agreement = summary["w1_agreement"]
     out.append("")
     out.append(f"Loss after {agreement['steps']} steps: " + ", ".join(
@@ -642,7 +716,20 @@ def render(summary: dict, info: dict, sizes: dict, quick: bool) -> str:
                 out.append(f"| {key} | {mine.split('/')[1]} | " + " | ".join(texts) + " |")
     out.append("")
 
-    out.append("## Targets (chainrule inside gc_paused)")
+    previous = summary.get("previous")
+    if previous:
+        out.append(f"## Against the previous run ({previous['commit']}): chainrule gc_paused ÷ floor, CPU")
+        out.append("")
+        out.append("The machine's speed drifts between runs; each run's ratio to its own floor does not.")
+        out.append("")
+        out.append("| workload | previous run | this run |")
+        out.append("|---|---:|---:|")
+        for key, before in previous["ratios"].items():
+            now = summary["ratios"].get(key, {}).get(f"{MAIN_RUN} : floor/plain", {}).get("cpu")
+            out.append(f"| {key} | {_fmt(before)} | {_fmt(now)} |")
+        out.append("")
+
+    out.append("## Targets (chainrule inside gc_paused, and the W1-user and W5 rows)")
     out.append("")
     out.append("| target | measured, wall | met | measured, CPU | met |")
     out.append("|---|---|---|---|---|")
@@ -662,6 +749,18 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _previous_ratios(path: Path) -> dict | None:
+    """The previous run's chainrule gc_paused ÷ floor ratios (CPU), to show no row got slower."""
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ratios = {key: table.get(f"{MAIN_RUN} : floor/plain", {}).get("cpu")
+              for key, table in previous.get("summary", {}).get("ratios", {}).items()}
+    return {"commit": previous.get("machine", {}).get("git_commit", "?"),
+            "ratios": {key: value for key, value in ratios.items() if value is not None}}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: run the benchmark (or, with --worker, serve one engine)."""
     parser = argparse.ArgumentParser(
@@ -676,15 +775,17 @@ def main(argv: list[str] | None = None) -> None:
         worker_main(args.worker)
         return
     sizes = QUICK if args.quick else FULL
+    stem = "quick" if args.quick else "latest"
+    previous = _previous_ratios(args.out / f"{stem}.json")
     started = time.perf_counter()
     raw = measure(sizes)
     summary = summarize(raw, sizes)
+    summary["previous"] = previous
     info = machine_info()
     info["wall_s"] = round(time.perf_counter() - started, 1)
     text = render(summary, info, sizes, args.quick)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if args.quick else "latest"
     _write_atomic(args.out / f"{stem}.md", text)
     _write_atomic(args.out / f"{stem}.json", json.dumps(
         {"machine": info, "sizes": sizes, "summary": summary, "raw": raw}, indent=1, default=str))

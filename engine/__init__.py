@@ -10,6 +10,7 @@
 
 from engine.backprop import derivative, grad
 from engine.checks import AnomalyError, DomainError
+from engine.compiled import CompiledFunction, TraceError, branch_on, compile
 from engine.draw import GraphTooLargeError, GraphvizNotFoundError, RenderError, draw, save_svg, to_dot
 from engine.explain import ChainRule, explain
 from engine.files import atomic_write
@@ -41,6 +42,7 @@ __all__ = [
     "OPS",
     "AnomalyError",
     "ChainRule",
+    "CompiledFunction",
     "DomainError",
     "GradcheckError",
     "GradcheckReport",
@@ -49,10 +51,13 @@ __all__ = [
     "Op",
     "RenderError",
     "Stepper",
+    "TraceError",
     "Value",
     "atomic_write",
     "backward",
+    "branch_on",
     "chain_rule",
+    "compile",
     "define_op",
     "derivative",
     "detect_anomaly",

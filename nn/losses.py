@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine import OPS, DomainError, Value, is_grad_enabled, sum_values
+from engine import OPS, DomainError, Value, branch_on, is_grad_enabled, sum_values
 from engine.checks import check_real, check_sequence, describe
 
 SATURATION = 1e-6
 """Below this distance of a sigmoid output from 0 or 1, the cross-entropy is taken from z."""
 
 _SIGMOID = OPS["sigmoid"]
+
+
+def _saturated(a: float) -> bool:
+    # min(a, 1 − a) < SATURATION, written with | so that it also runs on arrays (engine.branch_on)
+    return (a < SATURATION) | (1.0 - a < SATURATION)
+
+
+def _positive(z: float) -> bool:
+    return z > 0.0
 
 
 def _pairs(
@@ -65,7 +74,7 @@ def softplus(z: Value) -> Value:
     Its derivative is σ(z), so −[yz − ln(1 + eᶻ)] (the article's direct form of the
     cross-entropy) gives dz = a − y.
     """
-    if z.data > 0.0:
+    if branch_on(z, _positive, "softplus: z > 0, so ln(1 + eᶻ) is written z + ln(1 + e⁻ᶻ)"):
         return z + (1.0 + (-z).exp()).log()
     return (1.0 + z.exp()).log()
 
@@ -78,7 +87,8 @@ def _finite_hint() -> str:
 
 def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
     """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
-    if a.op is _SIGMOID and min(a.data, 1.0 - a.data) < SATURATION:
+    saturated = f"σ output within {SATURATION:g} of 0 or 1: the loss from z"
+    if a.op is _SIGMOID and branch_on(a, _saturated, saturated):
         # a = σ(z) rounds towards 0 or 1: use z, where ln a = −softplus(−z), ln(1−a) = −softplus(z).
         z = a.parents[0]
         return softplus(z) - y * z

@@ -9,6 +9,11 @@ One training step on a batch of m samples is the course's loop:
 Forward, backward and update run inside ``engine.gc_paused()``: a step builds
 thousands of nodes, and Python's cyclic collector would otherwise walk them again
 and again (it about triples the cost), though the graph has no cycles to find.
+
+``fit(..., compile=True)`` builds no graph at all after the first step: one sample's
+cost is traced once (``engine.compile``) and replayed as straight-line Python for
+each sample; ``compile="numpy"`` replays it on all the batch's samples at once,
+each layer as a matrix product (``CompiledCost``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
+import engine
 from engine import Value, gc_paused, no_grad
+from engine.modes import interrupts_deferred
 from nn.data import check_dataset, check_features
 from nn.losses import binary_cross_entropy, hinge, mse
 from nn.module import MLP
@@ -33,6 +40,9 @@ LossFunction = Callable[[Sequence[Value], Sequence[float]], Value]
 
 LOSSES: dict[str, LossFunction] = {"bce": binary_cross_entropy, "mse": mse, "hinge": hinge}
 """The losses ``fit`` knows by name. "hinge" is given targets 2y − 1 ∈ {−1, +1}."""
+
+REPLAYS = {True: "python", "numpy": "numpy"}
+"""``fit``'s ``compile`` values: the per-sample replay (True) or the batched numpy replay ("numpy")."""
 
 DEFAULT_LR = 0.1
 DEFAULT_MOMENTUM = 0.9
@@ -242,6 +252,7 @@ def fit(
     batch_size: int | None = None,
     seed: int = 0,
     progress: bool | Callable[[StepRecord], None] = True,
+    compile: bool | str = False,
 ) -> History:
     """Train a binary classifier with gradient descent; returns the per-step ``History``.
 
@@ -253,10 +264,15 @@ def fit(
     updates: W := W − α dW (``nn.SGD``: momentum 0.9 and α = 0.1 unless given, or
     pass your own ``optimizer``). ``progress``: True (the default) shows a progress
     line on stderr, False nothing, a function is called with each ``StepRecord``.
+    ``compile``: False (the engine builds each step's graph), True (one sample's
+    cost traced once and replayed per sample as straight-line Python, see
+    ``engine.compile``) or "numpy" (that replay on the whole batch at once); all
+    three give the same losses and parameters, to rounding.
     Every argument is checked before the model changes.
     """
     plan = _plan(
-        model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress
+        model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress,
+        compile,
     )
     history = History()
     start = time.perf_counter()
@@ -290,12 +306,14 @@ class _Plan:
     batch: int
     rng: np.random.Generator
     reporter: Callable[[StepRecord], None] | None
+    compiled: CompiledCost | None = None
+    """The replay each step runs instead of building a graph (``compile=True`` or "numpy")."""
 
 
 def _plan(
     model: MLP, X: object, y: object, loss: str | LossFunction, optimizer: SGD | None,
     sgd_settings: tuple[float | None, float | None, float | None], steps: int, batch_size: int | None,
-    seed: int, progress: bool | Callable[[StepRecord], None],
+    seed: int, progress: bool | Callable[[StepRecord], None], compile: bool | str = False,
 ) -> _Plan:
     """Check every argument of ``fit`` (TypeError / ValueError naming it) and gather them in a ``_Plan``."""
     _single_output(model, "fit")
@@ -308,10 +326,25 @@ def _plan(
     m = len(y_vector)
     batch = m if batch_size is None else min(_check_count("batch_size", batch_size, 1), m)
     labels = y_vector.tolist()
+    replay = _check_replay(compile)
     return _Plan(
         loss_fn, chosen_optimizer, x_matrix.tolist(), labels,
         (2.0 * y_vector - 1.0).tolist() if signed_targets else labels, decision_threshold(model),
         steps, batch, np.random.default_rng(seed), _reporter(progress),
+        None if replay is None else CompiledCost(model, loss_fn, replay, check_mean=callable(loss)),
+    )
+
+
+def _check_replay(compile: object) -> str | None:
+    """``fit``'s ``compile`` argument: None (the engine), "python" or "numpy"."""
+    if compile is False:
+        return None
+    if isinstance(compile, (bool, str)):
+        if compile in REPLAYS:
+            return REPLAYS[compile]  # type: ignore[index]
+        raise ValueError(f"fit: compile must be False, True or 'numpy', got {compile!r}")
+    raise TypeError(
+        f"fit: compile must be False, True or 'numpy', got {compile!r} ({type(compile).__name__})"
     )
 
 
@@ -347,6 +380,14 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
 
     Both are measured before the update. The step's graph is dropped on return.
     """
+    if plan.compiled is not None:
+        cost_value, outputs = plan.compiled.backward([plan.rows[i] for i in chosen],
+                                                     [plan.targets[i] for i in chosen])
+        plan.optimizer.step()
+        right = sum(
+            (a >= plan.threshold) == (plan.labels[i] == 1.0) for a, i in zip(outputs, chosen, strict=True)
+        )
+        return cost_value, right
     with gc_paused():
         predictions = [model(plan.rows[i]) for i in chosen]
         cost = plan.loss_fn(predictions, [plan.targets[i] for i in chosen])
@@ -358,3 +399,89 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
         for a, i in zip(predictions, chosen, strict=True)
     )
     return cost.data, right
+
+
+class CompiledCost:
+    """The cost J = 1/m Σᵢ ℒ(a⁽ⁱ⁾, y⁽ⁱ⁾) of a batch and its gradients, with no graph built.
+
+    One sample's loss ℒ(a(x), y) = ``loss([model(x)], [y])`` is traced once for each
+    target value y (``engine.compile``, the model's parameters as its parameters)
+    and replayed for every sample of the batch: as straight-line Python, sample by
+    sample (``replay="python"``), or on numpy arrays of the whole batch
+    (``replay="numpy"``). Each sample's backward pass starts from 1/m, as the
+    engine's does through J = 1/m Σ ℒ, so the gradients are the engine's, to
+    rounding. ``check_mean``: compare J with the engine's loss on the first
+    batch (for a loss function of your own, which must be a mean over samples).
+    """
+
+    def __init__(
+        self, model: MLP, loss: LossFunction, replay: str = "python", check_mean: bool = False
+    ) -> None:
+        if replay not in ("python", "numpy"):
+            raise ValueError(f"CompiledCost: replay must be 'python' or 'numpy', got {replay!r}")
+        self.model = model
+        self.loss = loss
+        self.replay = replay
+        self.parameters = model.parameters()
+        self.by_target: dict[float, engine.CompiledFunction] = {}
+        self._check_mean = check_mean
+
+    def compiled(self, target: float) -> engine.CompiledFunction:
+        """The compiled loss of one sample whose target is ``target`` (traced at its first use)."""
+        g = self.by_target.get(target)
+        if g is None:
+            model, loss = self.model, self.loss
+
+            def sample_loss(*x: Value) -> tuple[Value, Value]:
+                a = model(list(x))
+                return loss([a], [target]), a
+
+            g = self.by_target[target] = engine.compile(sample_loss, parameters=self.parameters)
+        return g
+
+    def backward(
+        self, rows: Sequence[Sequence[float]], targets: Sequence[float]
+    ) -> tuple[float, list[float]]:
+        """J over ``rows`` and ``targets``, and each sample's output a; sets every parameter's grad to
+        ∂J/∂p (all at once, as ``backward`` after ``zero_grad``)."""
+        m = len(rows)
+        groups: dict[float, list[int]] = {}
+        for i, target in enumerate(targets):
+            groups.setdefault(target, []).append(i)
+        losses = [0.0] * m
+        outputs = [0.0] * m
+        gradients = [0.0] * len(self.parameters)
+        nin = self.model.nin
+        for target, members in groups.items():
+            columns = [[rows[i][j] for i in members] for j in range(nin)]
+            g = self.compiled(target)
+            if self.replay == "numpy":
+                (values, predictions), sample_gradients = g.batch(*columns, gradient=1.0 / m)
+                values, predictions = values.tolist(), predictions.tolist()
+            else:
+                pairs, sample_gradients = g.over_samples(*columns, gradient=1.0 / m)
+                values, predictions = [v for v, _ in pairs], [a for _, a in pairs]
+            for i, value, a in zip(members, values, predictions):
+                losses[i], outputs[i] = value, a
+            for k, total in enumerate(sample_gradients[nin:]):
+                gradients[k] += total
+        cost = sum(losses) * (1.0 / m)  # the engine's J: the terms summed in order, times 1/m
+        if self._check_mean:
+            self._check_mean = False
+            self._compare_with_engine(rows, targets, cost)
+        with interrupts_deferred():
+            for p, gradient in zip(self.parameters, gradients):
+                p.grad = gradient
+        return cost, outputs
+
+    def _compare_with_engine(
+        self, rows: Sequence[Sequence[float]], targets: Sequence[float], cost: float
+    ) -> None:
+        with no_grad():
+            expected = self.loss([self.model(list(row)) for row in rows], list(targets)).data
+        if not abs(expected - cost) <= 1e-9 * (1.0 + abs(expected)):
+            raise ValueError(
+                f"fit: with compile, the cost is the mean of the loss of each sample, "
+                f"1/m Σ loss([a], [y]) = {cost!r}, but this loss function gives {expected!r} on the batch; "
+                "compile needs a loss that is a mean over the samples (as 'bce', 'mse' and 'hinge' are)"
+            )

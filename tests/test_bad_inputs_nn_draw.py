@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from test_bad_inputs import Bad
 
+import engine
 import nn
 from engine import GraphTooLargeError, GraphvizNotFoundError, Value, draw, save_svg
 from nn import MLP, SGD, ModelFileError, binary_cross_entropy, load_model, save_model
@@ -291,7 +292,19 @@ README_ROWS = {
     "got [] (list)": lambda folder: load_model(_write_bad_activation(folder)),
     "OSError: [Errno ...] atomic_write: cannot write '...': its name is 300 bytes, more than this folder's "
     "limit of 255": lambda folder: save_model(MLP(2, [1]), "m" * 300),
+    "TraceError: engine.compile: f builds another graph at [-1.0] than when traced: 3 nodes here, 2 when "
+    "traced (...); the replay follows the traced graph and would be wrong here: take the decision with "
+    "engine.branch_on (each path is then traced), or use the engine": lambda folder: _retraced_if(),
 }
+
+
+def _retraced_if() -> None:
+    def f(x):
+        return x * 2.0 if x.data > 0 else (x * 3.0).exp()
+
+    g = engine.compile(f)
+    g(1.0)
+    g.retrace(-1.0)
 
 
 def _readme_messages() -> set[str]:

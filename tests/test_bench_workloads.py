@@ -131,19 +131,27 @@ def test_run_worker_answers_every_task_and_the_report_renders(data) -> None:
     for name in ("chainrule", "floor"):
         worker = run.Worker(name)
         worker.handle({"task": "setup", "xs": xs, "ys": ys, "weights": weights})
+        for variant in run.W1_VARIANTS[name]:
+            raw["w1"][f"{name}/{variant}"] = [worker.handle({"task": "w1", "variant": variant, "steps": 2})]
         for variant in run.VARIANTS[name]:
             key = f"{name}/{variant}"
-            raw["w1"][key] = [worker.handle({"task": "w1", "variant": variant, "steps": 2})]
             raw["w2"]["200"][key] = [worker.handle({"task": "w2", "variant": variant, "n": 200})]
             raw["w4"][key] = [worker.handle({"task": "w4", "variant": variant, "ops": 99})]
         raw["w1_loss"][name] = worker.handle({"task": "w1_loss", "steps": 2})
+        for variant in run.W1_VARIANTS[name][2:] if name == "chainrule" else ():
+            task = {"task": "w1_loss", "steps": 2, "variant": variant}
+            raw["w1_loss"][f"{name}/{variant}"] = worker.handle(task)
         if name != "floor":
             raw["w3"][name] = worker.handle({"task": "w3", "n": 500})
             binary = {"task": "w3", "n": 500, "graph": "binary_products_graph"}
             raw["w3"][run.W3_BINARY] = worker.handle(binary)
+            raw["w5_compile"] = worker.handle({"task": "w5_compile", "reps": 1})
     sizes = {**run.QUICK, "chain": (200,), "products": 500, "ops": 99}
     summary = run.summarize(raw, sizes)
-    assert summary["w1_agreement"]["max_loss_difference"] <= 1e-12
+    assert summary["w1_agreement"]["max_loss_difference"] <= 1e-12  # W1-user and W5 included
+    assert set(summary["w1_agreement"]["loss_after_steps"]) == {
+        "chainrule", "chainrule/user", "chainrule/compiled", "chainrule/compiled_numpy", "floor"}
+    assert summary["w5_compile"]["per_sample"] > 0
     assert summary["w3"]["chainrule"]["nodes"] == 501 and summary["w3"][run.W3_BINARY]["nodes"] == 1000
     w3 = summary["w3"]
     assert w3[run.W3_BINARY]["value"] == pytest.approx(w3["chainrule"]["value"], rel=1e-12)
@@ -156,6 +164,10 @@ def test_run_worker_answers_every_task_and_the_report_renders(data) -> None:
                                 "cores": 2, "load_average": None, "git_commit": "x", "micrograd": None},
                       sizes, quick=True)
     assert "| chainrule | gc_paused |" in text and "W1 within 3× of the plain-float floor" in text
+    for row in ("| chainrule | W1-user: user |", "| chainrule | W5 per sample: compiled |",
+                "W5 batched replay ≤ 0.15× the floor", "W1-user ≥ 10× faster than micrograd",
+                "W5 trace + compile of the one-sample graph < 100 ms"):
+        assert row in text
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_each_code_block_runs_on_its_own(line: int, code: str, fresh_folder: Pat
         assert (fresh_folder / path).is_file(), f"the block says it writes {path}"
 
 
-@pytest.mark.parametrize("module", ["engine", "engine.value", "engine.backprop"])
+@pytest.mark.parametrize("module", ["engine", "engine.value", "engine.backprop", "engine.compiled"])
 def test_docstring_examples_run_as_shown(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -185,3 +185,20 @@ def test_it_runs_as_a_script_from_the_repository_root(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wrote in" in result.stdout
     assert np.isfinite(nn.load_model(tmp_path / "moons_model.json").layers[0].neurons[0].w[0].data)
+
+
+def test_the_wengert_list_demo_prints_the_lists_and_times_the_three_ways() -> None:
+    """demos/wengert_list.py: the seed neuron's list and a 2-2-1 network's, per sample and batched."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "demos" / "wengert_list.py"), "--time", "--steps", "3"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    out = result.stdout
+    assert "def seed_neuron_cost(w_0, w_1, b, x_0, x_1, dL=1.0):" in out
+    assert "z = w_0 * x_0 + w_1 * x_1 + b" in out and "dz = da * (a * (1.0 - a))" in out
+    assert "dW1 = 1 / m * dZ1 @ A0.T" in out and "Z2 = W2 @ A1 + b2" in out
+    assert out.count(" ms a step") == 3
+    for line in out.splitlines():
+        if "losses within" in line:  # e.g. "losses within 1.4e-16, parameters within 1.3e-15"
+            gaps = [float(word.rstrip(",")) for word in line.split() if word[0].isdigit() and "e" in word]
+            assert len(gaps) == 2 and max(gaps) < 1e-12, line
