@@ -10,7 +10,7 @@ to each of them one array operation,
     Z1 = W1 @ A0 + b1                       Z[1] = W[1]A[0] + b[1]
     A1 = tanh(Z1)                           A[1] = g(Z[1])
     ...
-    dZ1 = dA1 * (1.0 - A1 ** 2.0)           dZ[1] = dA[1] ∗ g′(Z[1])
+    dZ1 = dA1 * (1.0 - A1 * A1)           dZ[1] = dA[1] ∗ g′(Z[1])
     dW1 = 1 / m * dZ1 @ A0.T                dW[1] = 1/m dZ[1] A[0]ᵀ
     db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
     dA0 = W1.T @ dZ1                        dA[0] = W[1]ᵀ dZ[1]

@@ -5,7 +5,7 @@ value going forward, one line per adjoint coming back. ``compile(f)`` runs ``f``
 with the engine (the *trace*) and writes the graph it built as Python, from the ops'
 own definitions only:
 
-- a forward line per node is the op's notation in code style: ``z = w * x + b``;
+- a forward line per node is the op's notation in code style: ``z = b + w * x``;
 - a backward line per edge is upstream × the op's local derivative, the derivative
   written by running the op's ``local_grads`` rule on symbols (``engine.symbolic``):
   ``dz = da * (a * (1.0 - a))``. A rule that cannot run on symbols (a user's rule

@@ -123,8 +123,10 @@ def write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style 
             _bracketed(w, wp, PRODUCT) + times + _bracketed(x, xp, PRODUCT + 1)
             for (w, wp), (x, xp) in zip(operands[:n], operands[n : 2 * n])
         ]
-        bias, bias_precedence = operands[-1]
-        return plus.join([*products, _bracketed(bias, bias_precedence, SUM + 1)]), SUM
+        bias = _bracketed(*operands[-1], SUM + 1)
+        if style == "code":  # b + w₁x₁ + …: the order the engine adds them in, so a replay is exact
+            return plus.join([bias, *products]), SUM
+        return plus.join([*products, bias]), SUM
     raise ValueError(f"unknown notation kind {kind!r}")
 
 

@@ -154,8 +154,6 @@ def _simplified(op: Op, inputs: tuple) -> Expression | float:
         return Expression.constant(op.forward(*known))
     if len(inputs) == 2:
         (a, b), (ka, kb) = inputs, known
-        if op is MUL and a is b and isinstance(a, Expression):
-            return Expression(op=POWER, inputs=(a, Expression.constant(2.0)))  # out·out reads out²
         if op is MUL and 1.0 in (ka, kb):
             return b if ka == 1.0 else a
         if op is MUL and 0.0 in (ka, kb):
@@ -175,6 +173,8 @@ def _write(x: Any, style: Style, digits: int) -> tuple[str, int]:
     if x.op is None:
         return (x.text if style == "text" else x.code), x.precedence
     operands = [_write(operand, style, digits) for operand in x.inputs]
+    if style == "text" and x.op is MUL and x.inputs[0] is x.inputs[1]:  # out·out reads out² (code: out * out)
+        return write(POWER.notation, [operands[0], ("2", Precedence.ATOM)], style)
     return write(x.op.notation, operands, style)
 
 

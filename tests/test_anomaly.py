@@ -57,7 +57,7 @@ OVERFLOWS: list[Overflow] = [
     ),
     Overflow(
         "linear", lambda: engine.linear([big("w")], [big("x")], Value(0.0, label="b")),
-        r"^detect_anomaly: op 'linear' gave inf computing w \* x \+ b",
+        r"^detect_anomaly: op 'linear' gave inf computing b \+ w \* x",
     ),
     Overflow(
         "sum_values", lambda: engine.sum_values([Value(1e308, label="p"), Value(1e308, label="q")]),

@@ -389,7 +389,7 @@ def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     source = g.batch_source(reduce="mean")
     for line in ("Z1 = W1 @ A0 + b1", "A1 = tanh(Z1)", "Z2 = W2 @ A1 + b2", "A3 = sigmoid(Z3)",
                  "dW1 = 1 / m * dZ1 @ A0.T", "db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)",
-                 "dA1 = W2.T @ dZ2", "dZ1 = dA1 * (1.0 - A1 ** 2.0)"):
+                 "dA1 = W2.T @ dZ2", "dZ1 = dA1 * (1.0 - A1 * A1)"):
         assert line in source
     X, _ = nn.make_moons(7, noise=0.1, seed=3)
     fused = g.batch(X[:, 0], X[:, 1], reduce="mean")

@@ -195,7 +195,7 @@ def test_the_wengert_list_demo_prints_the_lists_and_times_the_three_ways() -> No
     )
     out = result.stdout
     assert "def seed_neuron_cost(w_0, w_1, b, x_0, x_1, dL=1.0):" in out
-    assert "z = w_0 * x_0 + w_1 * x_1 + b" in out and "dz = da * (a * (1.0 - a))" in out
+    assert "z = b + w_0 * x_0 + w_1 * x_1" in out and "dz = da * (a * (1.0 - a))" in out
     assert "dW1 = 1 / m * dZ1 @ A0.T" in out and "Z2 = W2 @ A1 + b2" in out
     assert out.count(" ms a step") == 3
     for line in out.splitlines():
