@@ -77,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.sizes or [4, 1]
     if args.depth is not None:  # L layers: L − 1 hidden ones of --width units, then the output unit
         sizes = [args.width] * (args.depth - 1) + [1]
-    model = MLP(args.nx, sizes, args.activation, args.output_activation, seed=args.seed)
+    try:  # the network's checks name what is wrong with the options
+        model = MLP(args.nx, sizes, args.activation, args.output_activation, seed=args.seed)
+    except (TypeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     x, y = make_batch(args.nx, args.m, args.seed)
     try:
         report = compare_gradients(model, x, y, formulas=args.formulas, numerical=not args.no_numerical)

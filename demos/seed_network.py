@@ -9,12 +9,13 @@ Run: python demos/seed_network.py [--x 1.5,-0.5] [--w 0.8,0.3] [--b -0.4] [--y 1
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from engine import Value, grad, linear
+from engine import DomainError, Value, grad, linear
 from nn import binary_cross_entropy, softplus
 from nn.formulas import (
     db_chain_rule,
@@ -38,9 +39,17 @@ AGREEMENT = 1e-12
 
 def _numbers(text: str) -> list[float]:
     try:
-        return [float(part) for part in text.split(",")]
+        numbers = [float(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not all(map(math.isfinite, numbers)):
+        raise argparse.ArgumentTypeError(f"expected finite numbers (no nan or inf), got {text!r}")
+    return numbers
+
+
+def _number(text: str) -> float:
+    (number,) = _numbers(text)
+    return number
 
 
 def _label(text: str) -> float:
@@ -106,13 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The source article's single neuron, step by step.")
     parser.add_argument("--x", type=_numbers, default=[1.5, -0.5], help="inputs x (default 1.5,-0.5)")
     parser.add_argument("--w", type=_numbers, default=[0.8, 0.3], help="weights w (default 0.8,0.3)")
-    parser.add_argument("--b", type=float, default=-0.4, help="bias b (default -0.4)")
+    parser.add_argument("--b", type=_number, default=-0.4, help="bias b (default -0.4)")
     parser.add_argument("--y", type=_label, default=1.0, help="label y in [0, 1] (default 1)")
     args = parser.parse_args(argv)
     if len(args.x) != len(args.w):
         parser.error(f"--x has {len(args.x)} numbers but --w has {len(args.w)}")
     y = args.y
-    rows, z, a = neuron_rows(args.x, args.w, args.b, y)
+    try:
+        rows, z, a = neuron_rows(args.x, args.w, args.b, y)
+        direct_autograd = direct_form_difference(args.x, args.w, args.b, y)
+    except (DomainError, OverflowError) as error:  # numbers too large for this neuron's floats
+        parser.error(f"these numbers overflow the neuron's floats: {error}")
 
     print(__doc__.split("\n\n")[1].strip())
     print(f"\nx = {args.x}, w = {args.w}, b = {args.b}, y = {y}:  z = {z:.10g},  a = σ(z) = {a:.10g}\n")
@@ -127,7 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         direct_text = "" if direct is None else f"{direct:.10f}"
         print(f"{name:<22} {formula:<46} {chain:>14.10f} {direct_text:>14} {auto:>14.10f}")
         worst = max(worst, abs(chain - auto), 0.0 if direct is None else abs(direct - auto))
-    direct_autograd = direct_form_difference(args.x, args.w, args.b, y)
     print(f"\nautograd through the direct form −[yz − ln(1+eᶻ)] gives the same dz, dw, db "
           f"(largest difference {direct_autograd:.1e}).")
     if y != 0.0:

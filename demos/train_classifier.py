@@ -228,15 +228,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--momentum must be in [0, 1), got {args.momentum}")
     if args.samples < 4 or args.test_fraction * args.samples > args.samples - 2:
         parser.error(f"--samples {args.samples} is too few to train on (and test with {args.test_fraction})")
+    try:  # the library's checks name what is wrong with the options, before anything is written
+        x, y = nn.DATASETS[args.dataset](args.samples, noise, args.seed)
+        model = nn.MLP(2, args.sizes, activation=args.activation, output_activation="sigmoid", seed=args.seed)
+        nn.SGD.check_settings("", args.lr, args.momentum, 0.0)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
 
-    x, y = nn.DATASETS[args.dataset](args.samples, noise, args.seed)
     if args.test_fraction > 0:
         x_train, x_test, y_train, y_test = nn.train_test_split(x, y, args.test_fraction, seed=args.seed)
         test = (x_test, y_test)
     else:
         x_train, y_train, test = x, y, None
-    model = nn.MLP(2, args.sizes, activation=args.activation, output_activation="sigmoid", seed=args.seed)
     shape = "-".join(str(width) for width in [2, *args.sizes])
     print(
         f"{args.dataset}: {len(y_train)} training and {0 if test is None else len(test[1])} test points "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.checks import short_repr
+from engine.checks import check_bool, check_instance, check_int, describe, fail, short_repr
 from engine.modes import enable_grad
 from engine.value import Value, chain_rule, topological_order
 
@@ -48,14 +48,12 @@ def grad(
     if single:
         wanted = [inputs]
     elif isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
-        raise TypeError(f"grad: inputs must be a Value or a list of Values, got {short_repr(inputs)}")
+        fail(TypeError, "grad", "inputs", "a Value or a list of Values", describe(inputs))
     else:
         wanted = list(inputs)
-    for k, node in enumerate(wanted):
-        if not isinstance(node, Value):
-            where = "inputs" if single else f"inputs[{k}]"
-            raise TypeError(f"grad: {where} must be a Value, got {short_repr(node)} ({type(node).__name__})")
-    if create_graph:
+        for k, node in enumerate(wanted):
+            check_instance("grad", f"inputs[{k}]", node, Value, "a Value")
+    if check_bool("grad", "create_graph", create_graph):
         results: list = _graph_of_gradients(topological_order(output), wanted)
     else:
         gradients = chain_rule(output)
@@ -101,6 +99,7 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     """
     if not callable(f):
         raise TypeError(f"derivative: expected a function, got {short_repr(f)} ({type(f).__name__})")
+    argnum = check_int("derivative", "argnum", argnum, minimum=0, hint="the position of the argument x")
     name = getattr(f, "__name__", "f")
 
     def df(*args: Any) -> Any:

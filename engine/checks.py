@@ -77,9 +77,12 @@ def fail(
 
 def check_int(
     function: str, name: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
-    hint: str = "",
+    hint: str = "", limit: str = "",
 ) -> int:
     """An integer (Python or numpy, not bool) in [minimum, maximum], returned as an ``int``.
+
+    ``limit`` names a maximum that is a safety limit rather than part of the
+    meaning (``"MAX_SAMPLES"``): only a value above it is told about it.
 
     >>> check_int("make_moons", "n_samples", 5, minimum=2)
     5
@@ -87,10 +90,12 @@ def check_int(
     Traceback (most recent call last):
     TypeError: make_moons: n_samples must be an integer ≥ 2, got 2.5 (float)
     """
-    expected = "an integer" + _bounds_text(minimum, maximum)
+    expected = "an integer" + _bounds_text(minimum, None if limit else maximum)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(TypeError, function, name, expected, describe(value), hint)
     number = int(value)
+    if limit and maximum is not None and number > maximum:
+        fail(ValueError, function, name, f"at most {limit} = {maximum:,}", short_repr(value), hint)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         fail(ValueError, function, name, expected, short_repr(value), hint)
     return number
@@ -106,11 +111,13 @@ def check_real(
     above: float | None = None,
     below: float | None = None,
     hint: str = "",
+    finite: bool = True,
 ) -> float:
     """A finite real number (int, float, Fraction, numpy scalar; not bool), returned as a ``float``.
 
     ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones.
-    nan, ±inf and an integer too large for a float are wrong values (``ValueError``).
+    nan, ±inf and an integer too large for a float are wrong values (``ValueError``);
+    with ``finite=False`` (and no bounds) any real number is taken, nan and ±inf too.
 
     >>> check_real("SGD", "momentum", 0.9, minimum=0.0, below=1.0)
     0.9
@@ -118,13 +125,15 @@ def check_real(
     Traceback (most recent call last):
     ValueError: SGD: lr must be a finite number > 0, got -1
     """
-    expected = _interval_text(minimum, maximum, above, below)
+    expected = _interval_text(minimum, maximum, above, below) if finite else "a number"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(TypeError, function, name, expected, describe(value), hint)
     try:
         number = float(value)
     except OverflowError:
         fail(ValueError, function, name, expected, "an integer too large for a float (max ≈ 1.8e308)", hint)
+    if not finite:
+        return number
     if not (
         math.isfinite(number)
         and (minimum is None or number >= minimum)
@@ -253,7 +262,7 @@ def _number_text(number: float) -> str:
     """Bounds as a person writes them: 18446744073709551615 reads better as 2**64 − 1."""
     if number == SEED_LIMIT - 1:
         return "2**64 − 1"
-    return f"{number:g}" if isinstance(number, float) else str(number)
+    return f"{number:g}" if isinstance(number, float) else f"{number:,}"
 
 
 def _int_digit_limit() -> int:
@@ -465,37 +474,70 @@ def _derivative_error(op: Any, inputs: Sequence[Any], detail: str) -> DomainErro
 
 
 def check_definition(
-    name: object, forward: object, local_grads: object, formula: object, built_in: Iterable[str]
+    name: object,
+    forward: object,
+    local_grads: object,
+    formula: object,
+    built_in: Iterable[str],
+    *,
+    symbol: object = None,
+    notation: object = None,
+    domain: object = None,
+    arity: object = None,
+    array_forward: object = None,
+    float_overflow: object = False,
+    keeps_local_grads: object = True,
 ) -> tuple[tuple[str, ...], int | None]:
-    """``define_op``'s arguments checked; returns the input names and arity read from ``local_grads``
-    (``lambda out, a, b`` → ``("a", "b")``, 2; ``lambda out, *terms`` → ``("terms",)``, None)."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(
-            f"define_op: the name must be a Python identifier such as 'sin', got {short_repr(name)}"
-        )
+    """``define_op``'s arguments checked; returns the input names and the arity.
+
+    The names are read from ``local_grads``'s parameters (``lambda out, a, b`` →
+    ``("a", "b")``, arity 2; ``lambda out, *terms`` → ``("terms",)``, any number of
+    inputs, None); an ``arity`` given must agree with them.
+    """
+    function = "define_op"
+    check_str(function, "name", name, hint="e.g. 'sin'")
+    if not name.isidentifier() or keyword.iskeyword(name):  # type: ignore[union-attr]
+        fail(ValueError, function, "name", "a Python identifier such as 'sin'", short_repr(name))
     if name in built_in:
         raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
-    for argument, function in (("forward", forward), ("local_grads", local_grads)):
-        if not callable(function):
-            raise TypeError(f"define_op({name!r}): {argument} must be a function, got {short_repr(function)}")
-    if not isinstance(formula, str) or not formula:
-        raise TypeError(
-            f"define_op({name!r}): formula must be a non-empty string, e.g. '∂(sin a)/∂a = cos a'"
-        )
+    function = f"define_op({name!r})"
+    for argument, rule in (("forward", forward), ("local_grads", local_grads)):
+        if not callable(rule):
+            fail(TypeError, function, argument, "a function", describe(rule))
+    check_str(function, "formula", formula, nonempty=True, hint="e.g. '∂(sin a)/∂a = cos a'")
+    for argument, rule in (("domain", domain), ("array_forward", array_forward)):
+        if rule is not None and not callable(rule):
+            fail(TypeError, function, argument, "a function or None", describe(rule))
+    if symbol is not None:
+        check_str(function, "symbol", symbol, nonempty=True, hint="e.g. symbol='sin'")
+    if notation is not None:
+        from engine.notation import Notation  # imports nothing from the engine: no cycle
+
+        check_instance(function, "notation", notation, Notation, "an engine.notation.Notation or None",
+                       hint="e.g. engine.notation.call('sin', 'sin')")
+    check_bool(function, "float_overflow", float_overflow)
+    check_bool(function, "keeps_local_grads", keeps_local_grads)
     try:
         parameters = list(inspect.signature(local_grads).parameters.values())  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise TypeError(
-            f"define_op({name!r}): cannot read local_grads's parameters; use a def or lambda"
-        ) from None
+        raise TypeError(f"{function}: cannot read local_grads's parameters; use a def or lambda") from None
     if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
-        return (parameters[-1].name,), None
-    names = tuple(p.name for p in parameters[1:])
-    if not names:
-        raise TypeError(
-            f"define_op({name!r}): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
-        )
-    return names, len(names)
+        names: tuple[str, ...] = (parameters[-1].name,)
+        inferred = None
+    else:
+        names = tuple(p.name for p in parameters[1:])
+        if not names:
+            raise TypeError(
+                f"{function}: local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
+            )
+        inferred = len(names)
+    if arity is None:
+        return names, inferred
+    count = check_int(function, "arity", arity, minimum=1, hint="or None to read it from local_grads")
+    if inferred is not None and count != inferred:
+        fail(ValueError, function, "arity", f"{inferred}, as local_grads takes {', '.join(names)}",
+             short_repr(arity))
+    return names, count
 
 
 def check_node(node: object, function: str, what: str = "a Value") -> None:

@@ -41,7 +41,16 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from engine.checks import as_number, describe, short_repr
+from engine.checks import (
+    as_number,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_sequence,
+    describe,
+    short_repr,
+)
 from engine.explain import NodeNames, d
 from engine.modes import enable_grad
 from engine.notation import ATOM, format_number, number, write
@@ -929,8 +938,8 @@ class CompiledFunction:
         by more than atol + rtol·|engine's|); else returns the largest differences.
         """
         data = self.numbers(numbers)
-        rtol = as_number(rtol, f"{self.name}.check: rtol")
-        atol = as_number(atol, f"{self.name}.check: atol")
+        rtol = check_real(f"{self.name}.check", "rtol", rtol, minimum=0.0)
+        atol = check_real(f"{self.name}.check", "atol", atol, minimum=0.0)
         self.retrace(*data)
         return _compare(self.name, self.call(data, 1.0), self.engine(data, 1.0), rtol, atol)
 
@@ -1181,15 +1190,13 @@ def _describe_row(row: tuple, trace: Trace) -> str:
 # Checked arguments
 # ---------------------------------------------------------------------------
 def check_flag(value: object, name: str = "check") -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"engine.compile: {name} must be True or False, got {describe(value)}")
-    return value
+    """``engine.compile``'s switches (``check``, ``fuse``): True or False."""
+    return check_bool("engine.compile", name, value)
 
 
 def check_reduce(reduce: object) -> str:
-    if reduce not in ("sum", "mean"):
-        raise ValueError(f"engine.compile: reduce must be 'sum' or 'mean', got {short_repr(reduce)}")
-    return reduce  # type: ignore[return-value]
+    """How the gradients over samples add up: ``"sum"`` (J = Σᵢ valueᵢ) or ``"mean"`` (J = 1/m Σᵢ)."""
+    return check_choice("engine.compile", "reduce", reduce, ("sum", "mean"))
 
 
 def _parameter_list(parameters: Iterable[Value]) -> tuple[Value, ...]:
@@ -1237,21 +1244,22 @@ def _argument_names(f: Callable) -> tuple[list[str], int | None]:
 
 
 def _per_sample_flags(g: CompiledFunction, per_sample: Iterable[int | str] | None) -> tuple[bool, ...]:
+    """Which arguments are arrays of samples: ``per_sample`` names them by position or by name."""
+    names = g.argument_names
     if per_sample is None:
-        return (True,) * g.arity  # type: ignore[operator]
-    if isinstance(per_sample, (str, int)):
-        per_sample = [per_sample]
-    flags = [False] * g.arity  # type: ignore[operator]
-    for item in per_sample:
-        if isinstance(item, str) and item in g.argument_names:
-            flags[g.argument_names.index(item)] = True
-        elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(flags):
-            flags[item] = True
+        return (True,) * len(names)
+    function = f"{g.name}.batch_source"
+    one = isinstance(per_sample, str) or not hasattr(per_sample, "__len__")  # a single position or name
+    items = [per_sample] if one else check_sequence(function, "per_sample", per_sample, of="arguments")
+    flags = [False] * len(names)
+    for k, item in enumerate(items):
+        where = "per_sample" if one else f"per_sample[{k}]"
+        if isinstance(item, str):
+            flags[names.index(check_choice(function, where, item, names))] = True
         else:
-            raise ValueError(
-                f"{g.name}.batch_source: per_sample names arguments by position or name "
-                f"({', '.join(g.argument_names)}), got {short_repr(item)}"
-            )
+            position = check_int(function, where, item, minimum=0, maximum=len(names) - 1,
+                                 hint=f"an argument's position, or its name ({', '.join(names)})")
+            flags[position] = True
     return tuple(flags)
 
 

@@ -39,9 +39,12 @@ from typing import Literal
 
 import graphviz
 
+from engine.checks import check_bool, check_choice, check_instance, check_int, describe, fail
 from engine.explain import (
     COUNT_LIMIT,
     NodeNames,
+    check_digits,
+    check_root,
     d,
     format_number,
     inputs_as_written,
@@ -51,7 +54,7 @@ from engine.explain import (
     op_symbol,
     walk,
 )
-from engine.files import atomic_write
+from engine.files import atomic_write, file_path
 from engine.value import Value
 
 ROLE_COLORS: dict[str, tuple[str, str]] = {
@@ -119,38 +122,29 @@ class DrawOptions:
 
     def check(self, caller: str = "draw") -> None:
         """Raise TypeError/ValueError naming ``caller`` and the option for a bad option."""
-        if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
-            raise ValueError(
-                f"{caller}: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {self.rankdir!r}"
-            )
-        if not _is_int(self.max_nodes) or self.max_nodes < 1:
-            raise ValueError(f"{caller}: max_nodes must be an integer ≥ 1, got {self.max_nodes!r}")
-        if self.on_overflow not in ("truncate", "raise"):
-            raise ValueError(f"{caller}: on_overflow must be 'truncate' or 'raise', got {self.on_overflow!r}")
-        if not _is_int(self.digits) or not 1 <= self.digits <= 17:
-            raise ValueError(f"{caller}: digits must be an integer from 1 to 17, got {self.digits!r}")
+        check_choice(caller, "rankdir", self.rankdir, RANKDIRS)
+        check_int(caller, "max_nodes", self.max_nodes, minimum=1)
+        check_choice(caller, "on_overflow", self.on_overflow, ("truncate", "raise"))
+        check_digits(self.digits, caller)
         for option in ("show_grad", "show_local_grads", "collapse_neurons", "legend"):
-            if not isinstance(getattr(self, option), bool):
-                raise TypeError(f"{caller}: {option} must be True or False, got {getattr(self, option)!r}")
-        if self.title is not None and not isinstance(self.title, str):
-            raise TypeError(f"{caller}: title must be a string or None, got {self.title!r}")
+            check_bool(caller, option, getattr(self, option))
+        if self.title is not None:
+            check_instance(caller, "title", self.title, str, "a string or None")
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
+"""``draw``'s directions: chosen to fit the screen, left to right, top down, and the two reversed."""
 
 
 def _values(value: object, option: str, caller: str) -> list[Value]:
     """``value`` (a Value or an iterable of Values) as a list, or a TypeError naming ``option``."""
-    values = [value] if isinstance(value, Value) else None
-    if values is None:
-        try:
-            values = list(value)  # type: ignore[call-overload]
-        except TypeError:
-            raise TypeError(f"{caller}: {option} must be a Value or Values, got {value!r}") from None
-    for item in values:
-        if not isinstance(item, Value):
-            raise TypeError(f"{caller}: {option} must be a Value or Values, got {item!r}")
+    if isinstance(value, Value):
+        return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        fail(TypeError, caller, option, "a Value or a list of Values", describe(value))
+    values = list(value)
+    for k, item in enumerate(values):
+        check_instance(caller, f"{option}[{k}]", item, Value, "a Value")
     return values
 
 
@@ -945,8 +939,7 @@ def drawing(
 ) -> Drawing:
     """``draw``, with where each node went (``Drawing``); ``gradient(node)`` replaces ``node.grad``
     and ``names`` the names made from the walk over the boxes (the stepper's text uses its own)."""
-    if not isinstance(root, Value):
-        raise TypeError(f"{caller}: root must be a Value, got {root!r} ({type(root).__name__})")
+    check_root(root, caller)
     options.check(caller)
     targets = _values(highlight, "highlight", caller) if highlight is not None else []
     parameter_ids = None if parameters is None else set(map(id, _values(parameters, "parameters", caller)))
@@ -957,7 +950,7 @@ def drawing(
         box.folded = boxing.folded(box.node)
         box.members = [box.node, *([box.activation] if box.activation is not None else [])]
         box.members += [box.node.parents[slot] for slot in box.folded]
-    on_path = nodes_on_paths(root, targets) if targets else set()
+    on_path = nodes_on_paths(root, targets, caller, "highlight") if targets else set()
     names = names or NodeNames({id(key): k for k, key in enumerate(keys)}, options.digits)
     names.name_all(member for box in boxes.values() for member in box.members)
     painter = _Painter(names, options, on_path, parameter_ids, root, gradient or (lambda node: node.grad))
@@ -1014,11 +1007,7 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
     source is written beside it (same name, ``.gv``) and ``GraphvizNotFoundError``
     says how to install Graphviz; if dot fails, ``RenderError`` says why.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"save_svg: path must be a str or a path, got {path!r} ({type(path).__name__})")
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".svg")
+    path = file_path("save_svg", path, ".svg")
     file_format = _FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise ValueError(

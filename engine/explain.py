@@ -27,12 +27,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engine.backprop import grad
+from engine.checks import check_instance, check_int
 from engine.notation import format_number, number, write
 from engine.symbolic import Expression, derivative_formulas, name_precedence
 from engine.value import Value, topological_order
 
 COUNT_LIMIT = 1_000_000
 """Walks that count or search a graph stop after this many nodes (they then say "more than")."""
+
+MAX_DIGITS = 17
+"""The most significant digits a view shows: 17 write any float exactly."""
+
+
+def check_root(root: object, caller: str, wrt: object = None) -> None:
+    """The Value a view starts from (and ``wrt``, None or a Value), or a TypeError naming ``caller``."""
+    check_instance(caller, "root", root, Value, "a Value", hint="the node to start from, e.g. the loss")
+    if wrt is not None:
+        check_instance(caller, "wrt", wrt, Value, "a Value or None")
+
+
+def check_digits(digits: object, caller: str) -> int:
+    """The significant digits a view writes numbers with: an integer from 1 to ``MAX_DIGITS``."""
+    return check_int(caller, "digits", digits, minimum=1, maximum=MAX_DIGITS)
 
 
 # ---------------------------------------------------------------------------
@@ -350,12 +366,15 @@ def walk(
     return kept, len(seen)
 
 
-def nodes_on_paths(root: Value, targets: Iterable[Value], limit: int = COUNT_LIMIT) -> set[int]:
+def nodes_on_paths(
+    root: Value, targets: Iterable[Value], caller: str, name: str, limit: int = COUNT_LIMIT
+) -> set[int]:
     """ids of the nodes on some path from ``root`` down to any of ``targets`` (ends included).
 
     A node is on such a path when it is below ``root`` and a target is below it;
     found by walking from the targets back towards the root along consumer links.
-    Raises ``ValueError`` if a target is not in the graph of ``root``.
+    Raises ``ValueError`` naming ``caller`` and the argument ``name`` if a target
+    is not in the graph of ``root``.
     """
     consumers: dict[int, list[Value]] = {}
 
@@ -367,14 +386,17 @@ def nodes_on_paths(root: Value, targets: Iterable[Value], limit: int = COUNT_LIM
     _, found = walk(root, keep=1, neighbours=parents_noting_consumers, limit=limit)
     if found > limit:
         raise ValueError(
-            f"the graph has more than {limit:,} nodes: too many to search for paths; "
-            "pick a smaller sub-expression"
+            f"{caller}: the graph has more than {limit:,} nodes: too many to search for the paths to "
+            f"{name}; pick a smaller sub-expression"
         )
     on_path: set[int] = set()
     stack = []
     for target in targets:
         if target is not root and id(target) not in consumers:
-            raise ValueError(f"node {target!r} is not in the graph of {root!r}: no path leads to it")
+            raise ValueError(
+                f"{caller}: {name} must be a node of root's graph, got {target!r}, which root does not "
+                f"depend on (root is {root!r})"
+            )
         stack.append(target)
     while stack:
         node = stack.pop()
@@ -423,10 +445,15 @@ class ChainRule:
     step-through page both write their text from here, so they show the same numbers.
     """
 
-    def __init__(self, root: Value, wrt: Value | None = None, *, digits: int = 4) -> None:
+    def __init__(
+        self, root: Value, wrt: Value | None = None, *, digits: int = 4, caller: str = "ChainRule"
+    ) -> None:
+        """The steps below ``root`` (to ``wrt``), numbers to ``digits``; errors name ``caller``."""
+        check_root(root, caller, wrt)
+        check_digits(digits, caller)
         order = topological_order(root)
         if wrt is not None:
-            on_path = nodes_on_paths(root, [wrt])
+            on_path = nodes_on_paths(root, [wrt], caller, "wrt")
             order = [node for node in order if id(node) in on_path]
         self.root, self.digits = root, digits
         self.order = order
@@ -549,7 +576,7 @@ def explain(
     No ``.grad`` changes: the numbers come from ``engine.grad``.
     """
     _check_explain_arguments(root, wrt, digits, max_steps, max_terms)
-    rule = ChainRule(root, wrt, digits=digits)
+    rule = ChainRule(root, wrt, digits=digits, caller="explain")
     shown = rule.order[: max_steps + 1]  # the root, then max_steps steps
     consumers = rule.consumers
     rule.names.name_all([*shown, *(c for v in shown for c, _ in consumers.get(id(v), [])[:max_terms])])
@@ -571,13 +598,10 @@ def explain(
 def _check_explain_arguments(
     root: object, wrt: object, digits: object, max_steps: object, max_terms: object
 ) -> None:
-    if not isinstance(root, Value):
-        raise TypeError(f"explain: root must be a Value, got {root!r} ({type(root).__name__})")
-    if wrt is not None and not isinstance(wrt, Value):
-        raise TypeError(f"explain: wrt must be a Value or None, got {wrt!r} ({type(wrt).__name__})")
-    for option, value in (("digits", digits), ("max_steps", max_steps), ("max_terms", max_terms)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"explain: {option} must be an integer ≥ 1, got {value!r}")
+    check_root(root, "explain", wrt)
+    check_digits(digits, "explain")
+    check_int("explain", "max_steps", max_steps, minimum=1)
+    check_int("explain", "max_terms", max_terms, minimum=1)
 
 
 def _header(rule: ChainRule, wrt: Value | None) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from engine.checks import check_bool, check_path, describe
+from engine.checks import check_bool, check_path, describe, fail, short_repr
 
 try:  # POSIX; elsewhere the age of a temporary is the only sign that it is stale
     import fcntl
@@ -111,6 +111,14 @@ def atomic_write(path: PathLike, write: Callable[[IO[Any]], None], *, binary: bo
             os.close(lock)
     _fsync_folder(folder)
     return given
+
+
+def file_path(function: str, path: object, suffix: str) -> Path:
+    """``path`` checked to name a file, with ``suffix`` (e.g. ``".svg"``) added when it has none."""
+    checked = check_path(function, "path", path)
+    if checked.name in ("", ".", ".."):
+        fail(ValueError, function, "path", "a file name", f"{short_repr(str(path))}, which names a folder")
+    return checked if checked.suffix else checked.with_suffix(suffix)
 
 
 def remove_stale_temporaries(path: PathLike, *, older_than: float = STALE_AFTER_SECONDS) -> list[Path]:

@@ -104,10 +104,17 @@ class GradcheckReport:
 
 
 def relative_error(analytic: Sequence[float], numerical: Sequence[float]) -> float:
-    """The course's ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂); 0 when both are zero."""
-    difference = math.sqrt(sum((a - n) ** 2 for a, n in zip(analytic, numerical)))
-    scale = math.sqrt(sum(a * a for a in analytic)) + math.sqrt(sum(n * n for n in numerical))
-    return difference / scale if scale > 0.0 else 0.0
+    """The course's ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂); 0 when both are zero (nan where a number is nan)."""
+    g = _numbers("relative_error", "analytic", analytic)
+    g_tilde = _numbers("relative_error", "numerical", numerical)
+    if len(g) != len(g_tilde):
+        raise ValueError(
+            f"relative_error: analytic and numerical must have one number per input each, got "
+            f"{len(g)} and {len(g_tilde)}"
+        )
+    difference = math.sqrt(sum((a - n) ** 2 for a, n in zip(g, g_tilde)))
+    scale = math.sqrt(sum(a * a for a in g)) + math.sqrt(sum(n * n for n in g_tilde))
+    return 0.0 if scale == 0.0 else difference / scale
 
 
 def gradcheck(
@@ -138,7 +145,7 @@ def gradcheck(
     ]
     output = f(*values)
     if not isinstance(output, Value):
-        raise TypeError(f"gradcheck: f must return a Value, got {type(output).__name__}")
+        raise TypeError(f"gradcheck: f must return a Value, got {describe(output)}")
     analytic = grad(output, values)
     numerical = numerical_grad(lambda: f(*values), values, eps)
     checks = []
@@ -170,3 +177,9 @@ def _check_values(function: str, values: object) -> list[Value]:
     """The Values whose ``data`` is nudged: each must be a Value (a number has no ``data`` to nudge)."""
     items = check_sequence(function, "values", values, of="Values")
     return [check_instance(function, f"values[{i}]", v, Value, "a Value") for i, v in enumerate(items)]
+
+
+def _numbers(function: str, name: str, values: object) -> list[float]:
+    """A sequence of real numbers as floats (nan and inf kept: a comparison may meet them)."""
+    items = check_sequence(function, name, values, of="numbers")
+    return [check_real(function, f"{name}[{i}]", x, finite=False) for i, x in enumerate(items)]

@@ -27,9 +27,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.checks import check_instance, check_int
 from engine.draw import Drawing, DrawOptions, GraphTooLargeError, drawing, render
-from engine.explain import COUNT_LIMIT, BackwardStep, ChainRule, _distinct, d, op_rule, op_symbol, walk
-from engine.files import atomic_write
+from engine.explain import (
+    COUNT_LIMIT,
+    BackwardStep,
+    ChainRule,
+    _distinct,
+    check_root,
+    d,
+    op_rule,
+    op_symbol,
+    walk,
+)
+from engine.files import atomic_write, file_path
 from engine.value import Value
 
 PANEL_WIDTH = 380
@@ -113,7 +124,11 @@ def stepper(
     ``rankdir`` as for ``draw``; ``title`` heads the page (default: the root and its value).
     No ``.grad`` changes: the gradients come from ``engine.grad``.
     """
-    _check(root, digits, max_nodes, max_terms, title)
+    options = DrawOptions(
+        rankdir=rankdir, show_local_grads=True, max_nodes=max_nodes, on_overflow="raise", digits=digits,
+        screen=_GRAPH_AREA,
+    )
+    _check(root, options, max_terms, title)
     _, count = walk(root, keep=1)  # counted before any work: a huge graph is refused at once
     if count > max_nodes:
         many = f"more than {COUNT_LIMIT:,}" if count > COUNT_LIMIT else f"{count:,}"
@@ -122,11 +137,7 @@ def stepper(
             "have two steps a node and a drawing too big to follow. Step through a smaller "
             "sub-expression (one sample's loss, one neuron) or raise max_nodes"
         )
-    rule = ChainRule(root, digits=digits)
-    options = DrawOptions(
-        rankdir=rankdir, show_local_grads=True, max_nodes=max_nodes, on_overflow="raise", digits=digits,
-        screen=_GRAPH_AREA,
-    )
+    rule = ChainRule(root, digits=digits, caller="stepper")
     try:
         picture = drawing(  # the text's names and numbers, so the page and the picture speak alike
             root, options, gradient=lambda node: rule.gradients[id(node)], names=rule.names, caller="stepper"
@@ -145,8 +156,7 @@ def save_html(root: Value, path: str | os.PathLike[str], **options: object) -> P
     One self-contained HTML file: open it in any browser, offline or from disk.
     ``.html`` is added when ``path`` has no suffix; missing folders are made.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"save_html: path must be a str or a path, got {path!r} ({type(path).__name__})")
+    file_path("save_html", path, ".html")  # checked before the page is made
     page = stepper(root, **options)  # type: ignore[arg-type]
     return _write(page.html, path, "save_html")
 
@@ -154,25 +164,16 @@ def save_html(root: Value, path: str | os.PathLike[str], **options: object) -> P
 # ---------------------------------------------------------------------------
 # Checking the arguments and writing the file
 # ---------------------------------------------------------------------------
-def _check(root: object, digits: object, max_nodes: object, max_terms: object, title: object) -> None:
-    if not isinstance(root, Value):
-        raise TypeError(f"stepper: root must be a Value, got {root!r} ({type(root).__name__})")
-    for option, value, low, high in (
-        ("digits", digits, 1, 17), ("max_nodes", max_nodes, 1, None), ("max_terms", max_terms, 1, None),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
-            limits = f"from {low} to {high}" if high else f"≥ {low}"
-            raise ValueError(f"stepper: {option} must be an integer {limits}, got {value!r}")
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"stepper: title must be a string or None, got {title!r}")
+def _check(root: object, options: DrawOptions, max_terms: object, title: object) -> None:
+    check_root(root, "stepper")
+    options.check("stepper")
+    check_int("stepper", "max_terms", max_terms, minimum=1)
+    if title is not None:
+        check_instance("stepper", "title", title, str, "a string or None")
 
 
 def _write(page: str, path: str | os.PathLike[str], caller: str) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{caller}: path must be a str or a path, got {path!r} ({type(path).__name__})")
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".html")
+    path = file_path(caller, path, ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda file: file.write(page))
 

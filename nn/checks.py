@@ -7,14 +7,62 @@ what shape the course's layout wants (columns are samples: X is (n_x, m)).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from engine.checks import check_choice, check_instance
+from nn.data import float_array
 from nn.module import check_activation
 
 Array = NDArray[np.float64]
+
+
+Formula = TypeVar("Formula", bound=Callable[..., Any])
+
+
+class FormulaShapeError(ValueError):
+    """A formula's arrays do not fit: their shapes do not broadcast or multiply, or a gradient is not
+    shaped like what it differentiates."""
+
+
+def course_formula(formula: Formula) -> Formula:
+    """Check a formula's arrays (its ``ArrayLike`` arguments) on the way in, so its body reads as the math.
+
+    Each array argument becomes a float64 array, or a ``TypeError`` names the
+    formula and the argument (text, None, complex numbers); arrays whose shapes
+    do not fit (numpy cannot broadcast or multiply them) raise
+    ``FormulaShapeError`` naming the formula and every argument's shape.
+    """
+    signature = inspect.signature(formula)
+    arrays = {name: "None" in str(p.annotation) for name, p in signature.parameters.items()
+              if str(p.annotation).startswith("ArrayLike")}  # name -> None allowed
+    name = formula.__name__
+
+    @functools.wraps(formula)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{name}: {error}") from None
+        given = bound.arguments
+        for argument, optional in arrays.items():
+            if argument in given and not (optional and given[argument] is None):
+                given[argument] = float_array(given[argument], name, argument)
+        try:
+            return formula(*bound.args, **bound.kwargs)
+        except (ValueError, IndexError) as error:  # numpy's words for shapes that do not fit
+            if isinstance(error, FormulaShapeError) or str(error).startswith(f"{name}:"):
+                raise
+            shapes = ", ".join(f"{argument} {np.shape(given[argument])}" for argument in arrays
+                               if given.get(argument) is not None)
+            raise FormulaShapeError(f"{name}: the shapes do not fit ({error}); got {shapes}") from None
+
+    return checked  # type: ignore[return-value]
 
 
 def check_batch(
@@ -26,11 +74,11 @@ def check_batch(
     ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
     (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
     """
-    if samples_as not in ("columns", "rows"):
-        raise ValueError(f"{caller}: samples_as must be 'columns' or 'rows', got {samples_as!r}")
-    xs = _features(np.asarray(x, dtype=float), n_x, samples_as, caller)
+    check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
+    x_array = float_array(x, caller, "X")
+    xs = _features(x_array, n_x, samples_as, caller)
     m = xs.shape[1]
-    ys = _labels(np.asarray(y, dtype=float), m, np.shape(x), samples_as, caller)
+    ys = _labels(float_array(y, caller, "Y"), m, x_array.shape, samples_as, caller)
     if not np.all(np.isfinite(xs)):
         raise ValueError(f"{caller}: X holds a non-finite value at X{_at(_first_index(~np.isfinite(xs)))}")
     return xs, ys
@@ -81,8 +129,15 @@ def _labels(ys: Array, m: int, x_shape: tuple[int, ...], samples_as: str, caller
     return ys
 
 
-def check_params(params: dict[str, Any]) -> tuple[dict[int, Array], dict[int, Array], dict[int, str]]:
-    """W[l], b[l], g[l] keyed by l, checked: W[l] is (n[l], n[l−1]), b[l] is (n[l], 1), g[l] a known name."""
+def check_params(
+    params: dict[str, Any], caller: str = "check_params"
+) -> tuple[dict[int, Array], dict[int, Array], dict[int, str]]:
+    """W[l], b[l], g[l] keyed by l, checked: W[l] is (n[l], n[l−1]), b[l] is (n[l], 1), g[l] a known name.
+
+    Errors name ``caller``, the function that was given ``params``.
+    """
+    check_instance(caller, "params", params, Mapping, "a dict {'W[1]': ..., 'b[1]': ..., 'g[1]': ..., ...}",
+                   hint="see nn.params_from_model")
     weights: dict[int, Array] = {}
     biases: dict[int, Array] = {}
     names: dict[int, str] = {}
@@ -90,30 +145,31 @@ def check_params(params: dict[str, Any]) -> tuple[dict[int, Array], dict[int, Ar
     while f"W[{layer}]" in params:
         for key in (f"b[{layer}]", f"g[{layer}]"):
             if key not in params:
-                raise ValueError(f"params has W[{layer}] but no {key!r} (see params_from_model)")
-        w = np.asarray(params[f"W[{layer}]"], dtype=float)
-        b = np.asarray(params[f"b[{layer}]"], dtype=float)
+                raise ValueError(f"{caller}: params has W[{layer}] but no {key!r} (see params_from_model)")
+        w = float_array(params[f"W[{layer}]"], caller, f"params['W[{layer}]']")
+        b = float_array(params[f"b[{layer}]"], caller, f"params['b[{layer}]']")
         if w.ndim != 2:
             raise ValueError(
-                f"params: W[{layer}] must be 2-D (n[{layer}], n[{layer - 1}]), got shape {w.shape}"
+                f"{caller}: params: W[{layer}] must be 2-D (n[{layer}], n[{layer - 1}]), got shape {w.shape}"
             )
         if layer > 1 and w.shape[1] != weights[layer - 1].shape[0]:
             units = weights[layer - 1].shape[0]
             raise ValueError(
-                f"params: W[{layer}] has shape {w.shape} but layer {layer - 1} has {units} units "
+                f"{caller}: params: W[{layer}] has shape {w.shape} but layer {layer - 1} has {units} units "
                 f"(W[{layer - 1}] is {weights[layer - 1].shape}), "
                 f"so W[{layer}] must be ({w.shape[0]}, {units})"
             )
         if b.shape != (w.shape[0], 1):
             raise ValueError(
-                f"params: b[{layer}] must have shape ({w.shape[0]}, 1) to match W[{layer}], got {b.shape}"
+                f"{caller}: params: b[{layer}] must have shape ({w.shape[0]}, 1) to match W[{layer}], "
+                f"got {b.shape}"
             )
-        name = check_activation(params[f"g[{layer}]"], f"params: g[{layer}]")
+        name = check_activation(params[f"g[{layer}]"], f"{caller}: params: g[{layer}]")
         weights[layer], biases[layer], names[layer] = w, b, name
         layer += 1
     if not weights:
         raise ValueError(
-            "params has no 'W[1]': expected {'W[1]': ..., 'b[1]': ..., 'g[1]': ..., ...} "
+            f"{caller}: params has no 'W[1]': expected {{'W[1]': ..., 'b[1]': ..., 'g[1]': ..., ...}} "
             "(see params_from_model)"
         )
     return weights, biases, names

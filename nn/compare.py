@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from engine import Value, gc_paused, grad, numerical_grad, relative_error
+from engine.checks import check_bool, check_instance, check_int, check_real
 from nn.checks import check_batch
 from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
 from nn.formulas import ForwardPass, Grads, cross_entropy_cost, forward, loss_direct, params_from_model
@@ -186,6 +187,10 @@ class GradientReport:
         At most ``max_rows`` rows per section (None: all); when rows are cut,
         every failing row is shown first, then the others in order.
         """
+        if max_rows is not None:
+            max_rows = check_int("GradientReport.table", "max_rows", max_rows, minimum=0,
+                                 hint="or None for every row")
+        intermediates = check_bool("GradientReport.table", "intermediates", intermediates)
         lines = [
             f"Gradient check: network {self.network}, m = {self.m} samples, formulas {self.rules.name!r}"
             + ("" if self.rules.correct else " (a deliberately WRONG variant)"),
@@ -316,15 +321,19 @@ def compare_gradients(
     forward passes over the batch; ``numerical=False`` skips them.
     """
     _check_model(model)
-    chosen = resolve_rules(formulas)
-    x, y = check_batch(X, Y, model.nin, samples_as=samples_as, caller="compare_gradients")
+    chosen = resolve_rules(formulas, "compare_gradients", "formulas")
+    numerical = check_bool("compare_gradients", "numerical", numerical)
     tolerances = {
-        "formula_rtol": rtol, "formula_atol": atol, "eps": eps,
-        "numerical_atol": numerical_atol, "numerical_rtol": numerical_rtol,
+        "formula_rtol": check_real("compare_gradients", "rtol", rtol, minimum=0.0),
+        "formula_atol": check_real("compare_gradients", "atol", atol, minimum=0.0),
+        "eps": check_real("compare_gradients", "eps", eps, above=0.0),
+        "numerical_atol": check_real("compare_gradients", "numerical_atol", numerical_atol, minimum=0.0),
+        "numerical_rtol": check_real("compare_gradients", "numerical_rtol", numerical_rtol, minimum=0.0),
     }
+    x, y = check_batch(X, Y, model.nin, samples_as=samples_as, caller="compare_gradients")
     auto = _by_autograd(model, x, y)
     by_formulas = _by_formulas(model, x, y, chosen)
-    central = _central_differences(model, x, y, eps) if numerical else None
+    central = _central_differences(model, x, y, tolerances["eps"]) if numerical else None
     parameters, parameter_summaries = _parameter_rows(model, auto, by_formulas, central, tolerances)
     intermediates, intermediate_summaries = _intermediate_rows(model, auto, by_formulas, tolerances)
     kinks = _relu_kinks(model, by_formulas.cache)
@@ -339,8 +348,7 @@ def compare_gradients(
 
 def _check_model(model: MLP) -> None:
     """An nn.MLP with one output unit (the binary cross-entropy's a), else TypeError / ValueError."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"compare_gradients: model must be an nn.MLP, got {type(model).__name__}")
+    check_instance("compare_gradients", "model", model, MLP, "an nn.MLP")
     if model.sizes[-1] != 1:
         raise ValueError(
             f"compare_gradients: the binary cross-entropy needs one output unit; the model's last layer "

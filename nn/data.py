@@ -19,16 +19,24 @@ import numpy as np
 
 from engine.checks import check_int, check_real, check_seed, describe, fail, short_repr
 
+MAX_SAMPLES = 10_000_000
+"""The most samples a generator makes: 160 MB of X, and far more than a scalar engine trains on."""
+
 
 def _check_args(
     function: str, n_samples: object, noise: object, seed: object, minimum: int
 ) -> tuple[int, float, int]:
     """The common arguments, checked and converted; errors name the function and the value."""
     return (
-        check_int(function, "n_samples", n_samples, minimum=minimum),
+        _count(function, "n_samples", n_samples, minimum),
         check_real(function, "noise", noise, minimum=0.0),
         check_seed(function, seed),
     )
+
+
+
+def _count(function: str, name: str, value: object, minimum: int) -> int:
+    return check_int(function, name, value, minimum=minimum, maximum=MAX_SAMPLES, limit="MAX_SAMPLES")
 
 
 def _shuffled(
@@ -101,7 +109,7 @@ def make_blobs(
     in turn (sizes differ by at most one). Returns X (m, 2) float64 and y (m,) in
     {0, ..., K−1} ({0, 1} by default), samples in rows.
     """
-    n_classes = check_int("make_blobs", "n_classes", n_classes, minimum=2)
+    n_classes = _count("make_blobs", "n_classes", n_classes, 2)
     n_samples, noise, seed = _check_args("make_blobs", n_samples, noise, seed, minimum=n_classes)
     rng = np.random.default_rng(seed)
     labels = np.arange(n_samples) % n_classes
@@ -134,6 +142,25 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 """The generators by name; each is called as ``DATASETS[name](n_samples, noise, seed)``."""
 
 
+def float_array(value: object, function: str, name: str, expected: str = "an array of numbers") -> np.ndarray:
+    """``value`` (a number, a list or an array of numbers; bools count as 0/1) as a float64 array.
+
+    Text, None, complex numbers, dicts and other objects are refused with a
+    ``TypeError``, rows of different lengths with a ``ValueError``; both name
+    ``function`` and the argument ``name``, saying it must be ``expected``.
+    """
+    try:
+        raw = np.asarray(value)
+    except ValueError:  # numpy refuses rows of different lengths
+        fail(ValueError, function, name, expected, f"rows of different lengths: {short_repr(value)}")
+    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and raw.ndim > 0):
+        fail(TypeError, function, name, expected, describe(value))
+    try:
+        return raw.astype(np.float64)
+    except (TypeError, ValueError):  # an object array holding something else than numbers
+        fail(TypeError, function, name, expected, f"entries that are not numbers: {short_repr(value)}")
+
+
 def check_features(X: object, function: str = "check_features") -> np.ndarray:
     """X as a finite float64 array of shape (m, n_x), m ≥ 1, rows as samples.
 
@@ -142,16 +169,7 @@ def check_features(X: object, function: str = "check_features") -> np.ndarray:
     given as a flat vector, no rows) or a nan/inf entry. Messages name ``function``.
     """
     expected = "an array of numbers of shape (m, n_x), one sample per row"
-    try:
-        raw = np.asarray(X)
-    except ValueError:  # numpy refuses rows of different lengths
-        fail(ValueError, function, "X", expected, f"rows of different lengths: {short_repr(X)}")
-    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and raw.ndim > 0):
-        fail(TypeError, function, "X", expected, describe(X))
-    try:
-        x_matrix = raw.astype(np.float64)
-    except (TypeError, ValueError):  # an object array holding something else than numbers
-        fail(TypeError, function, "X", expected, f"entries that are not numbers: {short_repr(X)}")
+    x_matrix = float_array(X, function, "X", expected)
     if x_matrix.ndim != 2 or x_matrix.shape[0] == 0:
         hint = "for one sample x, pass [x] (shape (1, n_x))" if x_matrix.ndim == 1 else ""
         fail(ValueError, function, "X", expected, f"shape {x_matrix.shape}", hint)
@@ -169,6 +187,14 @@ def check_dataset(X: object, y: object, function: str = "check_dataset") -> tupl
     """
     x_matrix = check_features(X, function)
     y_vector = np.asarray(y)
+    if y_vector.dtype.kind not in "biuf":  # text, complex, None...: not labels
+        try:
+            y_vector = y_vector.astype(np.float64) if y_vector.dtype.kind == "O" else None
+        except (TypeError, ValueError):
+            y_vector = None
+        if y_vector is None:
+            fail(TypeError, function, "y", f"an array of numbers of shape ({len(x_matrix)},), one label per "
+                 "row of X", describe(y))
     if y_vector.ndim == 2 and 1 in y_vector.shape:
         y_vector = y_vector.reshape(-1)  # a (1, m) row of labels, as the course writes Y
     if y_vector.ndim != 1 or len(y_vector) != len(x_matrix):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike
 
+from engine.checks import describe, fail, short_repr
+from nn.checks import FormulaShapeError
 from nn.formulas import (
     Array,
     ForwardPass,
@@ -199,16 +201,22 @@ RULES: dict[str, BackpropRules] = {
 """The course's wiring, a second right one, and deliberately wrong variants, by name."""
 
 
-class FormulaShapeError(ValueError):
-    """A backward-pass formula gave an array of the wrong shape (or shapes that do not multiply)."""
+def resolve_rules(
+    rules: str | BackpropRules, function: str = "resolve_rules", name: str = "rules"
+) -> BackpropRules:
+    """``rules`` itself, or the ``BackpropRules`` named so in ``RULES``.
 
-
-def resolve_rules(rules: str | BackpropRules) -> BackpropRules:
-    """``rules`` itself, or the ``BackpropRules`` named so in ``RULES`` (ValueError naming the choices)."""
+    Anything else is refused (TypeError for what is neither a name nor a
+    ``BackpropRules``, ValueError listing the names), naming ``function`` and its
+    argument ``name``.
+    """
     if isinstance(rules, BackpropRules):
         return rules
+    expected = f"a BackpropRules or one of {', '.join(map(repr, RULES))}"
+    if not isinstance(rules, str):
+        fail(TypeError, function, name, expected, describe(rules))
     if rules not in RULES:
-        raise ValueError(f"unknown backprop rules {rules!r}; choose one of {', '.join(RULES)}")
+        fail(ValueError, function, name, expected, short_repr(rules))
     return RULES[rules]
 
 
@@ -223,7 +231,7 @@ def backprop_with_rules(
     like what it differentiates (dW[l] like W[l], ...) raises
     ``FormulaShapeError`` naming the gradient and both shapes.
     """
-    chosen = resolve_rules(rules)
+    chosen = resolve_rules(rules, "backprop_with_rules")
     cache = forward_for_backprop(params, X, Y, caller="backprop_with_rules")
     grads: Grads = {}
     for step, layer, quantity, index in _steps(cache.L):

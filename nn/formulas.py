@@ -32,8 +32,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nn.checks import check_batch, check_output_domain, check_params
-from nn.module import MLP, Layer, check_activation
+from engine.checks import check_instance
+from nn.checks import FormulaShapeError, check_batch, check_output_domain, check_params, course_formula
+from nn.data import float_array
+from nn.module import MLP, Layer, check_activation, checked_parameters
 
 Array = NDArray[np.float64]
 
@@ -41,35 +43,38 @@ Array = NDArray[np.float64]
 # ---------------------------------------------------------------------------
 # Forward: z = wᵀx + b, a = g(z); for a layer Z[l] = W[l] A[l−1] + b[l]
 # ---------------------------------------------------------------------------
+@course_formula
 def linear_forward(weights: ArrayLike, a_prev: ArrayLike, bias: ArrayLike) -> Array:
     """Z[l] = W[l] A[l−1] + b[l]; b[l] of shape (n[l], 1) is broadcast over the m columns."""
-    return np.asarray(weights, dtype=float) @ np.asarray(a_prev, dtype=float) + np.asarray(bias, dtype=float)
+    return weights @ a_prev + bias
 
 
+@course_formula
 def sigmoid_array(z: ArrayLike) -> Array:
     """a = σ(z) = 1/(1 + e⁻ᶻ) elementwise, as e^z/(1 + e^z) for z < 0 so e^(−z) never overflows.
 
     The numpy twin of ``engine.sigmoid`` (which makes a graph node).
     """
-    z = np.asarray(z, dtype=float)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+@course_formula
 def tanh_array(z: ArrayLike) -> Array:
     """a = tanh(z) = (eᶻ − e⁻ᶻ)/(eᶻ + e⁻ᶻ) elementwise."""
-    return np.tanh(np.asarray(z, dtype=float))
+    return np.tanh(z)
 
 
+@course_formula
 def relu_array(z: ArrayLike) -> Array:
     """a = max(0, z) elementwise."""
-    z = np.asarray(z, dtype=float)
     return np.where(z > 0.0, z, 0.0)
 
 
+@course_formula
 def linear_array(z: ArrayLike) -> Array:
     """a = z (the "linear" activation), as a new float array."""
-    return np.array(z, dtype=float)
+    return np.array(z)
 
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[ArrayLike], Array]] = {
@@ -81,6 +86,7 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[ArrayLike], Array]] = {
 """g by name, for every name in ``nn.ACTIVATIONS``."""
 
 
+@course_formula
 def activation(name: str, z: ArrayLike) -> Array:
     """A[l] = g[l](Z[l]) for the activation called ``name``."""
     return ACTIVATION_FUNCTIONS[check_activation(name, "activation")](z)
@@ -89,18 +95,19 @@ def activation(name: str, z: ArrayLike) -> Array:
 # ---------------------------------------------------------------------------
 # The loss of one sample, and the cost J over m samples
 # ---------------------------------------------------------------------------
+@course_formula
 def loss(a: ArrayLike, y: ArrayLike) -> Array:
     """ℒ(a, y) = −[y ln a + (1−y) ln(1−a)] per sample (a term whose weight y or 1−y is 0 is left out).
 
     Leaving out a zero-weight term makes 0·ln 0 count as 0, as ``nn.losses`` does.
     """
-    a, y = _floats(a, y)
     with np.errstate(divide="ignore"):
         first = np.where(y != 0.0, y * np.log(np.where(y != 0.0, a, 1.0)), 0.0)
         second = np.where(y != 1.0, (1.0 - y) * np.log(np.where(y != 1.0, 1.0 - a, 1.0)), 0.0)
     return -(first + second)
 
 
+@course_formula
 def cross_entropy_cost(a: ArrayLike, y: ArrayLike) -> float:
     """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns."""
     per_sample = loss(a, y)
@@ -110,6 +117,7 @@ def cross_entropy_cost(a: ArrayLike, y: ArrayLike) -> float:
 # ---------------------------------------------------------------------------
 # One neuron, by the chain rule: the article's derivatives [1] to [6]
 # ---------------------------------------------------------------------------
+@course_formula
 def dL_da(a: ArrayLike, y: ArrayLike) -> Array:
     """[1] dℒ/da = −y/a + (1−y)/(1−a).
 
@@ -117,48 +125,52 @@ def dL_da(a: ArrayLike, y: ArrayLike) -> Array:
     derivative of −y ln a; it is −y/a. As in ``loss``, a term whose weight
     y or 1−y is 0 is left out, so a = 0 with y = 0 gives 1/(1−a), not nan.
     """
-    a, y = _floats(a, y)
     first = np.divide(-y, a, out=np.zeros(np.broadcast(a, y).shape), where=y != 0.0)
     second = np.divide(1.0 - y, 1.0 - a, out=np.zeros(first.shape), where=y != 1.0)
     return first + second
 
 
+@course_formula
 def sigmoid_prime(a: ArrayLike) -> Array:
     """[2] σ'(z) = da/dz = a(1−a), with a = σ(z)."""
-    a = np.asarray(a, dtype=float)
     return a * (1.0 - a)
 
 
+@course_formula
 def dz_sigmoid_cross_entropy(a: ArrayLike, y: ArrayLike) -> Array:
     """[3] dz = dℒ/dz = a − y for a sigmoid output with the cross-entropy loss.
 
     Chain rule: dℒ/da · da/dz = [−y/a + (1−y)/(1−a)] · a(1−a) = a − y. Applied to
     whole matrices it is the vectorized dZ[L] = A[L] − Y (columns are samples).
     """
-    a, y = _floats(a, y)
     return a - y
 
 
+@course_formula
 def dz_dw(x: ArrayLike) -> Array:
     """[4] dz/dw = x for z = wᵀx + b; and dz/db = 1."""
-    return np.asarray(x, dtype=float)
+    return x
 
 
+@course_formula
 def dw_neuron(x: ArrayLike, a: ArrayLike, y: ArrayLike) -> Array:
     """[5] dw = dℒ/dw = dℒ/dz · dz/dw = x(a − y) for one sigmoid neuron with the cross-entropy loss."""
     return dz_dw(x) * dz_sigmoid_cross_entropy(a, y)
 
 
+@course_formula
 def db_neuron(a: ArrayLike, y: ArrayLike) -> Array:
     """[6] db = dℒ/db = dℒ/dz · dz/db = a − y."""
     return dz_sigmoid_cross_entropy(a, y)
 
 
+@course_formula
 def dw_chain_rule(x: ArrayLike, a: ArrayLike, y: ArrayLike) -> Array:
     """dw = dℒ/da · da/dz · dz/dw = [−y/a + (1−y)/(1−a)] · a(1−a) · x, the three factors multiplied out."""
     return dL_da(a, y) * sigmoid_prime(a) * dz_dw(x)
 
 
+@course_formula
 def db_chain_rule(a: ArrayLike, y: ArrayLike) -> Array:
     """db = dℒ/da · da/dz · dz/db = [−y/a + (1−y)/(1−a)] · a(1−a) · 1."""
     return dL_da(a, y) * sigmoid_prime(a)
@@ -167,32 +179,35 @@ def db_chain_rule(a: ArrayLike, y: ArrayLike) -> Array:
 # ---------------------------------------------------------------------------
 # One neuron, by direct computation: ℒ written in z alone, then differentiated
 # ---------------------------------------------------------------------------
+@course_formula
 def loss_direct(z: ArrayLike, y: ArrayLike) -> Array:
     """ℒ = −[yz − ln(1 + eᶻ)]: the cross-entropy of a = σ(z) written in z alone.
 
     Uses ln a = −ln(1 + e⁻ᶻ) and ln(1−a) = −z − ln(1 + e⁻ᶻ). ln(1 + eᶻ) is
     evaluated as ``np.logaddexp(0, z)``, so large z does not overflow.
     """
-    z, y = _floats(z, y)
     return -(y * z - np.logaddexp(0.0, z))
 
 
+@course_formula
 def dz_direct(z: ArrayLike, y: ArrayLike) -> Array:
     """dz by differentiating ℒ = −[yz − ln(1 + eᶻ)] in z directly: −[y − eᶻ/(1 + eᶻ)] = σ(z) − y = a − y.
 
     d/dz ln(1 + eᶻ) = eᶻ/(1 + eᶻ), which is σ(z); no dℒ/da or da/dz is needed.
     """
-    return -(np.asarray(y, dtype=float) - sigmoid_array(z))
+    return -(y - sigmoid_array(z))
 
 
+@course_formula
 def dw_direct(x: ArrayLike, z: ArrayLike, y: ArrayLike) -> Array:
     """dw by differentiating ℒ = −[yz − ln(1 + eᶻ)] with z = wᵀx + b directly: −[yx − x·eᶻ/(1 + eᶻ)].
 
     The derivative of ln(1 + eᶻ) is eᶻ/(1 + eᶻ) = σ(z), so this is x(σ(z) − y) = x(a − y).
     """
-    return -(dz_dw(x) * np.asarray(y, dtype=float) - dz_dw(x) * sigmoid_array(z))
+    return -(dz_dw(x) * y - dz_dw(x) * sigmoid_array(z))
 
 
+@course_formula
 def db_direct(z: ArrayLike, y: ArrayLike) -> Array:
     """db by differentiating ℒ = −[y(wᵀx + b) − ln(1 + e^(wᵀx+b))] in b directly: −[y − eᶻ/(1 + eᶻ)]·1.
 
@@ -204,22 +219,25 @@ def db_direct(z: ArrayLike, y: ArrayLike) -> Array:
 # ---------------------------------------------------------------------------
 # g'(z) of the other activations (sigmoid's is [2] above)
 # ---------------------------------------------------------------------------
+@course_formula
 def tanh_prime(a: ArrayLike) -> Array:
     """tanh'(z) = 1 − a², with a = tanh(z)."""
-    a = np.asarray(a, dtype=float)
     return 1.0 - a * a
 
 
+@course_formula
 def relu_prime(z: ArrayLike) -> Array:
     """relu'(z) = 1 if z > 0 else 0 (at the kink z = 0 it is taken as 0, as the engine and PyTorch do)."""
-    return np.where(np.asarray(z, dtype=float) > 0.0, 1.0, 0.0)
+    return np.where(z > 0.0, 1.0, 0.0)
 
 
+@course_formula
 def linear_prime(z: ArrayLike) -> Array:
     """g'(z) = 1 for the linear activation g(z) = z."""
-    return np.ones_like(np.asarray(z, dtype=float))
+    return np.ones_like(z)
 
 
+@course_formula
 def g_prime(name: str, z: ArrayLike, a: ArrayLike | None = None) -> Array:
     """g'[l](Z[l]) for the activation ``name``, elementwise.
 
@@ -237,36 +255,39 @@ def g_prime(name: str, z: ArrayLike, a: ArrayLike | None = None) -> Array:
 # ---------------------------------------------------------------------------
 # A layer of m samples: the vectorized backward equations (columns are samples)
 # ---------------------------------------------------------------------------
+@course_formula
 def dW(dz: ArrayLike, a_prev: ArrayLike) -> Array:
     """dW[l] = 1/m dZ[l] A[l−1]ᵀ, shape (n[l], n[l−1]); m is the number of columns of dZ[l].
 
     The article writes dW[L] = 1/m dZ[L] A[L]ᵀ; the factor is A[L−1]ᵀ, the input of
     layer L (∂Z[l]/∂W[l] involves A[l−1], as dz/dw = x for one neuron).
     """
-    dz = np.asarray(dz, dtype=float)
-    return (dz @ np.asarray(a_prev, dtype=float).T) / dz.shape[1]
+    return (dz @ a_prev.T) / _samples(dz, "dW")
 
 
+@course_formula
 def db(dz: ArrayLike) -> Array:
     """db[l] = 1/m Σᵢ dZ[l]⁽ⁱ⁾ = 1/m np.sum(dZ[l], axis=1, keepdims=True), shape (n[l], 1)."""
-    dz = np.asarray(dz, dtype=float)
-    return np.sum(dz, axis=1, keepdims=True) / dz.shape[1]
+    return np.sum(dz, axis=1, keepdims=True) / _samples(dz, "db")
 
 
+@course_formula
 def dA_prev(weights: ArrayLike, dz: ArrayLike) -> Array:
     """dA[l−1] = W[l]ᵀ dZ[l], shape (n[l−1], m): unit j of layer l−1 feeds every unit i of layer l.
 
     The article's last equation has dW[L]ᵀ here; it is the weights W[L]ᵀ
     (∂Z[l]/∂A[l−1] = W[l]), not their gradient.
     """
-    return np.asarray(weights, dtype=float).T @ np.asarray(dz, dtype=float)
+    return weights.T @ dz
 
 
+@course_formula
 def dZ_from_dA(da: ArrayLike, g_prime_z: ArrayLike) -> Array:
     """dZ[l] = dA[l] ∗ g'[l](Z[l]) (∗ is elementwise): dℒ/dz = dℒ/da · da/dz per unit and sample."""
-    return np.asarray(da, dtype=float) * np.asarray(g_prime_z, dtype=float)
+    return da * g_prime_z
 
 
+@course_formula
 def dz_previous_layer(weights: ArrayLike, dz: ArrayLike, g_prime_prev: ArrayLike) -> Array:
     """dZ[l−1] = W[l]ᵀ dZ[l] ∗ g'[l−1](Z[l−1])   (the forum answer's result; with l = 2, dZ[1]).
 
@@ -315,8 +336,8 @@ def grads_from_model(model: MLP) -> Grads:
 
 
 def _layers(model: MLP, caller: str) -> list[Layer]:
-    if not isinstance(model, MLP):
-        raise TypeError(f"{caller}: expected an nn.MLP, got {type(model).__name__}")
+    check_instance(caller, "model", model, MLP, "an nn.MLP")
+    checked_parameters(model, caller)  # a w or b replaced by a number has no .data or .grad to read
     return model.layers
 
 
@@ -351,8 +372,8 @@ class ForwardPass:
 
 def forward(params: Params, x: ArrayLike) -> ForwardPass:
     """Z[l] = W[l] A[l−1] + b[l], A[l] = g[l](Z[l]) for l = 1..L, from A[0] = X of shape (n_x, m)."""
-    weights, biases, names = check_params(params)
-    a0 = np.asarray(x, dtype=float)
+    weights, biases, names = check_params(params, "forward")
+    a0 = float_array(x, "forward", "X")
     if a0.ndim != 2 or a0.shape[0] != weights[1].shape[1]:
         raise ValueError(
             f"forward: X must have shape (n_x, m) = ({weights[1].shape[1]}, m) to match W[1] of shape "
@@ -367,7 +388,7 @@ def forward(params: Params, x: ArrayLike) -> ForwardPass:
 
 def forward_for_backprop(params: Params, x: ArrayLike, y: ArrayLike, caller: str) -> ForwardPass:
     """The forward pass a backward pass starts from: X, Y and the output's domain checked, Y stored."""
-    n_x = check_params(params)[0][1].shape[1]
+    n_x = check_params(params, caller)[0][1].shape[1]
     a0, labels = check_batch(x, y, n_x, caller=caller)
     cache = forward(params, a0)
     cache.Y = labels
@@ -375,6 +396,7 @@ def forward_for_backprop(params: Params, x: ArrayLike, y: ArrayLike, caller: str
     return cache
 
 
+@course_formula
 def output_dA(a: ArrayLike, y: ArrayLike) -> Array:
     """dA[L] = −Y/A[L] + (1−Y)/(1−A[L]), [1] for each sample; inf where a sigmoid output rounded to 0 or 1."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -419,5 +441,11 @@ def vectorized_backprop(params: Params, X: ArrayLike, Y: ArrayLike) -> Grads:
     return grads
 
 
-def _floats(*arrays: ArrayLike) -> tuple[Array, ...]:
-    return tuple(np.asarray(a, dtype=float) for a in arrays)
+def _samples(dz: Array, formula: str) -> int:
+    """m, the number of columns of dZ[l] (one per sample), or a FormulaShapeError if dZ is not 2-D."""
+    if dz.ndim != 2:
+        raise FormulaShapeError(
+            f"{formula}: dz must be 2-D, dZ[l] of shape (n[l], m) with one column per sample, got shape "
+            f"{dz.shape}"
+        )
+    return dz.shape[1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine import OPS, DomainError, Value, branch_on, is_grad_enabled, sum_values
-from engine.checks import check_real, check_sequence, describe
+from engine.checks import check_instance, check_real, check_sequence, describe
 
 SATURATION = 1e-6
 """Below this distance of a sigmoid output from 0 or 1, the cross-entropy is taken from z."""
@@ -74,6 +74,7 @@ def softplus(z: Value) -> Value:
     Its derivative is σ(z), so −[yz − ln(1 + eᶻ)] (the article's direct form of the
     cross-entropy) gives dz = a − y.
     """
+    check_instance("softplus", "z", z, Value, "a Value", hint="wrap a number as Value(z)")
     if branch_on(z, _positive, "softplus: z > 0, so ln(1 + eᶻ) is written z + ln(1 + e⁻ᶻ)"):
         return z + (1.0 + (-z).exp()).log()
     return (1.0 + z.exp()).log()

@@ -8,11 +8,12 @@ node (``engine.linear``) and then a = g(z).
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from engine import Value, linear, linear_layer
+from engine import Value, linear, linear_layer, zero_grad
 from engine.checks import (
     check_choice,
     check_instance,
@@ -31,6 +32,10 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 }
 """The activation functions g a layer can use, by name ("linear" is g(z) = z)."""
 
+MAX_PARAMETERS = 10_000_000
+"""The most parameters a module may have: each is a Value of some 100 bytes (about 1 GB at this
+limit), and one training step over them takes minutes in a scalar engine."""
+
 # Variance scale of the initial weights: gain/n[l−1] (LeCun for tanh/sigmoid, He for relu).
 _INIT_GAIN = {"sigmoid": 1.0, "tanh": 1.0, "relu": 2.0, "linear": 1.0}
 
@@ -40,6 +45,39 @@ def _check_rng(function: str, rng: object) -> random.Random:
     if rng is None:
         return random.Random(0)  # noqa: S311 - reproducible initial weights, not secrets
     return check_instance(function, "rng", rng, random.Random, "a random.Random or None")
+
+
+def parameter_count(widths: Sequence[int]) -> int:
+    """How many parameters layers of these widths have (n[0] = nin): Σ_l n[l]·n[l−1] + n[l], W[l] and b[l]."""
+    return sum(n_prev * n + n for n_prev, n in itertools.pairwise(widths))
+
+
+def _check_widths(function: str, names: Sequence[str], widths: Sequence[object]) -> list[int]:
+    """Layer widths (n[0] = nin, n[1], ...) as ints ≥ 1, making at most ``MAX_PARAMETERS`` parameters."""
+    checked = [check_int(function, name, width, minimum=1) for name, width in zip(names, widths, strict=True)]
+    count = parameter_count(checked)
+    if count > MAX_PARAMETERS:
+        shape = "-".join(map(_count_text, checked))
+        raise ValueError(
+            f"{function}: a network {shape} has {_count_text(count)} parameters, more than MAX_PARAMETERS = "
+            f"{MAX_PARAMETERS:,} (each is a Value of about 100 bytes); choose narrower layers"
+        )
+    return checked
+
+
+def _count_text(n: int) -> str:
+    """``n`` with thousands separators, or its order of magnitude when it is too long to write out."""
+    return f"{n:,}" if n.bit_length() < 128 else f"about 10**{int(n.bit_length() * math.log10(2))}"
+
+
+def checked_parameters(module: Module, function: str) -> list[tuple[str, Value]]:
+    """``module.named_parameters()``, each checked to be a Value (w and b are attributes one can
+    reassign: a number put there has no gradient and no place in a model file)."""
+    named = module.named_parameters()
+    for label, p in named:
+        check_instance(function, f"parameter {label}", p, Value, "a Value",
+                       hint="a module's w and b hold Values: wrap a number as Value(x)")
+    return named
 
 
 def check_activation(name: object, function: str) -> str:
@@ -62,9 +100,11 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to 0 (gradients accumulate across backward calls)."""
-        for p in self.parameters():
-            p.grad = 0.0
+        """Set every parameter's gradient to 0 (gradients accumulate across backward calls).
+
+        All or none: every parameter is checked to be a Value before any gradient changes.
+        """
+        zero_grad(self.parameters())
 
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""
@@ -86,7 +126,7 @@ class Module:
             "load_state_dict", "state", state, Mapping, "a mapping label -> number",
             hint="e.g. the dict that model.state_dict() returns",
         )
-        named = self.named_parameters()
+        named = checked_parameters(self, "load_state_dict")
         expected = [label for label, _ in named]
         known = set(expected)
         missing = [label for label in expected if label not in state]
@@ -116,7 +156,7 @@ class Neuron(Module):
         index: int = 0,
         rng: random.Random | None = None,
     ) -> None:
-        nin = check_int("Neuron", "nin", nin, minimum=1)
+        nin = _check_widths("Neuron", ["nin", "1 unit"], [nin, 1])[0]
         self.activation = check_choice("Neuron", "activation", activation, ACTIVATIONS)
         self.layer = check_int("Neuron", "layer", layer, minimum=1)
         self.index = check_int("Neuron", "index", index, minimum=0)
@@ -159,8 +199,7 @@ class Layer(Module):
         self, nin: int, nout: int, activation: str = "tanh", *, layer: int = 1,
         rng: random.Random | None = None,
     ) -> None:
-        nin = check_int("Layer", "nin", nin, minimum=1)
-        nout = check_int("Layer", "nout", nout, minimum=1)
+        nin, nout = _check_widths("Layer", ["nin", "nout"], [nin, nout])
         self.activation = check_choice("Layer", "activation", activation, ACTIVATIONS)
         self.layer = check_int("Layer", "layer", layer, minimum=1)
         rng = _check_rng("Layer", rng)
@@ -215,13 +254,16 @@ class MLP(Module):
         *,
         seed: int = 0,
     ) -> None:
-        self.nin = check_int("MLP", "nin", nin, minimum=1)
+        nin = check_int("MLP", "nin", nin, minimum=1)
+        shown = nin if nin <= MAX_PARAMETERS else "n_x"  # the hint's example; a huge nin is refused below
         widths = check_sequence(
             "MLP", "sizes", sizes, of="layer widths (integers ≥ 1)", min_length=1,
-            hint=f"one width per layer, the output layer last: e.g. MLP({self.nin}, [16, 16, 1]), "
-            f"or MLP({self.nin}, [1]) for a single unit",
+            hint=f"one width per layer, the output layer last: e.g. MLP({shown}, [16, 16, 1]), "
+            f"or MLP({shown}, [1]) for a single unit",
         )
-        self.sizes = [check_int("MLP", f"sizes[{i}]", size, minimum=1) for i, size in enumerate(widths)]
+        self.nin, *self.sizes = _check_widths(
+            "MLP", ["nin", *(f"sizes[{i}]" for i in range(len(widths)))], [nin, *widths]
+        )
         self.activation = check_choice("MLP", "activation", activation, ACTIVATIONS)
         self.output_activation = check_choice("MLP", "output_activation", output_activation, ACTIVATIONS)
         self.seed = check_seed("MLP", seed)

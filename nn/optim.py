@@ -44,24 +44,49 @@ class SGD:
                 # It would be stepped twice per step().
                 raise ValueError(f"SGD: parameter {i} ({p.label or 'unlabelled'}) is listed twice")
             seen.add(id(p))
-        lr = check_real("SGD", "lr", lr, above=0.0)
-        momentum = check_real("SGD", "momentum", momentum, minimum=0.0, below=1.0)
-        weight_decay = check_real("SGD", "weight_decay", weight_decay, minimum=0.0)
+        self._lr, self._momentum, self._weight_decay = self.check_settings("SGD", lr, momentum, weight_decay)
         self.parameters = params
-        self._lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
         self.velocities = [0.0] * len(params)
         """v for each parameter, in the order of ``parameters``."""
 
+    @staticmethod
+    def check_settings(
+        function: str, lr: object, momentum: object, weight_decay: object
+    ) -> tuple[float, float, float]:
+        """α > 0, μ ∈ [0, 1) and λ ≥ 0 as floats, or a TypeError/ValueError naming ``function``."""
+        return (
+            check_real(function, "lr", lr, above=0.0),
+            check_real(function, "momentum", momentum, minimum=0.0, below=1.0),
+            check_real(function, "weight_decay", weight_decay, minimum=0.0),
+        )
+
+    # Settings may change between steps (e.g. a schedule): each is checked when it is set.
     @property
     def lr(self) -> float:
-        """The learning rate α > 0 (may be changed between steps, e.g. for a schedule)."""
+        """The learning rate α > 0."""
         return self._lr
 
     @lr.setter
     def lr(self, value: float) -> None:
         self._lr = check_real("SGD", "lr", value, above=0.0)
+
+    @property
+    def momentum(self) -> float:
+        """The momentum μ ∈ [0, 1) (0: the course's plain update)."""
+        return self._momentum
+
+    @momentum.setter
+    def momentum(self, value: float) -> None:
+        self._momentum = check_real("SGD", "momentum", value, minimum=0.0, below=1.0)
+
+    @property
+    def weight_decay(self) -> float:
+        """The weight decay λ ≥ 0."""
+        return self._weight_decay
+
+    @weight_decay.setter
+    def weight_decay(self, value: float) -> None:
+        self._weight_decay = check_real("SGD", "weight_decay", value, minimum=0.0)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0."""
@@ -74,7 +99,7 @@ class SGD:
         All or nothing: if any gradient (or any updated value) is nan or inf,
         ``FloatingPointError`` names the parameter and nothing is changed.
         """
-        alpha, mu, decay = self._lr, self.momentum, self.weight_decay
+        alpha, mu, decay = self._lr, self._momentum, self._weight_decay
         new_velocities = []
         new_data = []
         for i, (p, v) in enumerate(zip(self.parameters, self.velocities, strict=True)):

@@ -47,7 +47,7 @@ from engine.checks import (
     fail,
     short_repr,
 )
-from nn.module import ACTIVATIONS, MLP
+from nn.module import ACTIVATIONS, MLP, checked_parameters, parameter_count
 
 FORMAT = "chainrule-mlp"
 """The ``format`` field of a model file."""
@@ -178,8 +178,7 @@ def model_from_dict(document: object) -> MLP:
     parameters = check_instance(
         "", "parameters", document["parameters"], dict, "a JSON object label -> number"
     )
-    widths = [nin, *sizes]
-    expected = sum(n_prev * n + n for n_prev, n in itertools.pairwise(widths))  # W[l] and b[l]
+    expected = parameter_count([nin, *sizes])
     if len(parameters) != expected:
         raise ValueError(
             f"parameters has {len(parameters)} entries but architecture {nin}-"
@@ -197,7 +196,7 @@ def _document(model: object, metadata: object, function: str) -> tuple[dict[str,
         check_instance(function, "metadata", metadata, dict, "a dict with str keys, or None")
     parameters = {
         label: check_real(function, f"parameter {label}", p.data, hint="a model file holds finite numbers")
-        for label, p in model.named_parameters()
+        for label, p in checked_parameters(model, function)
     }
     document: dict[str, Any] = {
         "format": FORMAT,

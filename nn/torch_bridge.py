@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.checks import check_instance
 from nn.formulas import Grads, params_from_model
 from nn.module import MLP
 
@@ -50,8 +51,7 @@ def to_torch(model: MLP) -> torch.nn.Sequential:
     model's outputs a[L] for the m samples as an (m, n[L]) tensor. PyTorch's
     random numbers are not drawn from (the layers are made without initialising).
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"to_torch: expected an nn.MLP, got {type(model).__name__}")
+    check_instance("to_torch", "model", model, MLP, "an nn.MLP")
     torch = import_torch("nn.to_torch")
     params = params_from_model(model)
     modules: OrderedDict[str, torch.nn.Module] = OrderedDict()
@@ -73,8 +73,10 @@ def grads_from_torch(net: torch.nn.Sequential) -> Grads:
     raises ValueError.
     """
     torch = import_torch("nn.grads_from_torch")
-    if not isinstance(net, torch.nn.Sequential):
-        raise TypeError(f"grads_from_torch: expected the torch.nn.Sequential of nn.to_torch, got {net!r}")
+    check_instance(
+        "grads_from_torch", "net", net, torch.nn.Sequential, "the torch.nn.Sequential of nn.to_torch",
+        hint="net = nn.to_torch(model)",
+    )
     grads: Grads = {}
     index = 1
     while hasattr(net, f"layer{index}"):

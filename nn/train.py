@@ -19,7 +19,6 @@ each layer as a matrix product (``CompiledCost``).
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,16 @@ import numpy as np
 
 import engine
 from engine import Value, gc_paused, no_grad
+from engine.checks import (
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    check_seed,
+    describe,
+    fail,
+    short_repr,
+)
 from engine.modes import interrupts_deferred
 from nn.data import check_dataset, check_features
 from nn.losses import binary_cross_entropy, hinge, mse
@@ -41,11 +50,15 @@ LossFunction = Callable[[Sequence[Value], Sequence[float]], Value]
 LOSSES: dict[str, LossFunction] = {"bce": binary_cross_entropy, "mse": mse, "hinge": hinge}
 """The losses ``fit`` knows by name. "hinge" is given targets 2y − 1 ∈ {−1, +1}."""
 
+_LOSS_FUNCTION = "a function (predictions, targets) -> Value"
+
 REPLAYS = {True: "python", "numpy": "numpy"}
 """``fit``'s ``compile`` values: the per-sample replay (True) or the batched numpy replay ("numpy")."""
 
 DEFAULT_LR = 0.1
 DEFAULT_MOMENTUM = 0.9
+MAX_STEPS = 10**12
+"""The most steps ``fit`` takes in one call: more than anyone can wait for, however small the model."""
 
 
 class StepRecord(NamedTuple):
@@ -98,11 +111,17 @@ class ProgressLine:
     def __init__(
         self, stream: TextIO | None = None, *, every: int | None = None, min_interval: float = 0.1
     ) -> None:
+        if stream is not None and not (callable(getattr(stream, "write", None))
+                                       and callable(getattr(stream, "flush", None))):
+            fail(TypeError, "ProgressLine", "stream", "a text stream (with write and flush) or None",
+                 describe(stream), "e.g. sys.stdout")
+        if every is not None:
+            every = check_int("ProgressLine", "every", every, minimum=1, hint="or None for steps/10")
+        self.min_interval = check_real("ProgressLine", "min_interval", min_interval, minimum=0.0)
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.in_place = bool(isatty and isatty())
         self.every = every
-        self.min_interval = min_interval
         self._last_write = -math.inf
         self._width = 0
 
@@ -144,12 +163,12 @@ class ProgressLine:
 
 def decision_threshold(model: MLP) -> float:
     """The output value at which the predicted class switches to 1: ½ for a sigmoid output, else 0."""
+    check_instance("decision_threshold", "model", model, MLP, "an nn.MLP")
     return 0.5 if model.output_activation == "sigmoid" else 0.0
 
 
 def _single_output(model: MLP, function: str) -> None:
-    if not isinstance(model, MLP):
-        raise TypeError(f"{function}: expected an nn.MLP, got {type(model).__name__}")
+    check_instance(function, "model", model, MLP, "an nn.MLP")
     if model.sizes[-1] != 1:
         raise ValueError(
             f"{function}: a binary classifier has 1 output unit; this MLP's last layer has {model.sizes[-1]}"
@@ -174,40 +193,50 @@ def _rows(model: MLP, X: object, y: object, function: str) -> tuple[np.ndarray, 
 
 def predict_scores(model: MLP, X: object) -> np.ndarray:
     """The model's output a[L] for each row of X, shape (m,), computed under ``no_grad`` (no graph)."""
-    _single_output(model, "predict_scores")
-    x_matrix = check_features(X, "predict_scores")
-    if x_matrix.shape[1] != model.nin:
-        raise ValueError(
-            f"predict_scores: the model takes {model.nin} inputs but X has {x_matrix.shape[1]} columns"
-        )
-    with no_grad():
-        return np.array([model(row).data for row in x_matrix.tolist()], dtype=np.float64)
+    return _scores(model, X, "predict_scores")
 
 
 def predict(model: MLP, X: object) -> np.ndarray:
     """The predicted class (0 or 1) of each row of X: 1 where a[L] ≥ ``decision_threshold(model)``."""
-    return (predict_scores(model, X) >= decision_threshold(model)).astype(np.int64)
+    return _classes(model, _scores(model, X, "predict"))
 
 
 def accuracy(model: MLP, X: object, y: object) -> float:
     """The fraction of rows of X whose predicted class equals y: (1/m) Σᵢ [ŷ⁽ⁱ⁾ = y⁽ⁱ⁾]."""
     _single_output(model, "accuracy")
     x_matrix, y_vector = _rows(model, X, y, "accuracy")
-    return float(np.mean(predict(model, x_matrix) == y_vector))
+    return float(np.mean(_classes(model, _outputs(model, x_matrix)) == y_vector))
 
 
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"fit: {name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
+def _scores(model: MLP, X: object, function: str) -> np.ndarray:
+    """a[L] for each row of X, after checking the model and X (errors name ``function``)."""
+    _single_output(model, function)
+    x_matrix = check_features(X, function)
+    if x_matrix.shape[1] != model.nin:
+        raise ValueError(
+            f"{function}: the model takes {model.nin} inputs but X has {x_matrix.shape[1]} columns"
+        )
+    return _outputs(model, x_matrix)
+
+
+def _outputs(model: MLP, x_matrix: np.ndarray) -> np.ndarray:
+    with no_grad():
+        return np.array([model(row).data for row in x_matrix.tolist()], dtype=np.float64)
+
+
+def _classes(model: MLP, scores: np.ndarray) -> np.ndarray:
+    return (scores >= decision_threshold(model)).astype(np.int64)
 
 
 def _resolve_loss(model: MLP, loss: str | LossFunction) -> tuple[LossFunction, bool]:
     """The loss function, and whether its targets are ±1 (hinge) rather than 0/1."""
     if callable(loss):
         return loss, False
+    expected = f"one of {', '.join(map(repr, LOSSES))} or {_LOSS_FUNCTION}"
+    if not isinstance(loss, str):
+        fail(TypeError, "fit", "loss", expected, describe(loss))
     if loss not in LOSSES:
-        raise ValueError(f"fit: unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or pass a function")
+        fail(ValueError, "fit", "loss", expected, short_repr(loss))
     if loss == "bce" and model.output_activation != "sigmoid":
         raise ValueError(
             f"fit: loss 'bce' needs a sigmoid output (a ∈ (0, 1)); this MLP's output is "
@@ -222,14 +251,12 @@ def _resolve_optimizer(
     model: MLP, optimizer: SGD | None, lr: float | None, momentum: float | None, weight_decay: float | None
 ) -> SGD:
     if optimizer is None:
-        return SGD(
-            model.parameters(),
-            lr=DEFAULT_LR if lr is None else lr,
-            momentum=DEFAULT_MOMENTUM if momentum is None else momentum,
-            weight_decay=0.0 if weight_decay is None else weight_decay,
+        settings = SGD.check_settings(
+            "fit", DEFAULT_LR if lr is None else lr, DEFAULT_MOMENTUM if momentum is None else momentum,
+            0.0 if weight_decay is None else weight_decay,
         )
-    if not isinstance(optimizer, SGD):
-        raise TypeError(f"fit: optimizer must be an nn.SGD, got {type(optimizer).__name__}")
+        return SGD(model.parameters(), *settings)
+    check_instance("fit", "optimizer", optimizer, SGD, "an nn.SGD or None")
     if lr is not None or momentum is not None or weight_decay is not None:
         raise ValueError("fit: pass either optimizer=... or lr/momentum/weight_decay, not both")
     mine = {id(p) for p in model.parameters()}
@@ -319,18 +346,20 @@ def _plan(
     _single_output(model, "fit")
     loss_fn, signed_targets = _resolve_loss(model, loss)
     chosen_optimizer = _resolve_optimizer(model, optimizer, *sgd_settings)
-    steps = _check_count("steps", steps, 1)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"fit: seed must be an integer, got {seed!r}")
+    steps = check_int("fit", "steps", steps, minimum=1, maximum=MAX_STEPS, limit="MAX_STEPS")
+    seed = check_seed("fit", seed)
+    if batch_size is not None:
+        batch_size = check_int("fit", "batch_size", batch_size, minimum=1, hint="or None for all samples")
+    reporter = _reporter(progress)
+    replay = _check_replay(compile)
     x_matrix, y_vector = _rows(model, X, y, "fit")
     m = len(y_vector)
-    batch = m if batch_size is None else min(_check_count("batch_size", batch_size, 1), m)
+    batch = m if batch_size is None else min(batch_size, m)
     labels = y_vector.tolist()
-    replay = _check_replay(compile)
     return _Plan(
         loss_fn, chosen_optimizer, x_matrix.tolist(), labels,
         (2.0 * y_vector - 1.0).tolist() if signed_targets else labels, decision_threshold(model),
-        steps, batch, np.random.default_rng(seed), _reporter(progress),
+        steps, batch, np.random.default_rng(seed), reporter,
         None if replay is None else CompiledCost(model, loss_fn, replay, check_mean=callable(loss)),
     )
 
@@ -339,13 +368,12 @@ def _check_replay(compile: object) -> str | None:
     """``fit``'s ``compile`` argument: None (the engine), "python" or "numpy"."""
     if compile is False:
         return None
-    if isinstance(compile, (bool, str)):
-        if compile in REPLAYS:
-            return REPLAYS[compile]  # type: ignore[index]
-        raise ValueError(f"fit: compile must be False, True or 'numpy', got {compile!r}")
-    raise TypeError(
-        f"fit: compile must be False, True or 'numpy', got {compile!r} ({type(compile).__name__})"
-    )
+    expected = "False, True or 'numpy'"
+    if not isinstance(compile, (bool, str)):
+        fail(TypeError, "fit", "compile", expected, describe(compile))
+    if compile not in REPLAYS:
+        fail(ValueError, "fit", "compile", expected, short_repr(compile))
+    return REPLAYS[compile]  # type: ignore[index]
 
 
 def _reporter(progress: bool | Callable[[StepRecord], None]) -> Callable[[StepRecord], None] | None:
@@ -356,7 +384,7 @@ def _reporter(progress: bool | Callable[[StepRecord], None]) -> Callable[[StepRe
         return None
     if callable(progress):
         return progress
-    raise TypeError(f"fit: progress must be True, False or a function, got {progress!r}")
+    fail(TypeError, "fit", "progress", "True, False or a function of each StepRecord", describe(progress))
 
 
 def _batches(plan: _Plan) -> Iterator[list[int]]:
@@ -417,11 +445,12 @@ class CompiledCost:
     def __init__(
         self, model: MLP, loss: LossFunction, replay: str = "python", check_mean: bool = False
     ) -> None:
-        if replay not in ("python", "numpy"):
-            raise ValueError(f"CompiledCost: replay must be 'python' or 'numpy', got {replay!r}")
+        check_instance("CompiledCost", "model", model, MLP, "an nn.MLP")
+        if not callable(loss):
+            fail(TypeError, "CompiledCost", "loss", _LOSS_FUNCTION, describe(loss))
+        self.replay = check_choice("CompiledCost", "replay", replay, ("python", "numpy"))
         self.model = model
         self.loss = loss
-        self.replay = replay
         self.parameters = model.parameters()
         self.by_target: dict[float, engine.CompiledFunction] = {}
         self._check_mean = check_mean

@@ -443,7 +443,7 @@ def test_a_function_returning_one_of_its_arguments_replays_too() -> None:
         (lambda: engine.compile(lambda x: x * 2).batch([1.0, math.inf]), ValueError, r"\(x\)\[1\]: got inf"),
         (lambda: engine.compile(lambda x: x * 2).batch([[1.0]]), TypeError, r"argument 0 \(x\)\[0\]"),
         (lambda: engine.compile(lambda x: x * 2).over_samples([1.0], reduce="max"), ValueError,
-         "reduce must be 'sum' or 'mean'"),
+         "reduce must be one of 'sum', 'mean', got 'max'"),
     ],
 )
 def test_bad_arguments_are_refused_clearly(call, error, message) -> None:

@@ -228,11 +228,13 @@ def test_options_show_grad_digits_rankdir_title():
 
 
 @pytest.mark.parametrize(
-    ("option", "value"),
-    [("rankdir", "sideways"), ("max_nodes", 0), ("on_overflow", "drop"), ("digits", 0), ("digits", 2.5)],
+    ("option", "value", "error"),
+    [("rankdir", "sideways", ValueError), ("max_nodes", 0, ValueError), ("on_overflow", "drop", ValueError),
+     ("digits", 0, ValueError), ("digits", 2.5, TypeError), ("rankdir", None, TypeError),
+     ("max_nodes", "9", TypeError), ("show_grad", 1, TypeError)],
 )
-def test_bad_options_are_named(option, value):
-    with pytest.raises(ValueError, match=option):
+def test_bad_options_are_named(option, value, error):
+    with pytest.raises(error, match=rf"^draw: {option} must be "):
         draw(Value(1.0), **{option: value})
 
 
@@ -347,7 +349,8 @@ def test_highlight_matches_path_enumeration(steps, pick):
 
 def test_highlight_outside_the_graph_is_refused():
     x = Value(1.0, label="x")
-    with pytest.raises(ValueError, match="not in the graph"):
+    with pytest.raises(ValueError, match=r"^draw: highlight must be a node of root's graph, got Value\(.*"
+                                         r"label='stranger'\), which root does not depend on"):
         draw(x * 2, highlight=Value(3.0, label="stranger"))
 
 
@@ -635,8 +638,10 @@ def test_save_svg_refuses_other_suffixes_before_writing(tmp_path):
     with pytest.raises(ValueError, match=refused):
         save_svg(seeds_neuron()["L"], tmp_path / "sub" / "neuron.jpg")
     assert list(tmp_path.iterdir()) == []  # not even the folder
-    with pytest.raises(TypeError, match="save_svg: path must be a str or a path"):
+    with pytest.raises(TypeError, match=r"save_svg: path must be a file name \(str or pathlib\.Path\)"):
         save_svg(seeds_neuron()["L"], None)
+    with pytest.raises(ValueError, match=r"save_svg: path must be a file name, got '\.', which names a"):
+        save_svg(seeds_neuron()["L"], ".")
 
 
 def test_absurd_labels_are_cut_and_cleaned_in_drawings(tmp_path):

@@ -264,7 +264,8 @@ def test_batch_shape_errors_name_the_shapes() -> None:
         bad = x.copy()
         bad[1, 3] = np.nan
         formulas.vectorized_backprop(params, bad, y)
-    with pytest.raises(ValueError, match="unknown backprop rules 'nope'"):
+    with pytest.raises(ValueError, match=r"^backprop_with_rules: rules must be a BackpropRules or one of "
+                                         r"'course', .*, got 'nope'$"):
         derivations.backprop_with_rules(params, x, y, rules="nope")
 
 
@@ -272,7 +273,7 @@ def test_rows_layout_is_the_transpose() -> None:
     x, y = random_batch(2, 4, seed=3)
     rows_x, rows_y = check_batch(x.T, y.T, 2, samples_as="rows")
     assert np.array_equal(rows_x, x) and np.array_equal(rows_y, y)
-    with pytest.raises(ValueError, match="samples_as must be 'columns' or 'rows'"):
+    with pytest.raises(ValueError, match="samples_as must be one of 'columns', 'rows', got 'cols'"):
         check_batch(x, y, 2, samples_as="cols")
 
 
@@ -285,7 +286,9 @@ def test_params_errors_name_the_keys_and_shapes() -> None:
         formulas.vectorized_backprop({**params, "b[1]": np.zeros(3)}, x, y)
     with pytest.raises(ValueError, match=r"no 'g\[2\]'"):
         formulas.vectorized_backprop({k: v for k, v in params.items() if k != "g[2]"}, x, y)
-    with pytest.raises(ValueError, match=r"^params: g\[1\]: activation must be one of .*got 'softmax'$"):
+    with pytest.raises(
+        ValueError, match=r"^vectorized_backprop: params: g\[1\]: activation must be one of .*got 'softmax'$"
+    ):
         formulas.vectorized_backprop({**params, "g[1]": "softmax"}, x, y)
 
 

@@ -173,7 +173,7 @@ def test_a_node_with_many_uses_writes_a_few_and_sums_them_all():
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [({"digits": 0}, ValueError, "digits"), ({"max_nodes": 0}, ValueError, "max_nodes"),
-     ({"max_terms": 2.5}, ValueError, "max_terms"), ({"title": 3}, TypeError, "title"),
+     ({"max_terms": 2.5}, TypeError, "max_terms"), ({"title": 3}, TypeError, "title"),
      ({"rankdir": "up"}, ValueError, "rankdir")],
 )
 def test_bad_options_are_named(kwargs, error, words):
@@ -184,8 +184,10 @@ def test_bad_options_are_named(kwargs, error, words):
 def test_bad_root_and_path_are_refused_before_writing(tmp_path):
     with pytest.raises(TypeError, match=r"stepper: root must be a Value, got 3\.0"):
         stepper(3.0)
-    with pytest.raises(TypeError, match="save_html: path must be a str or a path"):
+    with pytest.raises(TypeError, match=r"save_html: path must be a file name \(str or pathlib\.Path\)"):
         save_html(Value(1.0) * 2, 3)
+    with pytest.raises(ValueError, match=r"save_html: path must be a file name, got '\.\.', which names"):
+        save_html(Value(1.0) * 2, "..")
     assert list(tmp_path.iterdir()) == []
 
 

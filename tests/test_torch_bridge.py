@@ -21,7 +21,7 @@ def test_without_torch_the_error_says_how_to_install_it(monkeypatch: pytest.Monk
 
 
 def test_a_non_model_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match=r"to_torch: expected an nn\.MLP, got list"):
+    with pytest.raises(TypeError, match=r"to_torch: model must be an nn\.MLP, got \[1, 2\] \(list\)"):
         nn.to_torch([1, 2])
 
 
@@ -87,5 +87,5 @@ def test_grads_from_model_are_the_formulas_matrices() -> None:
     formulas = nn.vectorized_backprop(nn.params_from_model(model), X.T, y)
     for key, matrix in engine_grads.items():
         assert np.allclose(matrix, formulas[key], rtol=1e-12, atol=1e-15), key
-    with pytest.raises(TypeError, match=r"grads_from_model: expected an nn\.MLP"):
+    with pytest.raises(TypeError, match=r"grads_from_model: model must be an nn\.MLP"):
         nn.grads_from_model("model")
