@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.checks import check_bool, check_instance, check_int, describe, fail, short_repr
+from engine.checks import check_bool, check_instance, check_int, describe, fail
 from engine.modes import enable_grad
 from engine.value import Value, chain_rule, topological_order
 
@@ -38,10 +38,7 @@ def grad(
     if not isinstance(output, Value):
         if callable(output) and inputs is None:
             return derivative(output)
-        raise TypeError(
-            f"grad: expected a Value (or a function to differentiate), got {short_repr(output)} "
-            f"({type(output).__name__})"
-        )
+        fail(TypeError, "grad", "output", "a Value or a function to differentiate", describe(output))
     if inputs is None:
         raise TypeError("grad(y, inputs): say which inputs, e.g. grad(y, x) or grad(y, [w, b])")
     single = isinstance(inputs, Value)
@@ -98,7 +95,7 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     12.0
     """
     if not callable(f):
-        raise TypeError(f"derivative: expected a function, got {short_repr(f)} ({type(f).__name__})")
+        fail(TypeError, "derivative", "f", "a function to differentiate", describe(f))
     argnum = check_int("derivative", "argnum", argnum, minimum=0, hint="the position of the argument x")
     name = getattr(f, "__name__", "f")
 

@@ -405,9 +405,10 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
         detail = "it overflows float" if isinstance(error, OverflowError) else _failure(error)
         raise _derivative_error(op, inputs, f" ({detail})") from None
     if type(local_grads) is not tuple or len(local_grads) != len(inputs):
+        count = f"{len(inputs)} derivative{'s' if len(inputs) > 1 else ''}"
         raise TypeError(
-            f"{op.name}: local_grads must return a tuple of {len(inputs)} derivative"
-            f"{'s' if len(inputs) > 1 else ''} (one per input), got {short_repr(local_grads)}"
+            f"{op.name}: the op's local_grads must return a tuple of {count} (one per input), got "
+            f"{short_repr(local_grads)}; fix the local_grads given to define_op({op.name!r})"
         )
     kept = []
     for name, x, derivative in zip(_input_labels(op, inputs), inputs, local_grads):
@@ -540,10 +541,10 @@ def check_definition(
     return names, count
 
 
-def check_node(node: object, function: str, what: str = "a Value") -> None:
-    """A TypeError naming ``function`` unless ``node`` is a Value."""
+def check_node(node: object, function: str, name: str = "root") -> None:
+    """A TypeError naming ``function`` and the argument ``name`` unless ``node`` is a Value."""
     if not _is_value(node):
-        raise TypeError(f"{function}: expected {what}, got {short_repr(node)} ({type(node).__name__})")
+        fail(TypeError, function, name, "a Value", describe(node), "the node computed, e.g. the loss")
 
 
 def check_gradient(gradient: object, function: str) -> float:

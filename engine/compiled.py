@@ -49,6 +49,7 @@ from engine.checks import (
     check_real,
     check_sequence,
     describe,
+    fail,
     short_repr,
 )
 from engine.explain import NodeNames, d
@@ -108,9 +109,9 @@ def branch_on(value: Value, test: Callable[[float], Any], description: str) -> b
     True
     """
     if not isinstance(value, Value):
-        raise TypeError(f"branch_on: expected a Value, got {describe(value)}")
+        fail(TypeError, "branch_on", "value", "a Value", describe(value))
     if not callable(test):
-        raise TypeError(f"branch_on: test must be a function of the node's number, got {describe(test)}")
+        fail(TypeError, "branch_on", "test", "a function of the node's number", describe(test))
     outcome = bool(test(value.data))
     branches = getattr(_recording, "branches", None)
     if branches is not None:
@@ -752,7 +753,7 @@ class CompiledFunction:
 
     def __init__(self, f: Callable[..., Any], parameters: Iterable[Value] = (), check: bool = False) -> None:
         if not callable(f):
-            raise TypeError(f"engine.compile: expected a function of Values, got {describe(f)}")
+            fail(TypeError, "engine.compile", "f", "a function of Values", describe(f))
         self.parameters = _parameter_list(parameters)
         self.check_each_call = check_flag(check, "check")
         self.function = f

@@ -57,7 +57,7 @@ def _check_widths(function: str, names: Sequence[str], widths: Sequence[object])
     checked = [check_int(function, name, width, minimum=1) for name, width in zip(names, widths, strict=True)]
     count = parameter_count(checked)
     if count > MAX_PARAMETERS:
-        shape = "-".join(map(_count_text, checked))
+        shape = "-".join(_count_text(n, separator="") for n in checked)  # as MLP's repr writes it
         raise ValueError(
             f"{function}: a network {shape} has {_count_text(count)} parameters, more than MAX_PARAMETERS = "
             f"{MAX_PARAMETERS:,} (each is a Value of about 100 bytes); choose narrower layers"
@@ -65,9 +65,11 @@ def _check_widths(function: str, names: Sequence[str], widths: Sequence[object])
     return checked
 
 
-def _count_text(n: int) -> str:
-    """``n`` with thousands separators, or its order of magnitude when it is too long to write out."""
-    return f"{n:,}" if n.bit_length() < 128 else f"about 10**{int(n.bit_length() * math.log10(2))}"
+def _count_text(n: int, separator: str = ",") -> str:
+    """``n`` (with thousands separators), or its order of magnitude when it is too long to write out."""
+    if n.bit_length() >= 128:
+        return f"about 10**{int(n.bit_length() * math.log10(2))}"
+    return f"{n:,}".replace(",", separator)
 
 
 def checked_parameters(module: Module, function: str) -> list[tuple[str, Value]]:

@@ -206,14 +206,15 @@ ERRORS: list[Bad] = [
     ),
     Bad(
         "engine.backward(2.0)", lambda: engine.backward(2.0), TypeError,
-        r"^backward: expected a Value, got 2\.0 \(float\)$",
+        r"^backward: root must be a Value, got 2\.0 \(float\); the node computed, e\.g\. the loss$",
     ),
     Bad(
         "grad(y, 3)", lambda: engine.grad(x(), 3), TypeError,
         r"^grad: inputs must be a Value or a list of Values, got 3 \(int\)$",
     ),
     # main also accepts a function here, so its message reads "a Value or a function".
-    Bad("grad(3.0, x)", lambda: engine.grad(3.0, x()), TypeError, r"^grad: expected a Value\b.*\bfloat\b"),
+    Bad("grad(3.0, x)", lambda: engine.grad(3.0, x()), TypeError,
+        r"^grad: output must be a Value or a function to differentiate, got 3\.0 \(float\)$"),
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -19,7 +18,6 @@ import numpy as np
 import pytest
 from test_bad_inputs import Bad
 
-import engine
 import nn
 from engine import GraphTooLargeError, GraphvizNotFoundError, Value, draw, save_svg
 from nn import MLP, SGD, ModelFileError, binary_cross_entropy, load_model, save_model
@@ -252,74 +250,3 @@ def test_labels_cannot_inject_markup_into_the_svg() -> None:
     assert "script" not in tags and not any("onload" in element.attrib for element in root.iter())
     texts = "".join(element.text or "" for element in root.iter())
     assert '<script>alert("x")</script>' in texts and "a>0|{x} & </text><svg onload=1>" in texts
-
-
-# --- the README's "Errors you may see": each row for nn and files is the real message ------------------
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def _write_bad_activation(folder: Path) -> Path:
-    save_model(MLP(2, [3, 1]), folder / "model.json")
-    document = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    document["architecture"]["activation"] = []
-    (folder / "model.json").write_text(json.dumps(document), encoding="utf-8")
-    return Path("model.json")
-
-
-# README text (``...`` stands for any text) -> the call that must raise exactly it, run in a scratch folder
-README_ROWS = {
-    "TypeError: make_moons: seed must be an integer from 0 to 2**64 − 1, got 'a' (str); e.g. seed=0":
-        lambda folder: nn.make_moons(seed="a"),
-    "TypeError: MLP: sizes must be a non-empty list of layer widths (integers ≥ 1), got 1 (int); one width "
-    "per layer, the output layer last: e.g. MLP(2, [16, 16, 1]), or MLP(2, [1]) for a single unit":
-        lambda folder: MLP(2, 1),
-    "ValueError: MLP: expects 2 inputs per sample, got 1: [1.0]": lambda folder: MLP(2, [3, 1])([1.0]),
-    "ValueError: MLP: expects one sample, a list of 2 numbers, got an array of shape (2, 100); that is the "
-    "course's (n_x, m) layout, 100 samples in columns: run each, [model(x) for x in X.T]; or "
-    "nn.predict_scores(model, X.T)": lambda folder: MLP(2, [16, 16, 1])(nn.make_moons(100)[0].T),
-    "TypeError: binary_cross_entropy: predictions must be a non-empty list of Values (one model output per "
-    "sample), got Value(...) (Value); for one sample pass [a]; for m samples, [model(x) for x in X]":
-        lambda folder: binary_cross_entropy(MLP(2, [1])([0.5, 0.5]), 1.0),
-    "TypeError: SGD: parameters must be an iterable of Values, got MLP(...) (MLP); pass model.parameters(), "
-    "not the model": lambda folder: SGD(MLP(2, [1]), lr=0.1),
-    "TypeError: save_model: the keys of metadata must be strings, got 1 (int); JSON keys are text, so 1 and "
-    "'1' (or True and 'true') would become one key: use str keys":
-        lambda folder: save_model(MLP(2, [1]), folder / "m.json", metadata={1: "a", "1": "b"}),
-    "TypeError: save_model: metadata['shape'] must be plain JSON (a dict, list, str, int, float, bool or "
-    "None), got (2, 3) (tuple); JSON has no tuples and it would load back as a list: pass a list":
-        lambda folder: save_model(MLP(2, [1]), folder / "m.json", metadata={"shape": (2, 3)}),
-    "ModelFileError: model.json: architecture.activation must be one of 'sigmoid', 'tanh', 'relu', 'linear', "
-    "got [] (list)": lambda folder: load_model(_write_bad_activation(folder)),
-    "OSError: [Errno ...] atomic_write: cannot write '...': its name is 300 bytes, more than this folder's "
-    "limit of 255": lambda folder: save_model(MLP(2, [1]), "m" * 300),
-    "TraceError: engine.compile: f builds another graph at [-1.0] than when traced: 3 nodes here, 2 when "
-    "traced (...); the replay follows the traced graph and would be wrong here: take the decision with "
-    "engine.branch_on (each path is then traced), or use the engine": lambda folder: _retraced_if(),
-}
-
-
-def _retraced_if() -> None:
-    def f(x):
-        return x * 2.0 if x.data > 0 else (x * 3.0).exp()
-
-    g = engine.compile(f)
-    g(1.0)
-    g.retrace(-1.0)
-
-
-def _readme_messages() -> set[str]:
-    """The messages quoted in the first column of the README's table of errors."""
-    text = README.read_text(encoding="utf-8")
-    table = text[text.index("## Errors you may see"):text.index("**Results that are not errors.**")]
-    cells = [line.split(" | ")[0] for line in table.splitlines() if line.startswith("| `")]
-    return {span for cell in cells for span in re.findall(r"`([^`]+)`", cell)}
-
-
-@pytest.mark.parametrize("quoted", list(README_ROWS), ids=[q.split(": ")[1] for q in README_ROWS])
-def test_the_readme_quotes_each_message_as_it_is(quoted: str, tmp_path: Path, monkeypatch) -> None:
-    assert quoted in _readme_messages()
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(Exception) as caught:  # any type: the type's name is compared below
-        README_ROWS[quoted](tmp_path)
-    actual = f"{type(caught.value).__name__}: {caught.value}"
-    assert re.fullmatch(".*?".join(map(re.escape, quoted.split("..."))), actual), actual

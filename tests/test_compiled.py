@@ -429,7 +429,7 @@ def test_a_function_returning_one_of_its_arguments_replays_too() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: engine.compile(3), TypeError, r"compile: expected a function of Values, got 3 \(int\)"),
+        (lambda: engine.compile(3), TypeError, r"^engine\.compile: f must be a function of Values, got 3"),
         (lambda: engine.compile(abs, parameters=Value(1.0)), TypeError, "parameters must be a list of leaf"),
         (lambda: engine.compile(abs, parameters=[Value(1.0) * 2]), ValueError, r"parameters\[0\] is not a"),
         (lambda: engine.compile(abs, check="yes"), TypeError, "check must be True or False"),

@@ -119,7 +119,7 @@ def test_derivative_of_a_constant_function_and_bad_calls() -> None:
     assert derivative(lambda x: 3.0)(1.0) == 0.0
     with pytest.raises(TypeError, match="say which inputs"):
         grad(Value(1.0))
-    with pytest.raises(TypeError, match=r"expected a Value \(or a function to differentiate\), got 3\.0"):
+    with pytest.raises(TypeError, match=r"^grad: output must be a Value or a function to differentiate"):
         grad(3.0, [Value(1.0)])
     with pytest.raises(TypeError, match=r"^d_square: differentiates argument 0 of square, so it needs "):
         derivative(square)()  # no point given
