@@ -37,19 +37,49 @@ def numerical_grad(
     _check_function("numerical_grad", f)
     values = _check_values("numerical_grad", values)
     eps = check_real("numerical_grad", "eps", eps, above=0.0)
+    return _central_differences("numerical_grad", f, values, eps)
+
+
+def _central_differences(
+    function: str, f: Callable[[], Value | float], values: list[Value], eps: float
+) -> list[float]:
+    """(f(x + ε) − f(x − ε)) / 2ε for each Value x of ``values``; every ``data`` restored, even on errors.
+
+    A nudged number or a value of ``f`` that is not finite is refused (naming
+    ``function``): the estimate would be nan or inf, not a derivative.
+    """
     estimates = []
     with gc_paused():
-        for value in values:
+        for i, value in enumerate(values):
             original = value.data
             try:
-                value.data = original + eps
-                upper = float(f())
-                value.data = original - eps
-                lower = float(f())
+                samples = []
+                for nudged in (original + eps, original - eps):
+                    if not math.isfinite(nudged):
+                        raise ValueError(
+                            f"{function}: values[{i}].data ± eps = {nudged!r} is not finite; use a smaller "
+                            "eps"
+                        )
+                    value.data = nudged
+                    samples.append(_number_of(function, f(), i, nudged))
             finally:
                 value.data = original
+            upper, lower = samples
             estimates.append((upper - lower) / (2.0 * eps))
     return estimates
+
+
+def _number_of(function: str, result: object, i: int, nudged: float) -> float:
+    """What ``f()`` returned, as a finite float (a Value's ``data``), or an error naming ``function``."""
+    number = result.data if isinstance(result, Value) else check_real(
+        function, "f()", result, finite=False, hint="f must return a Value or a number"
+    )
+    if not math.isfinite(number):
+        raise ValueError(
+            f"{function}: f() is {number!r} with values[{i}].data = {nudged!r}: central differences need "
+            "finite values of f; use a smaller eps, or rescale f"
+        )
+    return number
 
 
 @dataclass
@@ -147,7 +177,7 @@ def gradcheck(
     if not isinstance(output, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {describe(output)}")
     analytic = grad(output, values)
-    numerical = numerical_grad(lambda: f(*values), values, eps)
+    numerical = _central_differences("gradcheck", lambda: f(*values), values, eps)
     checks = []
     for i, (value, a, n) in enumerate(zip(values, analytic, numerical)):
         abs_error = abs(a - n)

@@ -262,13 +262,15 @@ def dW(dz: ArrayLike, a_prev: ArrayLike) -> Array:
     The article writes dW[L] = 1/m dZ[L] A[L]ᵀ; the factor is A[L−1]ᵀ, the input of
     layer L (∂Z[l]/∂W[l] involves A[l−1], as dz/dw = x for one neuron).
     """
-    return (dz @ a_prev.T) / _samples(dz, "dW")
+    m = _samples(dz, "dW")
+    return (dz @ a_prev.T) / m
 
 
 @course_formula
 def db(dz: ArrayLike) -> Array:
     """db[l] = 1/m Σᵢ dZ[l]⁽ⁱ⁾ = 1/m np.sum(dZ[l], axis=1, keepdims=True), shape (n[l], 1)."""
-    return np.sum(dz, axis=1, keepdims=True) / _samples(dz, "db")
+    m = _samples(dz, "db")
+    return np.sum(dz, axis=1, keepdims=True) / m
 
 
 @course_formula

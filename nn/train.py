@@ -418,7 +418,7 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
         return cost_value, right
     with gc_paused():
         predictions = [model(plan.rows[i]) for i in chosen]
-        cost = plan.loss_fn(predictions, [plan.targets[i] for i in chosen])
+        cost = _cost(plan.loss_fn, predictions, [plan.targets[i] for i in chosen])
         model.zero_grad()
         cost.backward()
         plan.optimizer.step()
@@ -427,6 +427,15 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
         for a, i in zip(predictions, chosen, strict=True)
     )
     return cost.data, right
+
+
+def _cost(loss: LossFunction, predictions: list[Value], targets: list[float]) -> Value:
+    """``loss(predictions, targets)``, which must be a Value (the cost to backpropagate from)."""
+    cost = loss(predictions, targets)
+    if not isinstance(cost, Value):
+        fail(TypeError, "fit", "loss", _LOSS_FUNCTION, f"a function that returned {describe(cost)}",
+             "the cost J to backpropagate from")
+    return cost
 
 
 class CompiledCost:
@@ -463,7 +472,7 @@ class CompiledCost:
 
             def sample_loss(*x: Value) -> tuple[Value, Value]:
                 a = model(list(x))
-                return loss([a], [target]), a
+                return _cost(loss, [a], [target]), a
 
             g = self.by_target[target] = engine.compile(sample_loss, parameters=self.parameters)
         return g
