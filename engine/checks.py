@@ -541,10 +541,12 @@ def check_definition(
     return names, count
 
 
-def check_node(node: object, function: str, name: str = "root") -> None:
+def check_node(
+    node: object, function: str, name: str = "root", hint: str = "the node computed, e.g. the loss"
+) -> None:
     """A TypeError naming ``function`` and the argument ``name`` unless ``node`` is a Value."""
     if not _is_value(node):
-        fail(TypeError, function, name, "a Value", describe(node), "the node computed, e.g. the loss")
+        fail(TypeError, function, name, "a Value", describe(node), hint)
 
 
 def check_gradient(gradient: object, function: str) -> float:

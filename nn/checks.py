@@ -39,27 +39,31 @@ def course_formula(formula: Formula) -> Formula:
     ``FormulaShapeError`` naming the formula and every argument's shape.
     """
     signature = inspect.signature(formula)
-    arrays = {name: "None" in str(p.annotation) for name, p in signature.parameters.items()
-              if str(p.annotation).startswith("ArrayLike")}  # name -> None allowed
+    parameters = list(signature.parameters.values())
+    slots = [(k, p.name, "None" in str(p.annotation)) for k, p in enumerate(parameters)
+             if str(p.annotation).startswith("ArrayLike")]  # (position, name, None allowed)
     name = formula.__name__
 
     @functools.wraps(formula)
     def checked(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) > len(parameters):  # the common call is positional: no binding needed
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{name}: {error}") from None
+            bound.apply_defaults()
+            args = bound.args
+        arrays = list(args)
+        for k, argument, optional in slots:
+            if k < len(arrays) and not (optional and arrays[k] is None):
+                arrays[k] = float_array(arrays[k], name, argument, copy=False)
         try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as error:
-            raise TypeError(f"{name}: {error}") from None
-        given = bound.arguments
-        for argument, optional in arrays.items():
-            if argument in given and not (optional and given[argument] is None):
-                given[argument] = float_array(given[argument], name, argument)
-        try:
-            return formula(*bound.args, **bound.kwargs)
+            return formula(*arrays)
         except (ValueError, IndexError) as error:  # numpy's words for shapes that do not fit
             if isinstance(error, FormulaShapeError) or str(error).startswith(f"{name}:"):
                 raise
-            shapes = ", ".join(f"{argument} {np.shape(given[argument])}" for argument in arrays
-                               if given.get(argument) is not None)
+            shapes = ", ".join(f"{argument} {np.shape(arrays[k])}" for k, argument, _ in slots
+                               if k < len(arrays) and arrays[k] is not None)
             raise FormulaShapeError(f"{name}: the shapes do not fit ({error}); got {shapes}") from None
 
     return checked  # type: ignore[return-value]
@@ -75,10 +79,10 @@ def check_batch(
     (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
     """
     check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
-    x_array = float_array(x, caller, "X")
+    x_array = float_array(x, caller, "X", copy=False)
     xs = _features(x_array, n_x, samples_as, caller)
     m = xs.shape[1]
-    ys = _labels(float_array(y, caller, "Y"), m, x_array.shape, samples_as, caller)
+    ys = _labels(float_array(y, caller, "Y", copy=False), m, x_array.shape, samples_as, caller)
     if not np.all(np.isfinite(xs)):
         raise ValueError(f"{caller}: X holds a non-finite value at X{_at(_first_index(~np.isfinite(xs)))}")
     return xs, ys
@@ -146,8 +150,8 @@ def check_params(
         for key in (f"b[{layer}]", f"g[{layer}]"):
             if key not in params:
                 raise ValueError(f"{caller}: params has W[{layer}] but no {key!r} (see params_from_model)")
-        w = float_array(params[f"W[{layer}]"], caller, f"params['W[{layer}]']")
-        b = float_array(params[f"b[{layer}]"], caller, f"params['b[{layer}]']")
+        w = float_array(params[f"W[{layer}]"], caller, f"params['W[{layer}]']", copy=False)
+        b = float_array(params[f"b[{layer}]"], caller, f"params['b[{layer}]']", copy=False)
         if w.ndim != 2:
             raise ValueError(
                 f"{caller}: params: W[{layer}] must be 2-D (n[{layer}], n[{layer - 1}]), got shape {w.shape}"

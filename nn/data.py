@@ -7,7 +7,8 @@ Every generator returns ``(X, y)`` with **one sample per row**, as scikit-learn 
 
 The course writes samples in **columns**: X has shape (n_x, m) and Y shape (1, m).
 ``to_course_layout(X, y)`` gives that layout (it is ``X.T`` and ``y.reshape(1, m)``).
-The same seed gives the same arrays, to the bit, on every run.
+The same seed gives the same arrays, to the bit, on every run. A generator makes
+at most ``MAX_SAMPLES`` samples.
 """
 
 from __future__ import annotations
@@ -142,13 +143,18 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 """The generators by name; each is called as ``DATASETS[name](n_samples, noise, seed)``."""
 
 
-def float_array(value: object, function: str, name: str, expected: str = "an array of numbers") -> np.ndarray:
+def float_array(
+    value: object, function: str, name: str, expected: str = "an array of numbers", *, copy: bool = True
+) -> np.ndarray:
     """``value`` (a number, a list or an array of numbers; bools count as 0/1) as a float64 array.
 
     Text, None, complex numbers, dicts and other objects are refused with a
     ``TypeError``, rows of different lengths with a ``ValueError``; both name
     ``function`` and the argument ``name``, saying it must be ``expected``.
+    ``copy=False`` returns a float64 array itself rather than a copy.
     """
+    if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, at once
+        return value.copy() if copy else value
     try:
         raw = np.asarray(value)
     except ValueError:  # numpy refuses rows of different lengths
@@ -156,7 +162,7 @@ def float_array(value: object, function: str, name: str, expected: str = "an arr
     if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and raw.ndim > 0):
         fail(TypeError, function, name, expected, describe(value))
     try:
-        return raw.astype(np.float64)
+        return raw.astype(np.float64, copy=copy)
     except (TypeError, ValueError):  # an object array holding something else than numbers
         fail(TypeError, function, name, expected, f"entries that are not numbers: {short_repr(value)}")
 

@@ -375,7 +375,7 @@ class ForwardPass:
 def forward(params: Params, x: ArrayLike) -> ForwardPass:
     """Z[l] = W[l] A[l−1] + b[l], A[l] = g[l](Z[l]) for l = 1..L, from A[0] = X of shape (n_x, m)."""
     weights, biases, names = check_params(params, "forward")
-    a0 = float_array(x, "forward", "X")
+    a0 = float_array(x, "forward", "X", copy=False)
     if a0.ndim != 2 or a0.shape[0] != weights[1].shape[1]:
         raise ValueError(
             f"forward: X must have shape (n_x, m) = ({weights[1].shape[1]}, m) to match W[1] of shape "

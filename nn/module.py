@@ -244,7 +244,8 @@ class MLP(Module):
     Hidden layers use ``activation``, the last layer ``output_activation``; the
     initial weights come from ``random.Random(seed)``, the same to the bit on
     every machine. Calling the model on one sample returns a Value when the last
-    layer has one unit, else a list of Values.
+    layer has one unit, else a list of Values. A network has at most
+    ``MAX_PARAMETERS`` parameters.
     """
 
     def __init__(

@@ -295,7 +295,9 @@ def fit(
     cost traced once and replayed per sample as straight-line Python, see
     ``engine.compile``) or "numpy" (that replay on the whole batch at once); all
     three give the same losses and parameters, to rounding.
-    Every argument is checked before the model changes.
+    Every argument is checked before the model changes (``steps`` up to
+    ``MAX_STEPS``; a ``loss`` function must return a Value, checked before any
+    gradient is touched).
     """
     plan = _plan(
         model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress,

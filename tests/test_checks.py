@@ -16,6 +16,7 @@ import engine.checks
 from engine.checks import (
     check_bool,
     check_choice,
+    check_definition,
     check_instance,
     check_int,
     check_path,
@@ -26,6 +27,7 @@ from engine.checks import (
     describe,
     short_repr,
 )
+from engine.files import file_path
 
 # (call, what it returns)
 ACCEPTED = [
@@ -47,13 +49,21 @@ ACCEPTED = [
     (lambda: check_seed("f", 2**64 - 1), 2**64 - 1),
     (lambda: check_path("f", "path", Path("a") / "b.json"), Path("a/b.json")),
     (lambda: check_path("f", "path", "b.json"), Path("b.json")),
+    (lambda: check_int("f", "n", 10**7, minimum=2, maximum=10**7, limit="MAX"), 10**7),
+    (lambda: check_real("f", "x", math.nan, finite=False), math.nan),
+    (lambda: check_real("f", "x", -math.inf, finite=False), -math.inf),
+    (lambda: check_definition("sin", math.sin, lambda out, a: (1.0,), "f", ()), (("a",), 1)),
+    (lambda: check_definition("dot", sum, lambda out, *xs: xs, "f", (), arity=4), (("xs",), 4)),
+    (lambda: file_path("save_svg", "g", ".svg"), Path("g.svg")),
+    (lambda: file_path("save_svg", "out/g.png", ".svg"), Path("out/g.png")),
 ]
 
 
 @pytest.mark.parametrize(("call", "expected"), ACCEPTED)
 def test_good_arguments_come_back_converted(call, expected):
     result = call()
-    assert result == expected and type(result) is type(expected)
+    same = result == expected or (isinstance(result, float) and math.isnan(result) and math.isnan(expected))
+    assert same and type(result) is type(expected)
 
 
 # (call, exception, the whole message)
@@ -136,6 +146,40 @@ REFUSED = [
      "load_model: path must be a file name (str or pathlib.Path), got ''"),
     (lambda: check_int("", "architecture.nin", 0, minimum=1), ValueError,
      "architecture.nin must be an integer ≥ 1, got 0"),
+    (lambda: check_int("f", "n", 1, minimum=2, maximum=10, limit="MAX_N"), ValueError,
+     "f: n must be an integer ≥ 2, got 1"),
+    (lambda: check_int("f", "n", 11, minimum=2, maximum=10, limit="MAX_N"), ValueError,
+     "f: n must be at most MAX_N = 10, got 11"),
+    (lambda: check_int("f", "n", 10**5000, maximum=10, limit="MAX_N"), ValueError,
+     "f: n must be at most MAX_N = 10, got an integer of more than 4,300 digits"),
+    (lambda: check_real("f", "x", "1", finite=False), TypeError, "f: x must be a number, got '1' (str)"),
+    (lambda: check_real("f", "x", 10**400, finite=False), ValueError,
+     "f: x must be a number, got an integer too large for a float (max ≈ 1.8e308)"),
+    (lambda: check_definition(5, abs, abs, "f", ()), TypeError,
+     "define_op: name must be a string, got 5 (int); e.g. 'sin'"),
+    (lambda: check_definition("a b", abs, abs, "f", ()), ValueError,
+     "define_op: name must be a Python identifier such as 'sin', got 'a b'"),
+    (lambda: check_definition("q", 5, abs, "f", ()), TypeError,
+     "define_op('q'): forward must be a function, got 5 (int)"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "", ()), ValueError,
+     "define_op('q'): formula must be a non-empty string, got ''; e.g. '∂(sin a)/∂a = cos a'"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), arity="2"), TypeError,
+     "define_op('q'): arity must be an integer ≥ 1, got '2' (str); or None to read it from local_grads"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), arity=2), ValueError,
+     "define_op('q'): arity must be 1, as local_grads takes a, got 2"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), domain=5), TypeError,
+     "define_op('q'): domain must be a function or None, got 5 (int)"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), symbol=""), ValueError,
+     "define_op('q'): symbol must be a non-empty string, got ''; e.g. symbol='sin'"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), notation="sin"), TypeError,
+     "define_op('q'): notation must be an engine.notation.Notation or None, got 'sin' (str); "
+     "e.g. engine.notation.call('sin', 'sin')"),
+    (lambda: check_definition("q", abs, lambda out, a: (1.0,), "f", (), float_overflow=1), TypeError,
+     "define_op('q'): float_overflow must be True or False, got 1 (int)"),
+    (lambda: check_definition("q", abs, lambda out: (), "f", ()), TypeError,
+     "define_op('q'): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"),
+    (lambda: file_path("save_svg", "..", ".svg"), ValueError,
+     "save_svg: path must be a file name, got '..', which names a folder"),
 ]
 
 
