@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ MAX_DEPTH = 100
 
 MAX_INT_DIGITS = 4300
 """The longest integer a model file holds: Python's default limit for reading one from text."""
+
+MAX_FILE_BYTES = 2**30
+"""The largest model file read: 1 GiB, room for a network of ``nn.module.MAX_PARAMETERS`` parameters."""
 
 _INT_BOUND = 10**MAX_INT_DIGITS
 _TOP_LEVEL = {"format", "version", "architecture", "parameters", "metadata"}
@@ -116,8 +120,8 @@ def load_model(path: PathLike) -> MLP:
     not UTF-8 or not JSON (e.g. truncated), NaN/Infinity, wrong format or version,
     missing or unknown keys, a field of the wrong type or value, a parameter count
     or labels that do not match the architecture, non-numeric or non-finite
-    values, metadata nested too deeply. A missing file raises
-    ``FileNotFoundError`` as usual.
+    values, metadata nested too deeply, a device or a pipe rather than a file, a
+    file past ``MAX_FILE_BYTES``. A missing file raises ``FileNotFoundError`` as usual.
     """
     return _read(path, "load_model")[0]
 
@@ -324,13 +328,26 @@ def _same(a: object, b: object) -> bool:
 def _read(path: PathLike, function: str) -> tuple[MLP, dict[str, Any] | None]:
     """The model and metadata in the file ``path``, or ``ModelFileError`` naming the file."""
     name = os.fspath(check_path(function, "path", path))
-    raw = Path(name).read_bytes()
     try:
+        raw = _file_bytes(name)
         document = _parse(raw)
         model = model_from_dict(document)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{name}: {error}") from None
     return model, document.get("metadata")  # type: ignore[union-attr]
+
+
+def _file_bytes(name: str) -> bytes:
+    """The bytes of the regular file ``name``, at most ``MAX_FILE_BYTES`` of them (a device such as
+    /dev/zero, a pipe or a huge file would never end or fill the memory)."""
+    mode = os.stat(name).st_mode  # before opening: opening a pipe would wait for a writer
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a missing file or a folder: OSError, as usual
+        raise ValueError("not a regular file (a device, a pipe or a socket): a model file is a file")
+    with open(name, "rb") as file:
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is larger than MAX_FILE_BYTES = {MAX_FILE_BYTES:,} bytes")
+    return raw
 
 
 def _parse(raw: bytes) -> object:

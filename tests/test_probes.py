@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -74,6 +75,12 @@ class World:
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
+        return path
+
+    def pipe(self) -> Path:
+        """A named pipe with no writer (opening it to read would wait forever)."""
+        path = self.attacks / "pipe.json"
+        os.mkfifo(path)
         return path
 
     def text(self) -> str:
@@ -532,6 +539,12 @@ FILE_ATTACKS: list[Probe] = [
           ModelFileError, r"tail\.json: not valid JSON: Extra data at line"),
     Probe("truncated", lambda w: load_model(w.attack("cut.json", w.text()[:50])),
           ModelFileError, r"cut\.json: not valid JSON"),
+    Probe("load /dev/zero", lambda w: load_model("/dev/zero"),
+          ModelFileError, r"^/dev/zero: not a regular file \(a device, a pipe or a socket\)"),
+    Probe("load a pipe", lambda w: load_model(w.pipe()),
+          ModelFileError, r"pipe\.json: not a regular file"),
+    Probe("a file past MAX_FILE_BYTES", lambda w: _with_file_limit(100, lambda: load_model(w.file)),
+          ModelFileError, r"model\.json: the file is larger than MAX_FILE_BYTES = 100 bytes$"),
     Probe("load a folder", lambda w: load_model(w.attacks),
           IsADirectoryError, r"Is a directory"),
     Probe("load_model(None)", lambda w: load_model(None),
@@ -587,6 +600,15 @@ FILE_ATTACKS: list[Probe] = [
           lambda w: nn.params_from_model(_changed_model(_replace_first_weight)),
           TypeError, r"^params_from_model: parameter W\[1\]_0,0 must be a Value, got 3\.0 \(float\)"),
 ]
+
+
+def _with_file_limit(limit: int, call: Callable[[], object]) -> object:
+    saved = nn.serialize.MAX_FILE_BYTES
+    nn.serialize.MAX_FILE_BYTES = limit
+    try:
+        return call()
+    finally:
+        nn.serialize.MAX_FILE_BYTES = saved
 
 
 def _holding_itself() -> dict:
