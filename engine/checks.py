@@ -406,9 +406,13 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
         raise _derivative_error(op, inputs, f" ({detail})") from None
     if type(local_grads) is not tuple or len(local_grads) != len(inputs):
         count = f"{len(inputs)} derivative{'s' if len(inputs) > 1 else ''}"
+        from engine.value import BUILT_IN_OPS  # the core imports this module: look it up when needed
+
+        hint = (f"{op.name} was given {len(inputs)} inputs: {op.formula}" if op.name in BUILT_IN_OPS
+                else f"fix the local_grads given to define_op({op.name!r})")
         raise TypeError(
             f"{op.name}: the op's local_grads must return a tuple of {count} (one per input), got "
-            f"{short_repr(local_grads)}; fix the local_grads given to define_op({op.name!r})"
+            f"{short_repr(local_grads)}; {hint}"
         )
     kept = []
     for name, x, derivative in zip(_input_labels(op, inputs), inputs, local_grads):

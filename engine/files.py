@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from engine.checks import check_bool, check_path, describe, fail, short_repr
+from engine.checks import check_bool, check_path, check_real, describe, fail, short_repr
 
 try:  # POSIX; elsewhere the age of a temporary is the only sign that it is stale
     import fcntl
@@ -130,6 +130,7 @@ def remove_stale_temporaries(path: PathLike, *, older_than: float = STALE_AFTER_
     not locked by a save still writing them. ``atomic_write`` calls this itself.
     """
     target = check_path("remove_stale_temporaries", "path", path)
+    older_than = check_real("remove_stale_temporaries", "older_than", older_than, minimum=0.0)
     folder = target.parent
     patterns = _temporary_patterns(target.name)
     now = time.time()

@@ -3,7 +3,8 @@
 Each op's definition carries a ``Notation``. ``write`` puts an op's operands into
 it, adding brackets only where precedence needs them. The explanations, the
 drawings and the compiled Wengert list all write ops through here, so an op is
-written the same way everywhere. This module imports nothing from the engine.
+written the same way everywhere. This module imports nothing from the engine but
+its argument checks (``engine.checks``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
+
+from engine.checks import check_choice, check_instance, check_int, check_real, short_repr
 
 Style = Literal["text", "code"]
 
@@ -80,11 +83,31 @@ SUM_NOTATION = Notation("sum", "+", "+", SUM)
 LINEAR_NOTATION = Notation("linear", "·", "*", SUM)
 
 
+KINDS = ("infix", "prefix", "call", "sum", "template", "linear")
+"""The kinds of notation ``write`` knows."""
+
+STYLES = ("text", "code")
+"""How an expression is written: as a formula for people, or as Python code."""
+
+
 def write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style = "text") -> tuple[str, int]:
     """The expression ``notation`` makes of ``operands`` ((written form, precedence) pairs).
 
     Returns the written expression and its precedence, ready to be an operand in turn.
     """
+    check_instance("write", "notation", notation, Notation, "an engine.notation.Notation")
+    check_choice("write", "style", style, STYLES)
+    try:
+        return _write(notation, operands, style)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        check_choice("write", "notation.kind", notation.kind, KINDS)
+        raise TypeError(
+            f"write: operands must be (text, precedence) pairs, as many as the {notation.kind} notation "
+            f"takes, got {short_repr(operands)}"
+        ) from None
+
+
+def _write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style) -> tuple[str, int]:
     symbol = notation.text if style == "text" else notation.code
     kind = notation.kind
     if kind == "infix":
@@ -132,6 +155,9 @@ def write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style 
 
 def number(x: float, style: Style = "text", digits: int = 4) -> tuple[str, int]:
     """A number as an operand: ``repr`` in code (exact), ``digits`` significant digits in text."""
+    check_real("number", "x", x, finite=False)
+    check_choice("number", "style", style, STYLES)
+    check_int("number", "digits", digits, minimum=1, maximum=17)
     if style == "code":
         text = repr(float(x))
     else:

@@ -31,6 +31,8 @@ import pytest
 import engine
 import nn
 from engine import DomainError, GraphTooLargeError, Value
+from engine.files import remove_stale_temporaries
+from engine.notation import number, write
 from nn import MLP, SGD, ModelFileError, load_metadata, load_model, save_model
 from nn.checks import FormulaShapeError
 from nn.formulas import db, dW
@@ -261,6 +263,22 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^exp: takes 1 input, got 0$"),
     Probe("log(x, x)", lambda w: engine.log(w.x, w.x),
           TypeError, r"^log: takes 1 input, got 2$"),
+    Probe("the op linear given 2 inputs", lambda w: engine.OPS["linear"](w.x, w.w),
+          TypeError,
+          r"^linear: the op's local_grads must return a tuple of 2 derivatives .*; linear was given 2 "
+          r"inputs: z = Σ wᵢxᵢ \+ b"),
+    Probe("notation.write(style='latex')",
+          lambda w: write(engine.OPS["add"].notation, [("a", 5), ("b", 5)], "latex"),
+          ValueError, r"^write: style must be one of 'text', 'code', got 'latex'$"),
+    Probe("notation.write(one operand for +)",
+          lambda w: write(engine.OPS["add"].notation, [("a", 5)], "code"),
+          TypeError,
+          r"^write: operands must be \(text, precedence\) pairs, as many as the infix notation takes"),
+    Probe("notation.number('a')", lambda w: number("a"),
+          TypeError, r"^number: x must be a number, got 'a' \(str\)$"),
+    Probe("remove_stale_temporaries(older_than='a')",
+          lambda w: remove_stale_temporaries(w.file, older_than="a"),
+          TypeError, r"^remove_stale_temporaries: older_than must be a finite number ≥ 0, got 'a' \(str\)$"),
     # -- defining an op ------------------------------------------------------------------------------
     Probe("define_op(5)",
           lambda w: engine.define_op(5, forward=abs, local_grads=lambda out, a: (1.0,), formula="f"),
@@ -272,14 +290,14 @@ ODD_INPUTS: list[Probe] = [
           lambda w: engine.define_op("probe_op", forward=abs, local_grads=lambda out, a: (1.0,), formula=""),
           ValueError, r"^define_op\('probe_op'\): formula must be a non-empty string, got ''"),
     Probe("an op with 2 derivatives for 1 input",
-          _with_op(lambda op: op(Value(1.0)), forward=lambda a: 2.0 * a,
-                   local_grads=lambda out, a: (2.0, 0.0), formula="f"),
+          _with_op(lambda op: op(Value(1.0)), forward=lambda a: 2.0 * a, local_grads=lambda out, a: (2.0,
+              0.0), formula="f"),
           TypeError,
           r"^probe_op: the op's local_grads must return a tuple of 1 derivative .*, got \(2\.0, 0\.0\); "
           r"fix the local_grads given to define_op\('probe_op'\)$"),
     Probe("an op whose rule returns a string",
-          _with_op(lambda op: op(Value(1.0)), forward=lambda a: a,
-                   local_grads=lambda out, a: ("1",), formula="f"),
+          _with_op(lambda op: op(Value(1.0)), forward=lambda a: a, local_grads=lambda out, a: ("1",),
+              formula="f"),
           TypeError, r"^probe_op: local_grads returned '1', not a number"),
     # -- explanations and drawings ---------------------------------------------------------------------
     Probe("explain(digits=10**5000)", lambda w: engine.explain(w.y, digits=BIG),
@@ -517,8 +535,7 @@ FILE_ATTACKS: list[Probe] = [
     Probe("a parameter -Infinity",
           lambda w: load_model(w.first_parameter_written_as("inf.json", "-Infinity")),
           ModelFileError, r"inf\.json: non-finite number -Infinity \(JSON has no NaN or Infinity\)$"),
-    Probe("a key twice",
-          lambda w: load_model(w.replaced("twice.json", '"format"', '"version": 1, "format"')),
+    Probe("a key twice", lambda w: load_model(w.replaced("twice.json", '"format"', '"version": 1, "format"')),
           ModelFileError, r"twice\.json: key 'version' appears twice in one object$"),
     Probe("an unknown key", lambda w: load_model(w.edited("extra.json", _set("extra", 1))),
           ModelFileError, r"extra\.json: unknown key\(s\) 'extra'$"),
