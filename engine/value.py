@@ -673,7 +673,9 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
     computed in this call's own storage and reach the nodes in one final commit:
     interrupted (Ctrl-C) or failing, it leaves every ``grad`` as it was, and
     backward calls in several threads on graphs that share parameters add up
-    exactly, as if run one after the other.
+    exactly, as if run one after the other. After a graph of 10,000 nodes or more
+    the garbage collector is relaxed until its next collection (see
+    ``engine.modes.relax_collector``).
     """
     check_node(root, "backward")
     gradient = check_gradient(gradient, "backward")
@@ -683,6 +685,7 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
         if modes.active and modes.anomaly_checks_enabled():
             _check_gradients(order, gradients)
         _commit(list(gradients), gradients.values())
+    modes.relax_collector(len(order))  # the next big graph is built without the collector's walks
 
 
 def zero_grad(nodes: Value | Iterable[Value]) -> None:
