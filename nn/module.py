@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from engine import Value, linear, linear_layer
+from engine import Value, linear, linear_layer, zero_grad
 from engine.checks import (
     check_choice,
     check_instance,
@@ -62,9 +62,8 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to 0 (gradients accumulate across backward calls)."""
-        for p in self.parameters():
-            p.grad = 0.0
+        """Set every parameter's gradient to 0 (gradients accumulate across backward calls); all or none."""
+        zero_grad(self.parameters())
 
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""
