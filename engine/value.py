@@ -411,9 +411,18 @@ def _stable_sigmoid(z: float) -> float:
 
 
 def _built_in(name: str, **definition: Any) -> Op:
+    """An op defined with ``define_op``, as a user's is, then marked built in (not redefinable)."""
     op = define_op(name, **definition)
     _BUILT_IN.add(name)
     return op
+
+
+def _power_domain(a: float, n: float) -> str | None:
+    if a == 0.0 and n < 0.0:
+        return "0 to a negative power is a division by zero"
+    if a < 0.0 and not float(n).is_integer():
+        return "a negative base to a fractional power is not real; for the real root write -((-x) ** n)"
+    return None
 
 
 ADD = _built_in(
@@ -449,7 +458,7 @@ NEG = _built_in(
 )
 POWER = _built_in(
     "power", symbol="^", notation=infix("^", "**", Precedence.POWER, right_associative=True),
-    domain=lambda a, n: _power_domain(a, n),
+    domain=_power_domain,
     forward=math.pow,
     # n is a number, never differentiated (x ** y with a Value y is op pow); a⁰ = 1 has slope 0.
     local_grads=lambda out, a, n: (n * a ** (n - 1) if n else 0.0, None),
@@ -462,7 +471,9 @@ POW = _built_in(
         "write x ** 2"
     ),
     forward=math.pow,
-    local_grads=lambda out, a, b: (b * out / a, out * LOG(a)),  # b·aᵇ/a = b·aᵇ⁻¹
+    # b·aᵇ/a is b·aᵇ⁻¹ written so that, for 10 ** x (a number base: its slope is not kept), the
+    # unused slope overflows to inf instead of raising as 10.0 ** 307.5 would.
+    local_grads=lambda out, a, b: (b * out / a, out * LOG(a)),
     formula="∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
 )
 EXP = _built_in(
@@ -523,14 +534,6 @@ _ADD_NUMBER, _MUL_NUMBER = ADD.with_constant[1], MUL.with_constant[1]  # x + c, 
 _ADD_NUMBER_LOCAL_GRADS = (_ADD_LOCAL_GRADS[0],)
 BUILT_IN_OPS: tuple[str, ...] = tuple(OPS)
 """The names of the built-in ops, in the order they are defined above."""
-
-
-def _power_domain(a: float, n: float) -> str | None:
-    if a == 0.0 and n < 0.0:
-        return "0 to a negative power is a division by zero"
-    if a < 0.0 and not float(n).is_integer():
-        return "a negative base to a fractional power is not real; for the real root write -((-x) ** n)"
-    return None
 
 
 def _total(terms: Sequence[float]) -> float:
