@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -690,6 +693,7 @@ def test_a_rule_written_with_math_still_gives_first_derivatives(math_sin) -> Non
     assert x.grad == math.cos(0.5)
     assert gradcheck(lambda a: math_sin(a * a), [0.7]).passed
     assert "dy/dx = ∂y/∂x = 0.8776" in explain(y)  # no formula: the rule cannot be written over names
+    assert "∂y/∂x = 0.8776" in to_dot(y, show_local_grads=True)
     g = engine.compile(lambda a: math_sin(a * a))
     assert g(0.7) == (math.sin(0.7 * 0.7), (math.cos(0.7 * 0.7) * 0.7 + math.cos(0.7 * 0.7) * 0.7,))
     assert "_rule_udo_math_sin(" in g.source  # the rule is called on the numbers at run time
@@ -702,3 +706,33 @@ def test_a_rule_written_with_math_still_gives_first_derivatives(math_sin) -> Non
 def test_a_rule_written_with_math_is_refused_for_second_derivatives(math_sin) -> None:
     with pytest.raises(TypeError, match=r"udo_math_sin"):
         derivative(derivative(math_sin))(0.5)
+
+
+# ---------------------------------------------------------------------------
+# The demo: demos/define_your_own_op.py
+# ---------------------------------------------------------------------------
+DEMO = Path(__file__).resolve().parent.parent / "demos" / "define_your_own_op.py"
+
+
+def test_the_demo_defines_sin_and_cos_and_shows_every_use(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(DEMO), "--out", "drawings"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert 'sin = define_op("sin", forward=math.sin, local_grads=lambda out, a: (cos(a),),' in out
+    rows = [line.split() for line in out.splitlines() if "autograd" in line and "closed form" in line]
+    assert [row[0] for row in rows] == ["sin'(x)", "sin''(x)", "sin'''(x)", "cos'(x)", "cos''(x)"]
+    for row in rows:  # ... autograd +0.877582561890373   closed form +0.877582561890373
+        assert float(row[row.index("autograd") + 1]) == float(row[-1]) != 0.0
+    assert f"dy/dx = {math.cos(1.0)!r}; by hand cos 2x = {math.cos(1.0)!r}" in out
+    assert "      = dy/d(sin(x)) · cos(x) + dy/d(cos(x)) · (−sin(x))" in out  # explain, from the rules
+    assert "∂(sin a)/∂a = cos a (sin); ∂(cos a)/∂a = −sin a (cos)" in out
+    assert "PASS" in out.splitlines()[-1]
+    drawing = tmp_path / "drawings" / ("sin_cos.svg" if shutil.which("dot") else "sin_cos.gv")
+    assert f": {Path('drawings') / drawing.name}" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drawings"]  # it writes into --out only
+    if drawing.suffix == ".svg":
+        texts = [t.text for t in ET.parse(drawing).getroot().iter() if t.text]
+        assert {"sin", "cos", "∂(sin(x))/∂x = 0.8776", "∂(cos(x))/∂x = -0.4794"} <= set(texts)
