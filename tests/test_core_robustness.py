@@ -79,9 +79,9 @@ def sigint_raises() -> Iterator[None]:
 def interrupted_at_random(call: Callable[[], object], duration: float, rng: random.Random) -> bool:
     """Run ``call`` with a SIGINT sent after a random delay within ``duration``; True if it stopped."""
     timer = threading.Timer(rng.uniform(0.0, duration), signal.raise_signal, (signal.SIGINT,))
-    timer.start()
     stopped = False
     try:
+        timer.start()  # a short delay can fire before start() returns: the signal then lands here
         call()
     except Interrupted:
         stopped = True
