@@ -465,11 +465,16 @@ def _derivative_error(op: Any, inputs: Sequence[Any], detail: str) -> DomainErro
 
 
 def check_definition(
-    name: object, forward: object, local_grads: object, formula: object, built_in: Iterable[str]
+    name: object, forward: object, local_grads: object, formula: object, arity: object,
+    built_in: Iterable[str],
 ) -> tuple[tuple[str, ...], int | None]:
     """``define_op``'s arguments checked; returns the input names and arity read from ``local_grads``
     (``lambda out, a, b`` → ``("a", "b")``, 2; ``lambda out, *terms`` → ``("terms",)``, None)."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+    if not isinstance(name, str):
+        raise TypeError(
+            f"define_op: the name must be a Python identifier such as 'sin', got {describe(name)}"
+        )
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(
             f"define_op: the name must be a Python identifier such as 'sin', got {short_repr(name)}"
         )
@@ -479,7 +484,7 @@ def check_definition(
         if not callable(function):
             raise TypeError(f"define_op({name!r}): {argument} must be a function, got {short_repr(function)}")
     if not isinstance(formula, str) or not formula:
-        raise TypeError(
+        raise (TypeError if not isinstance(formula, str) else ValueError)(
             f"define_op({name!r}): formula must be a non-empty string, e.g. '∂(sin a)/∂a = cos a'"
         )
     try:
@@ -489,13 +494,41 @@ def check_definition(
             f"define_op({name!r}): cannot read local_grads's parameters; use a def or lambda"
         ) from None
     if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
-        return (parameters[-1].name,), None
-    names = tuple(p.name for p in parameters[1:])
-    if not names:
+        names, inferred = (parameters[-1].name,), None
+    else:
+        names = tuple(p.name for p in parameters[1:])
+        inferred = len(names)
+        if not names:
+            raise TypeError(
+                f"define_op({name!r}): local_grads takes the result and the inputs, "
+                "e.g. lambda out, a: (...,)"
+            )
+    if arity is not None:
+        arity = check_int(f"define_op({name!r})", "arity", arity, minimum=1)
+        if inferred is not None and arity != inferred:
+            raise ValueError(
+                f"define_op({name!r}): arity is {arity} but local_grads names {inferred} input"
+                f"{'s' if inferred > 1 else ''} ({', '.join(names)})"
+            )
+    count = inferred if arity is None else arity
+    if count is not None:
+        _check_forward_takes(name, forward, count, names)
+    return names, count
+
+
+def _check_forward_takes(name: str, forward: object, count: int, names: tuple[str, ...]) -> None:
+    """A TypeError naming the op if ``forward`` cannot be called with ``count`` inputs."""
+    try:
+        signature = inspect.signature(forward)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return  # some built-in functions have no readable signature: their first call says
+    try:
+        signature.bind(*range(count))
+    except TypeError:
         raise TypeError(
-            f"define_op({name!r}): local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
-        )
-    return names, len(names)
+            f"define_op({name!r}): forward must take the {count} input{'s' if count > 1 else ''} local_grads "
+            f"names ({', '.join(names)}), but it is {getattr(forward, '__name__', 'forward')}{signature}"
+        ) from None
 
 
 def check_node(node: object, function: str, what: str = "a Value") -> None:

@@ -315,8 +315,11 @@ class Op:
         """
         if len(inputs) == 1 and self.arity == 1:
             x = inputs[0]
-            if type(x) is float and self.domain is None:  # a rule evaluated on floats, e.g. relu's STEP(z)
-                out = self.forward(x)
+            if type(x) is float and x - x == 0.0 and self.domain is None:  # a rule on floats: relu's STEP(z)
+                try:
+                    out = self.forward(x)
+                except (ArithmeticError, ValueError):
+                    out = None  # _apply below raises the DomainError that names the op
                 if type(out) is float and out - out == 0.0:
                     return out
             elif isinstance(x, Value):
@@ -379,8 +382,7 @@ def define_op(
     reason an input is refused. Defining a name again replaces a user-defined op;
     the built-in ops cannot be replaced.
     """
-    input_names, inferred_arity = check_definition(name, forward, local_grads, formula, _BUILT_IN)
-    arity = inferred_arity if arity is None else arity
+    input_names, arity = check_definition(name, forward, local_grads, formula, arity, _BUILT_IN)
     symbol = name if symbol is None else symbol
     op = Op(
         name, symbol, forward, local_grads, formula, arity, input_names,
@@ -779,8 +781,10 @@ def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
         try:
             out = op.forward(x, y)
             if const is not None:
-                slope = op.local_grads(out, x, y)[1 - form.const_slot]  # the Value's slot
-                if type(out) is type(slope) is float and out - out == slope - slope == 0.0:
+                local_grads = op.local_grads(out, x, y)
+                slope = local_grads[1 - form.const_slot]  # the Value's slot
+                ordinary = type(out) is type(slope) is float and type(local_grads) is tuple
+                if ordinary and len(local_grads) == 2 and out - out == slope - slope == 0.0:
                     return _node(out, form, parents, (slope,), const)
             elif not op.keeps_local_grads:
                 if type(out) is float and out - out == 0.0:
