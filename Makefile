@@ -39,14 +39,16 @@ browser:
 		echo "Install the browser for the page's tests: sudo apt-get install chromium chromium-driver"; \
 	fi
 
-# The main job: train a classifier, check the hand-derived formulas, draw graphs (files in out/), print
-# Wengert lists (demos/wengert_list.py --time also times the three ways of training).
+# The main job: train a classifier, check the hand-derived formulas, draw graphs (files in out/), define
+# sin and cos as ops of your own, print Wengert lists (demos/wengert_list.py --time also times the three
+# ways of training).
 demo: setup
 	$(BIN)/python demos/train_classifier.py --out out
 	$(BIN)/python demos/seed_network.py
 	$(BIN)/python demos/compare_gradients.py
 	$(BIN)/python demos/draw_graph.py --out out
 	$(BIN)/python demos/second_derivatives.py
+	$(BIN)/python demos/define_your_own_op.py --out out
 	$(BIN)/python demos/wengert_list.py
 	@echo; echo "Done. Open the files in out/ (decision boundary, loss curve, model, graphs, and"; \
 		echo "neuron_backprop.html / mlp_backprop.html to step through backprop in a browser)."

@@ -13,7 +13,8 @@ from typing import Any
 
 from engine.checks import check_bool, check_instance, check_int, describe, fail
 from engine.modes import enable_grad
-from engine.value import Value, chain_rule, topological_order
+from engine.symbolic import Expression, derivative_formulas
+from engine.value import Op, Value, chain_rule, topological_order
 
 
 def grad(
@@ -66,6 +67,7 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list[Value]:
     local builds the graph. A number operand stays a number.
     """
     grads: dict[Value, Value] = {order[0]: Value(1.0, label="1")}
+    runs_on_values: set[tuple[Op, int]] = set()
     with enable_grad():
         for node in order:
             upstream = grads.get(node)
@@ -73,6 +75,9 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list[Value]:
             if upstream is None or op is None:
                 continue
             inputs = node.inputs
+            if (op, len(inputs)) not in runs_on_values:  # each op's rule checked once a call
+                _check_rule_runs_on_values(op, inputs)
+                runs_on_values.add((op, len(inputs)))
             local_grads = op.local_grads(node, *inputs)
             for x, local in zip(inputs, local_grads):
                 if isinstance(x, Value):
@@ -80,6 +85,20 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list[Value]:
                     earlier = grads.get(x)
                     grads[x] = contribution if earlier is None else earlier + contribution
     return [grads.get(node, Value(0.0)) for node in wanted]
+
+
+def _check_rule_runs_on_values(op: Op, inputs: tuple) -> None:
+    """A TypeError naming ``op`` if its rule cannot run on symbols: then on Values it either fails or,
+    calling a math function (``math.cos(a)`` is ``math.cos(a.data)``), silently drops the graph."""
+    symbols = [
+        Expression(f"x{k}") if isinstance(x, Value) else Expression.constant(x) for k, x in enumerate(inputs)
+    ]
+    if derivative_formulas(op, Expression("out"), symbols) is None:
+        raise TypeError(
+            f"grad(create_graph=True): the local_grads of op {op.name!r} cannot run on Values (does it call "
+            "a math function, such as math.cos?), so its derivatives cannot be differentiated again; write "
+            "it with operators and ops, e.g. cos(a) for a user-defined cos"
+        )
 
 
 def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[..., Any]:

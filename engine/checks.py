@@ -483,12 +483,12 @@ def check_definition(
     forward: object,
     local_grads: object,
     formula: object,
+    arity: object,
     built_in: Iterable[str],
     *,
     symbol: object = None,
     notation: object = None,
     domain: object = None,
-    arity: object = None,
     array_forward: object = None,
     float_overflow: object = False,
     keeps_local_grads: object = True,
@@ -536,13 +536,30 @@ def check_definition(
                 f"{function}: local_grads takes the result and the inputs, e.g. lambda out, a: (...,)"
             )
         inferred = len(names)
-    if arity is None:
-        return names, inferred
-    count = check_int(function, "arity", arity, minimum=1, hint="or None to read it from local_grads")
-    if inferred is not None and count != inferred:
-        fail(ValueError, function, "arity", f"{inferred}, as local_grads takes {', '.join(names)}",
-             short_repr(arity))
+    count = inferred
+    if arity is not None:
+        count = check_int(function, "arity", arity, minimum=1, hint="or None to read it from local_grads")
+        if inferred is not None and count != inferred:
+            fail(ValueError, function, "arity", f"{inferred}, as local_grads takes {', '.join(names)}",
+                 short_repr(arity))
+    if count is not None:
+        _check_forward_takes(name, forward, count, names)  # type: ignore[arg-type]
     return names, count
+
+
+def _check_forward_takes(name: str, forward: object, count: int, names: tuple[str, ...]) -> None:
+    """A TypeError naming the op if ``forward`` cannot be called with ``count`` inputs."""
+    try:
+        signature = inspect.signature(forward)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return  # some built-in functions have no readable signature: their first call says
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        raise TypeError(
+            f"define_op({name!r}): forward must take the {count} input{'s' if count > 1 else ''} local_grads "
+            f"names ({', '.join(names)}), but it is {getattr(forward, '__name__', 'forward')}{signature}"
+        ) from None
 
 
 def check_node(

@@ -292,6 +292,7 @@ def _html(text: str) -> str:
     return (  # dot expands \N, \G, ... even in HTML labels: a doubled backslash is one backslash
         text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         .replace('"', "&quot;").replace("'", "&#39;")
+        .replace("]", "&#93;")  # dot's HTML parser fails on a text of only ] (found by hypothesis)
     )
 
 
@@ -492,7 +493,11 @@ class _Painter:
         if node.const is not None:
             constant = self.number(node.const)
             number_first = not isinstance(inputs_as_written(node)[0], Value)
-            text = f"{constant} {text}" if number_first else f"{text} {constant}"
+            if node.op.notation.kind == "call":  # a function, e.g. a user's atan2: · marks the Value's place
+                operands = f"{constant}, ·" if number_first else f"·, {constant}"
+                text = f"{text.rstrip()}({operands})"
+            else:
+                text = f"{constant} {text}" if number_first else f"{text} {constant}"
         self.roles_used["op"] = None
         name = f"o{box.index}"
         self.scene.nodes.append((name, {

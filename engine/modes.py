@@ -132,6 +132,53 @@ def gc_paused() -> Iterator[None]:
                     gc.enable()
 
 
+RELAX_AFTER = 10_000
+"""A backward pass over at least this many nodes relaxes the collector for the next graph (below)."""
+
+_set_thresholds: tuple[int, int, int] | None = None  # what relax_collector set, if still in force
+_user_thresholds: tuple[int, int, int] | None = None  # what to put back at the next collection
+
+
+def relax_collector(graph_nodes: int) -> None:
+    """After a backward pass over ``graph_nodes`` nodes: let the next graph be built without walks.
+
+    Python's cyclic collector, left as it is, walks every live node again and again
+    while a big graph is built (about half the time of a learner's own training
+    loop), though Values form no cycles. So after a backward pass over a graph of
+    ``RELAX_AFTER`` nodes or more, with the collector on, the first collection
+    threshold is raised to four allocations per node of that graph: the next
+    graph of a similar size is built with at most one collection. Your thresholds
+    come back at the next collection that starts (a ``gc.callbacks`` hook); if you
+    set thresholds yourself meanwhile, yours are kept. Nothing is turned off: a
+    cycle your code makes is collected as usual, at most one graph's worth of
+    allocations later. ``gc_paused()`` is the other way, for a block you choose.
+    """
+    global _set_thresholds, _user_thresholds
+    if graph_nodes < RELAX_AFTER or not gc.isenabled():
+        return
+    current = gc.get_threshold()
+    wanted = (max(current[0], 4 * graph_nodes), *current[1:])
+    if current == wanted:
+        return
+    with interrupts_deferred(), _lock:
+        if _collector_hook not in gc.callbacks:
+            gc.callbacks.append(_collector_hook)
+        if _set_thresholds != current:  # not ours in force: these are the user's
+            _user_thresholds = current
+        gc.set_threshold(*wanted)
+        _set_thresholds = wanted
+
+
+def _collector_hook(phase: str, info: dict) -> None:
+    # Runs in whichever thread collects, possibly inside code holding _lock: no locking here.
+    global _set_thresholds, _user_thresholds
+    if phase != "start" or _set_thresholds is None:
+        return
+    if gc.get_threshold() == _set_thresholds and _user_thresholds is not None:
+        gc.set_threshold(*_user_thresholds)
+    _set_thresholds = _user_thresholds = None
+
+
 @contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) until the block ends: for the short commits that must not stop halfway.

@@ -315,8 +315,11 @@ class Op:
         """
         if len(inputs) == 1 and self.arity == 1:
             x = inputs[0]
-            if type(x) is float and self.domain is None:  # a rule evaluated on floats, e.g. relu's STEP(z)
-                out = self.forward(x)
+            if type(x) is float and x - x == 0.0 and self.domain is None:  # a rule on floats: relu's STEP(z)
+                try:
+                    out = self.forward(x)
+                except (ArithmeticError, ValueError):
+                    out = None  # _apply below raises the DomainError that names the op
                 if type(out) is float and out - out == 0.0:
                     return out
             elif isinstance(x, Value):
@@ -379,8 +382,7 @@ def define_op(
     reason an input is refused. Defining a name again replaces a user-defined op;
     the built-in ops cannot be replaced.
     """
-    input_names, inferred_arity = check_definition(name, forward, local_grads, formula, _BUILT_IN)
-    arity = inferred_arity if arity is None else arity
+    input_names, arity = check_definition(name, forward, local_grads, formula, arity, _BUILT_IN)
     symbol = name if symbol is None else symbol
     op = Op(
         name, symbol, forward, local_grads, formula, arity, input_names,
@@ -411,9 +413,18 @@ def _stable_sigmoid(z: float) -> float:
 
 
 def _built_in(name: str, **definition: Any) -> Op:
+    """An op defined with ``define_op``, as a user's is, then marked built in (not redefinable)."""
     op = define_op(name, **definition)
     _BUILT_IN.add(name)
     return op
+
+
+def _power_domain(a: float, n: float) -> str | None:
+    if a == 0.0 and n < 0.0:
+        return "0 to a negative power is a division by zero"
+    if a < 0.0 and not float(n).is_integer():
+        return "a negative base to a fractional power is not real; for the real root write -((-x) ** n)"
+    return None
 
 
 ADD = _built_in(
@@ -449,7 +460,7 @@ NEG = _built_in(
 )
 POWER = _built_in(
     "power", symbol="^", notation=infix("^", "**", Precedence.POWER, right_associative=True),
-    domain=lambda a, n: _power_domain(a, n),
+    domain=_power_domain,
     forward=math.pow,
     # n is a number, never differentiated (x ** y with a Value y is op pow); a⁰ = 1 has slope 0.
     local_grads=lambda out, a, n: (n * a ** (n - 1) if n else 0.0, None),
@@ -462,7 +473,9 @@ POW = _built_in(
         "write x ** 2"
     ),
     forward=math.pow,
-    local_grads=lambda out, a, b: (b * out / a, out * LOG(a)),  # b·aᵇ/a = b·aᵇ⁻¹
+    # b·aᵇ/a is b·aᵇ⁻¹ written so that, for 10 ** x (a number base: its slope is not kept), the
+    # unused slope overflows to inf instead of raising as 10.0 ** 307.5 would.
+    local_grads=lambda out, a, b: (b * out / a, out * LOG(a)),
     formula="∂(aᵇ)/∂a = b·aᵇ⁻¹, ∂(aᵇ)/∂b = aᵇ·ln a",
 )
 EXP = _built_in(
@@ -523,14 +536,6 @@ _ADD_NUMBER, _MUL_NUMBER = ADD.with_constant[1], MUL.with_constant[1]  # x + c, 
 _ADD_NUMBER_LOCAL_GRADS = (_ADD_LOCAL_GRADS[0],)
 BUILT_IN_OPS: tuple[str, ...] = tuple(OPS)
 """The names of the built-in ops, in the order they are defined above."""
-
-
-def _power_domain(a: float, n: float) -> str | None:
-    if a == 0.0 and n < 0.0:
-        return "0 to a negative power is a division by zero"
-    if a < 0.0 and not float(n).is_integer():
-        return "a negative base to a fractional power is not real; for the real root write -((-x) ** n)"
-    return None
 
 
 def _total(terms: Sequence[float]) -> float:
@@ -673,7 +678,9 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
     computed in this call's own storage and reach the nodes in one final commit:
     interrupted (Ctrl-C) or failing, it leaves every ``grad`` as it was, and
     backward calls in several threads on graphs that share parameters add up
-    exactly, as if run one after the other.
+    exactly, as if run one after the other. After a graph of 10,000 nodes or more
+    the garbage collector is relaxed until its next collection (see
+    ``engine.modes.relax_collector``).
     """
     check_node(root, "backward")
     gradient = check_gradient(gradient, "backward")
@@ -683,6 +690,7 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
         if modes.active and modes.anomaly_checks_enabled():
             _check_gradients(order, gradients)
         _commit(list(gradients), gradients.values())
+    modes.relax_collector(len(order))  # the next big graph is built without the collector's walks
 
 
 def zero_grad(nodes: Value | Iterable[Value]) -> None:
@@ -773,8 +781,10 @@ def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
         try:
             out = op.forward(x, y)
             if const is not None:
-                slope = op.local_grads(out, x, y)[1 - form.const_slot]  # the Value's slot
-                if type(out) is type(slope) is float and out - out == slope - slope == 0.0:
+                local_grads = op.local_grads(out, x, y)
+                slope = local_grads[1 - form.const_slot]  # the Value's slot
+                ordinary = type(out) is type(slope) is float and type(local_grads) is tuple
+                if ordinary and len(local_grads) == 2 and out - out == slope - slope == 0.0:
                     return _node(out, form, parents, (slope,), const)
             elif not op.keeps_local_grads:
                 if type(out) is float and out - out == 0.0:

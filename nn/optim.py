@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from engine import Value
+from engine import Value, zero_grad
 from engine.checks import check_real, describe, fail
 
 
@@ -89,9 +89,8 @@ class SGD:
         self._weight_decay = check_real("SGD", "weight_decay", value, minimum=0.0)
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to 0."""
-        for p in self.parameters:
-            p.grad = 0.0
+        """Set every parameter's gradient to 0 (all or none, see ``engine.zero_grad``)."""
+        zero_grad(self.parameters)
 
     def step(self) -> None:
         """One update of every parameter: v ← μv + (g + λw); w ← w − αv.

@@ -79,9 +79,9 @@ def sigint_raises() -> Iterator[None]:
 def interrupted_at_random(call: Callable[[], object], duration: float, rng: random.Random) -> bool:
     """Run ``call`` with a SIGINT sent after a random delay within ``duration``; True if it stopped."""
     timer = threading.Timer(rng.uniform(0.0, duration), signal.raise_signal, (signal.SIGINT,))
-    timer.start()
     stopped = False
     try:
+        timer.start()  # inside the try: with a delay near 0 the signal may come before start returns
         call()
     except Interrupted:
         stopped = True
@@ -89,6 +89,7 @@ def interrupted_at_random(call: Callable[[], object], duration: float, rng: rand
         try:
             timer.cancel()
             timer.join()
+            time.sleep(0.002)  # the main thread handles a signal sent from the timer's thread by now
             break
         except Interrupted:
             continue

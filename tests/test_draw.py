@@ -17,7 +17,7 @@ from types import ModuleType
 
 import graphviz
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nn
@@ -265,6 +265,8 @@ def test_labels_render_as_text_never_as_markup(label):
 
 
 @settings(max_examples=15, deadline=None)
+@example("]")  # dot's HTML parser fails on a text of only ] unless it is an entity (found by this test)
+@example("]]")
 @given(  # invisible (Cf), unassigned and control characters are drawn as spaces on purpose
     st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Cn", "Co", "Zl", "Zp", "Zs")),
             min_size=1, max_size=10)

@@ -118,6 +118,17 @@ def _retraced_if() -> None:
     g.retrace(-1.0)
 
 
+def _user_op_overflow() -> None:
+    previous = engine.OPS.get("cosh")
+    cosh = engine.define_op("cosh", forward=math.cosh, local_grads=lambda out, a: (0.0,), formula="f")
+    try:
+        cosh(Value(1000.0, label="x"))
+    finally:
+        engine.OPS.pop("cosh")
+        if previous is not None:
+            engine.OPS["cosh"] = previous
+
+
 def _anomaly() -> None:
     a, b = Value(1e200, label="a"), Value(1e200, label="b")
     with engine.detect_anomaly():
@@ -192,6 +203,8 @@ README_ROWS: dict[str, Happen] = {
         lambda: engine.zero_grad([Value(0.5), 3.0]),  # type: ignore[list-item]
     "TypeError: twice: the op's local_grads must return a tuple of 1 derivative (one per input), got "
     "(2.0, 0.0); fix the local_grads given to define_op('twice')": lambda: _twice(),
+    "DomainError: cosh: the result overflows float (largest finite ≈ 1.8e308), got a = 1000.0 (label 'x')":
+        _user_op_overflow,
     "AnomalyError: detect_anomaly: op 'mul' gave inf computing (tanh(a * 2.0) + a) * b; inputs [1e+200, "
     "1e+200 (label 'b')], local derivatives (1e+200, 1e+200) (∂(a·b)/∂a = b, ∂(a·b)/∂b = a)":
         lambda: _anomaly(),
