@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from engine.checks import check_str, short_repr
 from engine.notation import Precedence, Style, number, write
 from engine.value import ADD, DIV, MUL, NEG, POW, POWER, SUB, Op, Value
 
@@ -73,8 +74,8 @@ class Expression:
 
     def __init__(self, text: str = "", code: str | None = None, *, op: Op | None = None,
                  inputs: tuple = (), precedence: int | None = None, value: float | None = None) -> None:
-        self.text = text
-        self.code = text if code is None else code
+        self.text = check_str("Expression", "text", text)
+        self.code = text if code is None else check_str("Expression", "code", code)
         self.op = op
         self.inputs = inputs
         self.precedence = name_precedence(text) if precedence is None else precedence
@@ -199,8 +200,9 @@ def written_over_labels(op: Op, inputs: Sequence[Any], budget: int = 12) -> str:
     def operand(x: Any) -> tuple[str, int]:
         if not isinstance(x, Value):
             return repr(x), Precedence.ATOM if x >= 0 else Precedence.SIGN
-        if x.label:
-            return x.label, name_precedence(x.label)
+        if x.label:  # a label too long or with line breaks is shown as a shortened repr
+            label = x.label if len(x.label) <= 40 and x.label.isprintable() else short_repr(x.label)
+            return label, name_precedence(label)
         if x.op is None:
             return f"{x.data:.4g}", Precedence.ATOM if x.data >= 0 else Precedence.SIGN
         if left[0] <= 0:

@@ -260,7 +260,10 @@ class Value:
 
 def _float_text(x: float, digits: int) -> str:
     """``x`` with ``digits`` significant digits, always reading as a float (``2.0``, not ``2``)."""
-    text = f"{x:.{digits}g}"
+    try:
+        text = f"{x:.{digits}g}"
+    except (TypeError, ValueError):  # Value.repr_digits set to something else than a count: repr stays total
+        return repr(x)
     return text if any(c in text for c in ".ein") else text + ".0"
 
 
@@ -382,7 +385,11 @@ def define_op(
     reason an input is refused. Defining a name again replaces a user-defined op;
     the built-in ops cannot be replaced.
     """
-    input_names, arity = check_definition(name, forward, local_grads, formula, arity, _BUILT_IN)
+    input_names, arity = check_definition(
+        name, forward, local_grads, formula, arity, _BUILT_IN, symbol=symbol, notation=notation,
+        domain=domain, array_forward=array_forward, float_overflow=float_overflow,
+        keeps_local_grads=keeps_local_grads,
+    )
     symbol = name if symbol is None else symbol
     op = Op(
         name, symbol, forward, local_grads, formula, arity, input_names,
@@ -525,6 +532,9 @@ SUM_OP = _built_in(
 )
 LINEAR = _built_in(
     "linear", notation=LINEAR_NOTATION, float_overflow=True,
+    domain=lambda *inputs: None if len(inputs) % 2 else (
+        "takes weights w₁..wₙ, inputs x₁..xₙ and a bias b (an odd number of inputs)"
+    ),
     forward=lambda *inputs: _weighted_sum(inputs),  # inputs: w₁..wₙ, x₁..xₙ, b
     local_grads=lambda out, *inputs: _linear_local_grads(inputs),
     formula="z = Σ wᵢxᵢ + b: ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1",
@@ -700,11 +710,7 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
     else:
         targets = list(as_tuple(nodes, "zero_grad", "nodes"))
         for k, node in enumerate(targets):
-            if not isinstance(node, Value):
-                raise TypeError(
-                    f"zero_grad: item {k} is {short_repr(node)} ({type(node).__name__}), not a Value; "
-                    "no gradient was changed"
-                )
+            check_node(node, "zero_grad", f"nodes[{k}]", hint="no gradient was changed")
     _commit(targets, None)
 
 

@@ -222,7 +222,7 @@ ODD_INPUTS: list[Probe] = [
           DomainError, r"^pow: the local derivative is not finite here"),
     # -- half-done calls: a bad item at the end --------------------------------------------------------
     Probe("zero_grad([x, w, 3.0])", lambda w: engine.zero_grad([w.x, w.w, 3.0]),
-          TypeError, r"^zero_grad: item 2 is 3\.0 \(float\), not a Value; no gradient was changed$"),
+          TypeError, r"^zero_grad: nodes\[2\] must be a Value, got 3\.0 \(float\); no gradient was changed$"),
     Probe("zero_grad('ab')", lambda w: engine.zero_grad("ab"),
           TypeError, r"^zero_grad: nodes must be a list .*, got 'ab' \(str\)"),
     Probe("model.load_state_dict(bad last)",
@@ -264,9 +264,8 @@ ODD_INPUTS: list[Probe] = [
     Probe("log(x, x)", lambda w: engine.log(w.x, w.x),
           TypeError, r"^log: takes 1 input, got 2$"),
     Probe("the op linear given 2 inputs", lambda w: engine.OPS["linear"](w.x, w.w),
-          TypeError,
-          r"^linear: the op's local_grads must return a tuple of 2 derivatives .*; linear was given 2 "
-          r"inputs: z = Σ wᵢxᵢ \+ b"),
+          DomainError, r"^linear: takes weights w₁\.\.wₙ, inputs x₁\.\.xₙ and a bias b \(an odd number of "
+          r"inputs\), got 2\.0 \(label 'x'\), -0\.5 \(label 'w'\)$"),
     Probe("notation.write(style='latex')",
           lambda w: write(engine.OPS["add"].notation, [("a", 5), ("b", 5)], "latex"),
           ValueError, r"^write: style must be one of 'text', 'code', got 'latex'$"),

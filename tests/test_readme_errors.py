@@ -199,7 +199,7 @@ README_ROWS: dict[str, Happen] = {
         lambda: engine.backward(2.0),  # type: ignore[arg-type]
     "TypeError: backward: gradient is the number dL/droot to start from (default 1.0), got a Value "
     "(2.0); pass its .data": lambda: Value(1.0).backward(Value(2.0)),  # type: ignore[arg-type]
-    "TypeError: zero_grad: item 1 is 3.0 (float), not a Value; no gradient was changed":
+    "TypeError: zero_grad: nodes[1] must be a Value, got 3.0 (float); no gradient was changed":
         lambda: engine.zero_grad([Value(0.5), 3.0]),  # type: ignore[list-item]
     "TypeError: twice: the op's local_grads must return a tuple of 1 derivative (one per input), got "
     "(2.0, 0.0); fix the local_grads given to define_op('twice')": lambda: _twice(),

@@ -74,7 +74,10 @@ def test_the_copy_is_independent_and_grads_need_a_backward_pass() -> None:
         net.layer1.weight.add_(1.0)
     assert model.layers[0].neurons[0].w[0].data == nn.params_from_model(model)["W[1]"][0, 0]
     assert net.layer1.weight[0, 0].item() == pytest.approx(model.layers[0].neurons[0].w[0].data + 1.0)
-    with pytest.raises(TypeError, match=r"expected the torch\.nn\.Sequential of nn\.to_torch"):
+    with pytest.raises(
+        TypeError,
+        match=r"^grads_from_torch: net must be the torch\.nn\.Sequential of nn\.to_torch, got MLP\(2-3-1",
+    ):
         nn.grads_from_torch(model)
 
 
