@@ -914,7 +914,11 @@ def linear_layer(
         if len(weights) != len(inputs):
             raise ValueError(f"linear: {len(weights)} weights but {len(inputs)} inputs")
         z = sum(map(operator.mul, w_data, x_data), bias._data)
-        nodes.append(_node(z, LINEAR, (*weights, *inputs, bias), (*x_data, *w_data, 1.0)))
+        parents = (*weights, *inputs, bias)
+        if z != z:  # nan (inf − inf, 0·inf): the careful path refuses it, naming the op and inputs
+            nodes.append(_make(LINEAR, LINEAR, parents, None, [*w_data, *x_data, bias._data], parents))
+        else:
+            nodes.append(_node(z, LINEAR, parents, (*x_data, *w_data, 1.0)))
     return nodes
 
 

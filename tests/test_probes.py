@@ -220,6 +220,17 @@ ODD_INPUTS: list[Probe] = [
           DomainError, r"^pow: the local derivative is not finite here .*, got a = 10\.0, b = 308\.2"),
     Probe("Value(1.0000001) ** Value(7e9)", lambda w: Value(1.0000001) ** Value(7e9),
           DomainError, r"^pow: the local derivative is not finite here"),
+    # -- a nan from results that overflowed to inf (allowed for + − · / Σ linear, as with floats) ------
+    Probe("linear(w, [inf, -inf], b)",
+          lambda w: engine.linear([w.w, w.w], [Value(1e308) * 10, Value(-1e308) * 10], w.b),
+          DomainError,
+          r"^linear: the result nan is not finite, got -0\.5 \(label 'w'\), -0\.5 \(label 'w'\), "
+          r"inf, -inf, 0\.1 \(label 'b'\)$"),
+    Probe("linear_layer(0 · inf)",
+          lambda w: engine.linear_layer([[Value(0.0)]], [Value(1e308) * 10], [w.b]),
+          DomainError, r"^linear: the result nan is not finite, got 0\.0, inf, 0\.1 \(label 'b'\)$"),
+    Probe("sum_values([inf, -inf])", lambda w: engine.sum_values([Value(1e308) * 10, Value(-1e308) * 10]),
+          DomainError, r"^sum: the result nan is not finite, got inf, -inf$"),
     # -- half-done calls: a bad item at the end --------------------------------------------------------
     Probe("zero_grad([x, w, 3.0])", lambda w: engine.zero_grad([w.x, w.w, 3.0]),
           TypeError, r"^zero_grad: nodes\[2\] must be a Value, got 3\.0 \(float\); no gradient was changed$"),
