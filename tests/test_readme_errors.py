@@ -311,3 +311,37 @@ def test_the_readme_quotes_each_message_as_it_is(quoted: str, tmp_path: Path, mo
         assert isinstance(printed, str), f"{quoted!r} raised nothing"
         actual = printed
     assert re.fullmatch(_as_pattern(quoted), actual.strip(), flags=re.DOTALL), actual
+
+
+def test_the_results_that_are_not_errors_are_as_the_readme_says() -> None:
+    """The paragraph after the table: each example it gives, as it says."""
+    a, b = Value(1e200), Value(1e200)
+    product = a * b
+    product.backward()
+    assert product.data == math.inf and a.grad == b.grad == 1e200  # inf value; slopes b and a
+    total = Value(1e308) + Value(1e308)
+    assert total.data == math.inf
+
+    x = Value(1e-300, label="x")
+    y = x * 1e200 * 1e200
+    y.backward()
+    assert y.data == pytest.approx(1e100) and x.grad == math.inf
+    x = Value(1e-300, label="x")
+    overflowed = r"^detect_anomaly: backward gave the gradient inf at 1e-300"
+    with pytest.raises(engine.AnomalyError, match=overflowed), engine.detect_anomaly():
+        (x * 1e200 * 1e200).backward()
+    assert x.grad == 0.0  # no grad changed
+
+    for start, op, value in ((-1e4, "sigmoid", 0.0), (1e4, "tanh", 1.0), (-1e4, "tanh", -1.0)):
+        z = Value(start)
+        out = getattr(z, op)()
+        out.backward()
+        assert out.data == value and z.grad == 0.0
+    assert Value(-1000.0).exp().data == 0.0
+    z = Value(0.0)
+    z.relu().backward()
+    assert z.grad == 0.0
+    z = Value(3.0)
+    (z ** 0).backward()
+    assert z.grad == 0.0
+    assert math.exp(Value(1.0)) == math.e  # works on float(v): a plain number
