@@ -228,10 +228,12 @@ class Layer(Module):
 
     @property
     def nin(self) -> int:
+        """n[l−1], the number of inputs each neuron reads (W[l] has n[l−1] columns)."""
         return len(self.neurons[0].w)
 
     @property
     def nout(self) -> int:
+        """n[l], the number of neurons (W[l] has n[l] rows)."""
         return len(self.neurons)
 
     def __repr__(self) -> str:
