@@ -30,7 +30,7 @@ from engine.checks import check_bool, check_instance, check_int, check_real
 from nn.checks import check_batch
 from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
 from nn.formulas import ForwardPass, Grads, cross_entropy_cost, forward, loss_direct, params_from_model
-from nn.losses import SATURATION, binary_cross_entropy
+from nn.losses import SATURATION, binary_cross_entropy, loss_taken_from_z
 from nn.module import MLP
 
 FORMULA_RTOL = 1e-10
@@ -389,10 +389,7 @@ def _by_autograd(model: MLP, x: np.ndarray, y: np.ndarray) -> _Autograd:
         a_nodes = [node for trace in traces for _, activations in trace for node in activations]
         gradients = grad(cost, [p for _, p in named] + z_nodes + a_nodes)
     m, count = len(samples), len(named)
-    saturated = [
-        k for k, a in enumerate(outputs)
-        if _op_name(a) == "sigmoid" and min(a.data, 1.0 - a.data) < SATURATION
-    ]
+    saturated = [k for k, a in enumerate(outputs) if loss_taken_from_z(a)]
     return _Autograd(
         cost, gradients[:count], _per_layer(gradients[count : count + len(z_nodes)], model, m),
         _per_layer(gradients[count + len(z_nodes) :], model, m), outputs, saturated,
@@ -493,11 +490,6 @@ def _relu_kinks(model: MLP, cache: ForwardPass) -> dict[int, int]:
 def _samples(x: np.ndarray, y: np.ndarray) -> tuple[list[list[float]], list[float]]:
     """The batch as the engine takes it: one list of numbers per sample (column of X), and the labels."""
     return [column.tolist() for column in x.T], y[0].tolist()
-
-
-def _op_name(node: Value) -> str:
-    """The name of the op that made ``node`` ('' for a leaf)."""
-    return node.op.name if node.op is not None else ""
 
 
 def _group(

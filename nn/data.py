@@ -35,7 +35,6 @@ def _check_args(
     )
 
 
-
 def _count(function: str, name: str, value: object, minimum: int) -> int:
     return check_int(function, name, value, minimum=minimum, maximum=MAX_SAMPLES, limit="MAX_SAMPLES")
 

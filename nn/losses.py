@@ -23,6 +23,15 @@ def _saturated(a: float) -> bool:
     return (a < SATURATION) | (1.0 - a < SATURATION)
 
 
+def loss_taken_from_z(a: Value) -> bool:
+    """True when ``binary_cross_entropy`` takes a's term from z as ln(1 + eᶻ) − yz, not from ln a and ln(1−a).
+
+    That is when a = σ(z) lies within ``SATURATION`` of 0 or 1; the loss then has no
+    node for a, so ∂J/∂a is not in its graph (``nn.compare_gradients`` notes it).
+    """
+    return a.op is _SIGMOID and bool(_saturated(a.data))
+
+
 def _positive(z: float) -> bool:
     return z > 0.0
 
@@ -89,6 +98,7 @@ def _finite_hint() -> str:
 def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
     """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
     saturated = f"σ output within {SATURATION:g} of 0 or 1: the loss from z"
+    # loss_taken_from_z's test, through branch_on so that a compiled replay checks it per sample
     if a.op is _SIGMOID and branch_on(a, _saturated, saturated):
         # a = σ(z) rounds towards 0 or 1: use z, where ln a = −softplus(−z), ln(1−a) = −softplus(z).
         z = a.parents[0]

@@ -228,10 +228,12 @@ class Layer(Module):
 
     @property
     def nin(self) -> int:
+        """n[l−1], the number of inputs each neuron reads (W[l] has n[l−1] columns)."""
         return len(self.neurons[0].w)
 
     @property
     def nout(self) -> int:
+        """n[l], the number of neurons (W[l] has n[l] rows)."""
         return len(self.neurons)
 
     def __repr__(self) -> str:
@@ -259,13 +261,13 @@ class MLP(Module):
     ) -> None:
         nin = check_int("MLP", "nin", nin, minimum=1)
         shown = nin if nin <= MAX_PARAMETERS else "n_x"  # the hint's example; a huge nin is refused below
-        widths = check_sequence(
+        sizes = check_sequence(
             "MLP", "sizes", sizes, of="layer widths (integers ≥ 1)", min_length=1,
             hint=f"one width per layer, the output layer last: e.g. MLP({shown}, [16, 16, 1]), "
             f"or MLP({shown}, [1]) for a single unit",
         )
         self.nin, *self.sizes = _check_widths(
-            "MLP", ["nin", *(f"sizes[{i}]" for i in range(len(widths)))], [nin, *widths]
+            "MLP", ["nin", *(f"sizes[{i}]" for i in range(len(sizes)))], [nin, *sizes]
         )
         self.activation = check_choice("MLP", "activation", activation, ACTIVATIONS)
         self.output_activation = check_choice("MLP", "output_activation", output_activation, ACTIVATIONS)

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable
 
 from engine import Value, zero_grad
-from engine.checks import check_real, describe, fail
+from engine.checks import check_instance, check_real, describe, fail
 
 
 class SGD:
@@ -38,8 +38,7 @@ class SGD:
         params = _parameter_list(parameters)
         seen: set[int] = set()
         for i, p in enumerate(params):
-            if not isinstance(p, Value):
-                fail(TypeError, "SGD", f"parameter {i}", "a Value", describe(p))
+            check_instance("SGD", f"parameter {i}", p, Value, "a Value")
             if id(p) in seen:
                 # It would be stepped twice per step().
                 raise ValueError(f"SGD: parameter {i} ({p.label or 'unlabelled'}) is listed twice")
@@ -118,7 +117,7 @@ class SGD:
 
     def __repr__(self) -> str:
         return (
-            f"SGD({len(self.parameters)} parameters, lr={self._lr:g}, momentum={self.momentum:g}, "
+            f"SGD({len(self.parameters)} parameters, lr={self.lr:g}, momentum={self.momentum:g}, "
             f"weight_decay={self.weight_decay:g})"
         )
 

@@ -410,25 +410,22 @@ def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]
 
     Both are measured before the update. The step's graph is dropped on return.
     """
+    targets = [plan.targets[i] for i in chosen]
     if plan.compiled is not None:
-        cost_value, outputs = plan.compiled.backward([plan.rows[i] for i in chosen],
-                                                     [plan.targets[i] for i in chosen])
+        cost, outputs = plan.compiled.backward([plan.rows[i] for i in chosen], targets)
         plan.optimizer.step()
-        right = sum(
-            (a >= plan.threshold) == (plan.labels[i] == 1.0) for a, i in zip(outputs, chosen, strict=True)
-        )
-        return cost_value, right
-    with gc_paused():
-        predictions = [model(plan.rows[i]) for i in chosen]
-        cost = _cost(plan.loss_fn, predictions, [plan.targets[i] for i in chosen])
-        model.zero_grad()
-        cost.backward()
-        plan.optimizer.step()
+    else:
+        with gc_paused():
+            predictions = [model(plan.rows[i]) for i in chosen]
+            graph_cost = _cost(plan.loss_fn, predictions, targets)
+            model.zero_grad()
+            graph_cost.backward()
+            plan.optimizer.step()
+        cost, outputs = graph_cost.data, [a.data for a in predictions]
     right = sum(
-        (a.data >= plan.threshold) == (plan.labels[i] == 1.0)
-        for a, i in zip(predictions, chosen, strict=True)
+        (a >= plan.threshold) == (plan.labels[i] == 1.0) for a, i in zip(outputs, chosen, strict=True)
     )
-    return cost.data, right
+    return cost, right
 
 
 def _cost(loss: LossFunction, predictions: list[Value], targets: list[float]) -> Value:
