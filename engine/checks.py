@@ -219,6 +219,13 @@ def check_instance(function: str, name: str, value: object, kind: type, expected
     return value
 
 
+def check_callable(function: str, name: str, value: object, expected: str = "a function") -> Any:
+    """``value`` itself when it can be called, else a ``TypeError`` saying ``expected``."""
+    if not callable(value):
+        fail(TypeError, function, name, expected, describe(value))
+    return value
+
+
 def check_path(function: str, name: str, value: object) -> Path:
     """A file name: a non-empty ``str`` or ``os.PathLike`` (e.g. ``pathlib.Path``), returned as a ``Path``."""
     expected = "a file name (str or pathlib.Path)"
@@ -506,13 +513,12 @@ def check_definition(
     if name in built_in:
         raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
     function = f"define_op({name!r})"
-    for argument, rule in (("forward", forward), ("local_grads", local_grads)):
-        if not callable(rule):
-            fail(TypeError, function, argument, "a function", describe(rule))
+    check_callable(function, "forward", forward)
+    check_callable(function, "local_grads", local_grads)
     check_str(function, "formula", formula, nonempty=True, hint="e.g. '∂(sin a)/∂a = cos a'")
     for argument, rule in (("domain", domain), ("array_forward", array_forward)):
-        if rule is not None and not callable(rule):
-            fail(TypeError, function, argument, "a function or None", describe(rule))
+        if rule is not None:
+            check_callable(function, argument, rule, "a function or None")
     if symbol is not None:
         check_str(function, "symbol", symbol, nonempty=True, hint="e.g. symbol='sin'")
     if notation is not None:
