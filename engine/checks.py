@@ -34,7 +34,10 @@ import reprlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
+
+if TYPE_CHECKING:  # the core imports this module: Value is looked up at run time only when needed
+    from engine.value import Value
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60
@@ -294,10 +297,8 @@ class AnomalyError(FloatingPointError):
 
 def describe_operand(value: object) -> str:
     """How an op's input is named in a message: its number and, if any, its label (``2.0 (label 'x')``)."""
-    data = getattr(value, "_data", None)
-    if type(data) is float:  # a Value (checks.py does not import Value: the core imports checks)
-        label = getattr(value, "_label", "")
-        return repr(data) + (f" (label {short_repr(label)})" if label else "")
+    if _is_value(value):
+        return repr(value.data) + (f" (label {short_repr(value.label)})" if value.label else "")
     return short_repr(value)
 
 
@@ -328,8 +329,6 @@ def as_number(value: Any, where: str) -> float:
 
 
 def _real_as_float(value: Any, where: str) -> float:
-    if hasattr(value, "_data") and hasattr(value, "_parents"):
-        raise TypeError(f"{where}: expected a number, got a Value ({describe_operand(value)}); pass v.data")
     shape = getattr(value, "shape", None)
     if shape is not None and shape != ():
         raise TypeError(
@@ -342,6 +341,10 @@ def _real_as_float(value: Any, where: str) -> float:
             raise TypeError(_expected_number(where, value))
         value = item
     if not isinstance(value, numbers.Real):
+        if _is_value(value):  # asked only here, off the path of the numbers that pass
+            raise TypeError(
+                f"{where}: expected a number, got a Value ({describe_operand(value)}); pass v.data"
+            )
         raise TypeError(_expected_number(where, value))
     try:
         return float(value)
@@ -448,7 +451,7 @@ def _input_labels(op: Any, inputs: Sequence[Any]) -> list[str]:
     return [f"input {k}" for k in range(len(inputs))]
 
 
-def _is_value(x: object) -> bool:
+def _is_value(x: object) -> TypeGuard[Value]:
     from engine.value import Value  # the core imports this module: look Value up when needed
 
     return isinstance(x, Value)
@@ -594,7 +597,7 @@ def as_tuple(items: Any, function: str, what: str) -> tuple:
         return tuple(items)
     if isinstance(items, (str, bytes)) or _is_value(items) or not isinstance(items, Iterable):
         raise TypeError(
-            f"{function}: {what} must be a list (or other iterable) of Values or numbers, got "
-            f"{short_repr(items)} ({type(items).__name__})"
+            f"{function}: {what} must be a list (or other iterable) of Values or numbers, "
+            f"got {describe(items)}"
         )
     return tuple(items)
