@@ -416,13 +416,9 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
         raise _derivative_error(op, inputs, f" ({detail})") from None
     if type(local_grads) is not tuple or len(local_grads) != len(inputs):
         count = f"{len(inputs)} derivative{'s' if len(inputs) > 1 else ''}"
-        from engine.value import BUILT_IN_OPS  # the core imports this module: look it up when needed
-
-        hint = (f"{op.name} was given {len(inputs)} inputs: {op.formula}" if op.name in BUILT_IN_OPS
-                else f"fix the local_grads given to define_op({op.name!r})")
         raise TypeError(
             f"{op.name}: the op's local_grads must return a tuple of {count} (one per input), got "
-            f"{short_repr(local_grads)}; {hint}"
+            f"{short_repr(local_grads)}; fix the local_grads given to define_op({op.name!r})"
         )
     kept = []
     for name, x, derivative in zip(_input_labels(op, inputs), inputs, local_grads):
@@ -440,15 +436,21 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
 
 def named_inputs(op: Any, inputs: Sequence[Any]) -> str:
     """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
-    if op.arity is None or len(inputs) != len(op.input_names):
-        return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
-    return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+    if _named_by_rule(op, inputs):
+        return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+    return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
 
 
 def _input_labels(op: Any, inputs: Sequence[Any]) -> list[str]:
-    if op.arity is not None and len(op.input_names) == len(inputs):
+    if _named_by_rule(op, inputs):
         return [f"input {name}" for name in op.input_names]
     return [f"input {k}" for k in range(len(inputs))]
+
+
+def _named_by_rule(op: Any, inputs: Sequence[Any]) -> bool:
+    """Whether the op's rule names these inputs one by one (not so for an op of any arity, like sum,
+    nor for one whose local_grads takes ``*inputs`` with an arity given)."""
+    return op.arity is not None and len(op.input_names) == len(inputs)
 
 
 def _is_value(x: object) -> TypeGuard[Value]:
