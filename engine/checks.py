@@ -34,7 +34,10 @@ import reprlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
+
+if TYPE_CHECKING:  # the core imports this module: Value is looked up at run time only when needed
+    from engine.value import Value
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60
@@ -219,6 +222,13 @@ def check_instance(function: str, name: str, value: object, kind: type, expected
     return value
 
 
+def check_callable(function: str, name: str, value: object, expected: str = "a function") -> Any:
+    """``value`` itself when it can be called, else a ``TypeError`` saying ``expected``."""
+    if not callable(value):
+        fail(TypeError, function, name, expected, describe(value))
+    return value
+
+
 def check_path(function: str, name: str, value: object) -> Path:
     """A file name: a non-empty ``str`` or ``os.PathLike`` (e.g. ``pathlib.Path``), returned as a ``Path``."""
     expected = "a file name (str or pathlib.Path)"
@@ -287,10 +297,8 @@ class AnomalyError(FloatingPointError):
 
 def describe_operand(value: object) -> str:
     """How an op's input is named in a message: its number and, if any, its label (``2.0 (label 'x')``)."""
-    data = getattr(value, "_data", None)
-    if type(data) is float:  # a Value (checks.py does not import Value: the core imports checks)
-        label = getattr(value, "_label", "")
-        return repr(data) + (f" (label {short_repr(label)})" if label else "")
+    if _is_value(value):
+        return repr(value.data) + (f" (label {short_repr(value.label)})" if value.label else "")
     return short_repr(value)
 
 
@@ -321,8 +329,6 @@ def as_number(value: Any, where: str) -> float:
 
 
 def _real_as_float(value: Any, where: str) -> float:
-    if hasattr(value, "_data") and hasattr(value, "_parents"):
-        raise TypeError(f"{where}: expected a number, got a Value ({describe_operand(value)}); pass v.data")
     shape = getattr(value, "shape", None)
     if shape is not None and shape != ():
         raise TypeError(
@@ -335,6 +341,10 @@ def _real_as_float(value: Any, where: str) -> float:
             raise TypeError(_expected_number(where, value))
         value = item
     if not isinstance(value, numbers.Real):
+        if _is_value(value):  # asked only here, off the path of the numbers that pass
+            raise TypeError(
+                f"{where}: expected a number, got a Value ({describe_operand(value)}); pass v.data"
+            )
         raise TypeError(_expected_number(where, value))
     try:
         return float(value)
@@ -406,13 +416,9 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
         raise _derivative_error(op, inputs, f" ({detail})") from None
     if type(local_grads) is not tuple or len(local_grads) != len(inputs):
         count = f"{len(inputs)} derivative{'s' if len(inputs) > 1 else ''}"
-        from engine.value import BUILT_IN_OPS  # the core imports this module: look it up when needed
-
-        hint = (f"{op.name} was given {len(inputs)} inputs: {op.formula}" if op.name in BUILT_IN_OPS
-                else f"fix the local_grads given to define_op({op.name!r})")
         raise TypeError(
             f"{op.name}: the op's local_grads must return a tuple of {count} (one per input), got "
-            f"{short_repr(local_grads)}; {hint}"
+            f"{short_repr(local_grads)}; fix the local_grads given to define_op({op.name!r})"
         )
     kept = []
     for name, x, derivative in zip(_input_labels(op, inputs), inputs, local_grads):
@@ -430,18 +436,24 @@ def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequ
 
 def named_inputs(op: Any, inputs: Sequence[Any]) -> str:
     """``a = 2.0 (label 'x'), b = 0.0``: the inputs under the names of the op's rule."""
-    if op.arity is None or len(inputs) != len(op.input_names):
-        return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
-    return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+    if _named_by_rule(op, inputs):
+        return ", ".join(f"{name} = {describe_operand(x)}" for name, x in zip(op.input_names, inputs))
+    return ", ".join(describe_operand(x) for x in inputs[:6]) + (", ..." if len(inputs) > 6 else "")
 
 
 def _input_labels(op: Any, inputs: Sequence[Any]) -> list[str]:
-    if op.arity is not None and len(op.input_names) == len(inputs):
+    if _named_by_rule(op, inputs):
         return [f"input {name}" for name in op.input_names]
     return [f"input {k}" for k in range(len(inputs))]
 
 
-def _is_value(x: object) -> bool:
+def _named_by_rule(op: Any, inputs: Sequence[Any]) -> bool:
+    """Whether the op's rule names these inputs one by one (not so for an op of any arity, like sum,
+    nor for one whose local_grads takes ``*inputs`` with an arity given)."""
+    return op.arity is not None and len(op.input_names) == len(inputs)
+
+
+def _is_value(x: object) -> TypeGuard[Value]:
     from engine.value import Value  # the core imports this module: look Value up when needed
 
     return isinstance(x, Value)
@@ -506,13 +518,12 @@ def check_definition(
     if name in built_in:
         raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
     function = f"define_op({name!r})"
-    for argument, rule in (("forward", forward), ("local_grads", local_grads)):
-        if not callable(rule):
-            fail(TypeError, function, argument, "a function", describe(rule))
+    check_callable(function, "forward", forward)
+    check_callable(function, "local_grads", local_grads)
     check_str(function, "formula", formula, nonempty=True, hint="e.g. '∂(sin a)/∂a = cos a'")
     for argument, rule in (("domain", domain), ("array_forward", array_forward)):
-        if rule is not None and not callable(rule):
-            fail(TypeError, function, argument, "a function or None", describe(rule))
+        if rule is not None:
+            check_callable(function, argument, rule, "a function or None")
     if symbol is not None:
         check_str(function, "symbol", symbol, nonempty=True, hint="e.g. symbol='sin'")
     if notation is not None:
@@ -588,7 +599,7 @@ def as_tuple(items: Any, function: str, what: str) -> tuple:
         return tuple(items)
     if isinstance(items, (str, bytes)) or _is_value(items) or not isinstance(items, Iterable):
         raise TypeError(
-            f"{function}: {what} must be a list (or other iterable) of Values or numbers, got "
-            f"{short_repr(items)} ({type(items).__name__})"
+            f"{function}: {what} must be a list (or other iterable) of Values or numbers, "
+            f"got {describe(items)}"
         )
     return tuple(items)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from engine.checks import check_bool, check_path, check_real, describe, fail, short_repr
+from engine.checks import check_bool, check_callable, check_path, check_real, fail, short_repr
 
 try:  # POSIX; elsewhere the age of a temporary is the only sign that it is stale
     import fcntl
@@ -69,8 +69,7 @@ def atomic_write(path: PathLike, write: Callable[[IO[Any]], None], *, binary: bo
     """
     given = check_path("atomic_write", "path", path)
     binary = check_bool("atomic_write", "binary", binary)
-    if not callable(write):
-        raise TypeError(f"atomic_write: write must be a function of the open file, got {describe(write)}")
+    check_callable("atomic_write", "write", write, "a function of the open file")
     if not given.parent.is_dir():
         raise FileNotFoundError(
             errno.ENOENT,

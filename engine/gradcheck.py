@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from engine.backprop import grad
-from engine.checks import check_bool, check_instance, check_real, check_sequence, describe
+from engine.checks import check_bool, check_callable, check_instance, check_real, check_sequence, describe
 from engine.modes import gc_paused
 from engine.value import Value
 
@@ -34,7 +34,7 @@ def numerical_grad(
     gradients enabled, as it would in training: some functions take a stabler
     route through the graph (the cross-entropy of a saturated sigmoid uses its z).
     """
-    _check_function("numerical_grad", f)
+    check_callable("numerical_grad", "f", f)
     values = _check_values("numerical_grad", values)
     eps = check_real("numerical_grad", "eps", eps, above=0.0)
     return _central_differences("numerical_grad", f, values, eps)
@@ -163,7 +163,7 @@ def gradcheck(
     ``GradcheckError`` with the report when an input fails and
     ``raise_on_failure`` is true. ``.grad`` of the inputs is left untouched.
     """
-    _check_function("gradcheck", f)
+    check_callable("gradcheck", "f", f)
     items = check_sequence("gradcheck", "inputs", inputs, of="Values or numbers", min_length=1)
     eps = check_real("gradcheck", "eps", eps, above=0.0)
     atol = check_real("gradcheck", "atol", atol, minimum=0.0)
@@ -196,11 +196,6 @@ def gradcheck(
     if raise_on_failure and not report.passed:
         raise GradcheckError("gradcheck failed:\n" + str(report))
     return report
-
-
-def _check_function(function: str, f: object) -> None:
-    if not callable(f):
-        raise TypeError(f"{function}: f must be a function, got {describe(f)}")
 
 
 def _check_values(function: str, values: object) -> list[Value]:

@@ -207,6 +207,8 @@ def _document(model: object, metadata: object, function: str) -> tuple[dict[str,
         "version": VERSION,
         "architecture": {
             "nin": model.nin,
+            # a copy, so the document does not share the model's list; anything else stays as it is,
+            # for _check_json to refuse by name (a tuple would load back a list)
             "sizes": list(model.sizes) if type(model.sizes) is list else model.sizes,
             "activation": model.activation,
             "output_activation": model.output_activation,
@@ -377,9 +379,10 @@ def _reject_constant(name: str) -> float:
 
 
 def _parse_int(digits: str) -> int:
-    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"an integer of {len(digits.lstrip('-')):,} digits (a model file holds at most "
-                         f"{MAX_INT_DIGITS})")
+    # The file's own limit, whatever sys.set_int_max_str_digits allows (int() of many digits is slow).
+    count = len(digits.lstrip("-"))
+    if count > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {count:,} digits (a model file holds at most {MAX_INT_DIGITS})")
     return int(digits)
 
 
