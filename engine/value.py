@@ -699,7 +699,7 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
         _propagate(order, gradients, gradient)
         if modes.active and modes.anomaly_checks_enabled():
             _check_gradients(order, gradients)
-        _commit(list(gradients), gradients.values())
+        _commit(list(gradients), gradients.values(), add=True)
     modes.relax_collector(len(order))  # the next big graph is built without the collector's walks
 
 
@@ -711,21 +711,36 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
         targets = list(as_tuple(nodes, "zero_grad", "nodes"))
         for k, node in enumerate(targets):
             check_node(node, "zero_grad", f"nodes[{k}]", hint="no gradient was changed")
-    _commit(targets, None)
+    _commit(targets, [0.0] * len(targets), add=False)
 
 
-def _commit(nodes: list[Value], additions: Iterable[float] | None) -> None:
-    """Set each node's ``grad`` to ``grad + addition`` (to 0 when ``additions`` is None): all or none.
+def set_grads(nodes: Iterable[Value], grads: Iterable[Number]) -> None:
+    """Set ``nodes[k].grad = grads[k]`` for every k, all or none: e.g. gradients computed elsewhere.
+
+    Every node and number is checked before any ``grad`` changes, and the stores
+    are one commit, like ``backward``'s (Ctrl-C and other threads see all or none).
+    """
+    targets = list(as_tuple(nodes, "set_grads", "nodes"))
+    for k, node in enumerate(targets):
+        check_node(node, "set_grads", f"nodes[{k}]", hint="no gradient was changed")
+    numbers = as_tuple(grads, "set_grads", "grads")
+    if len(numbers) != len(targets):
+        raise ValueError(
+            f"set_grads: {len(targets)} nodes but {len(numbers)} gradients; no gradient was changed"
+        )
+    _commit(targets, [as_number(g, f"set_grads: grads[{k}]") for k, g in enumerate(numbers)], add=False)
+
+
+def _commit(nodes: list[Value], values: Iterable[float], add: bool) -> None:
+    """Set each node's ``grad`` to its value (``grad + value`` when ``add``): all or none.
 
     Ctrl-C is held until the stores are done; any other exception in between puts
     every ``grad`` back. Under the lock, concurrent commits happen one after another.
     """
     with modes.interrupts_deferred(), _grads_lock:
         previous = [node._grad for node in nodes]
-        if additions is None:
-            new = [0.0] * len(nodes)
-        else:
-            new = [old + added for old, added in zip(previous, additions)]  # may fail: nothing changed yet
+        # may fail (e.g. a value that is not a number): nothing has changed yet
+        new = [old + added for old, added in zip(previous, values)] if add else list(values)
         try:
             for node, value in zip(nodes, new):
                 node._grad = value

@@ -39,7 +39,6 @@ from engine.checks import (
     fail,
     short_repr,
 )
-from engine.modes import interrupts_deferred
 from nn.data import check_dataset, check_features
 from nn.losses import binary_cross_entropy, hinge, mse
 from nn.module import MLP
@@ -506,9 +505,7 @@ class CompiledCost:
         if self._check_mean:
             self._check_mean = False
             self._compare_with_engine(rows, targets, cost)
-        with interrupts_deferred():
-            for p, gradient in zip(self.parameters, gradients):
-                p.grad = gradient
+        engine.set_grads(self.parameters, gradients)  # all or none, as backward's commit
         return cost, outputs
 
     def _compare_with_engine(

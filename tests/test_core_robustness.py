@@ -27,7 +27,7 @@ from contextlib import contextmanager, suppress
 import pytest
 
 import engine
-from engine import Value, backward, chain_rule, draw, explain, grad, topological_order, zero_grad
+from engine import Value, backward, chain_rule, draw, explain, grad, set_grads, topological_order, zero_grad
 
 
 class Interrupted(BaseException):
@@ -245,7 +245,7 @@ def engine_lines(call: Callable[[], object], stop_at: int | None = None) -> int:
     return count
 
 
-@pytest.mark.parametrize("name", ["backward", "zero_grad", "grad", "chain_rule"])
+@pytest.mark.parametrize("name", ["backward", "zero_grad", "set_grads", "grad", "chain_rule"])
 def test_an_exception_at_any_line_of_the_engine_leaves_every_grad_old_or_new(name: str) -> None:
     """Stopped at 60 points spread over the call (including inside the commit, where the stores
     are rolled back), every grad is as before or as after, and the next call works."""
@@ -256,6 +256,7 @@ def test_an_exception_at_any_line_of_the_engine_leaves_every_grad_old_or_new(nam
     calls = {
         "backward": root.backward,
         "zero_grad": lambda: zero_grad(root),
+        "set_grads": lambda: set_grads(order, [2.0 * g + 1.0 for g in before]),
         "grad": lambda: grad(root, params),
         "chain_rule": lambda: chain_rule(root),
     }
@@ -460,3 +461,13 @@ def test_backward_and_zero_grad_in_threads_leave_each_grad_whole() -> None:
     run_threads(worker, 3)
     for p in params:
         assert p.grad % (2 * p.data) == 0.0  # 0 or a multiple of one backward's 2p
+
+
+def test_set_grads_puts_each_number_in_its_node() -> None:
+    import numpy as np
+
+    a, b = Value(1.0), Value(2.0)
+    set_grads([a, b], [0.25, np.float32(-1.5)])
+    assert (a.grad, b.grad) == (0.25, -1.5) and type(b.grad) is float
+    set_grads((), [])  # nothing to set: nothing changes, no error
+    assert (a.grad, b.grad) == (0.25, -1.5)
