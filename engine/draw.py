@@ -47,7 +47,6 @@ from engine.explain import (
     check_root,
     d,
     format_number,
-    inputs_as_written,
     nodes_on_paths,
     op_name,
     op_rule,
@@ -492,7 +491,7 @@ class _Painter:
         text = op_symbol(node)
         if node.const is not None:
             constant = self.number(node.const)
-            number_first = not isinstance(inputs_as_written(node)[0], Value)
+            number_first = not isinstance(node.inputs[0], Value)
             if node.op.notation.kind == "call":  # a function, e.g. a user's atan2: · marks the Value's place
                 operands = f"{constant}, ·" if number_first else f"·, {constant}"
                 text = f"{text.rstrip()}({operands})"

@@ -70,11 +70,6 @@ def op_rule(node: Value) -> str:
     return node.op.formula if node.op is not None else ""
 
 
-def inputs_as_written(node: Value) -> tuple:
-    """The inputs of the op that made ``node`` as written: Values, and a number operand where it stood."""
-    return node.inputs if node.op is not None else ()
-
-
 _DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
 _LABEL_LIMIT = 40  # longer labels are cut (with …) wherever a name is shown
@@ -249,7 +244,7 @@ class NodeNames:
         parents = node.parents
         if name not in ("linear", "sum"):
             operands = []
-            for x in inputs_as_written(node):
+            for x in node.inputs:
                 if isinstance(x, Value):
                     text = operand(x)
                     operands.append((text, name_precedence(text)))
@@ -309,7 +304,7 @@ class NodeNames:
         so it is the rule that computes the number; ``∂c/∂v`` if the rule cannot run on names.
         Only the names the formula writes are noted as mentioned.
         """
-        inputs = inputs_as_written(node)
+        inputs = node.inputs
         value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
         out = Expression(self._name(node))
         symbols = [
