@@ -488,7 +488,7 @@ class ChainRule:
         if not node.parents:
             return [name(node), self.number(node.data)]
         numbers = name.written(node, lambda parent: self.number(parent.data))
-        return _distinct([name(node), name.written(node, name), numbers, self.number(node.data)])
+        return distinct_parts([name(node), name.written(node, name), numbers, self.number(node.data)])
 
     def term_parts(self, node: Value, term: Term, in_sum: bool = False) -> list[str]:
         """One contribution to dL/d``node``: ``dL/da · ∂a/∂z``, ``dL/da · a(1−a)``, numbers, product.
@@ -524,7 +524,7 @@ class ChainRule:
         more = f" + … ({len(step.terms) - len(shown)} more terms)" if len(step.terms) > len(shown) else ""
         columns = zip(*(self.term_parts(step.node, term, len(step.terms) > 1) for term in shown), strict=True)
         sums = [" + ".join(column) + more for column in columns]
-        return _distinct([lhs, *sums, self.number(step.gradient)])
+        return distinct_parts([lhs, *sums, self.number(step.gradient)])
 
     def definitions(self) -> list[str]:
         """Definitions of the made-up names (``t1``, ``a#2``) mentioned since the last call, each
@@ -541,8 +541,9 @@ class ChainRule:
         return lines
 
 
-def _distinct(parts: list[str]) -> list[str]:
-    """``parts`` without a part equal to the next one (``1 = 1``); the last of equals is kept."""
+def distinct_parts(parts: list[str]) -> list[str]:
+    """The parts of an equation ``a = b = c`` without a part equal to the next one (no ``1 = 1``);
+    the last of equal parts is kept. The stepper's text drops repeats the same way."""
     same = lambda a, b: a.replace("−", "-") == b.replace("−", "-")
     return [part for k, part in enumerate(parts) if k + 1 == len(parts) or not same(part, parts[k + 1])]
 

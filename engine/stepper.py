@@ -33,9 +33,9 @@ from engine.explain import (
     COUNT_LIMIT,
     BackwardStep,
     ChainRule,
-    _distinct,
     check_root,
     d,
+    distinct_parts,
     op_rule,
     op_symbol,
     walk,
@@ -292,7 +292,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
     lines = []
     repeated = len(consumers) < len(terms)  # a node used twice by one op (x + x): say which operand
     for term in terms[:max_terms]:  # one block a use: where it comes from, then upstream × local
-        parts = _distinct([*rule.term_parts(node, term), rule.number(term.product)])
+        parts = distinct_parts([*rule.term_parts(node, term), rule.number(term.product)])
         where = f"from {names(term.consumer)}" + (f", operand {term.slot + 1}" if repeated else "")
         lines += [f"{where}:", f"  {parts[0]}", *(f"  = {part}" for part in parts[1:])]
     if len(terms) > max_terms:
