@@ -45,7 +45,6 @@ from engine.explain import (
     NodeNames,
     check_digits,
     check_root,
-    d,
     format_number,
     nodes_on_paths,
     op_name,
@@ -627,7 +626,7 @@ class _Painter:
         if self.label_edges:
             local = child.local_grads[slot]
             self.notes["edge v → c: ∂c/∂v, then dL/dc × ∂c/∂v = what v gets from c (chain rule)"] = None
-            partial = f"{d(self.names(child), '∂')}/{d(self.names(parent), '∂')} = {self.number(local)}"
+            partial = f"{self.names.partial(child, parent)} = {self.number(local)}"
             return [partial, self._contribution(child, local)]
         if len(child.parents) == 2 and op_name(child) in ("sub", "div", "pow"):
             return ["ab"[slot]]  # which operand, in the notation of the op's rule

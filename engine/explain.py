@@ -297,6 +297,10 @@ class NodeNames:
             return name
         return self._expression(node, depth, inner)
 
+    def partial(self, node: Value, operand: Value) -> str:
+        """``∂c/∂v``: the local derivative of ``node`` with respect to its ``operand``, in these names."""
+        return f"{d(self(node), '∂')}/{d(self(operand), '∂')}"
+
     def local_formula(self, node: Value, slot: int) -> str:
         """∂ node / ∂ parent for ``node.parents[slot]``, written in the graph's names.
 
@@ -314,7 +318,7 @@ class NodeNames:
         formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
         formula = None if formulas is None else formulas[value_slots[slot]]
         if formula is None:
-            return f"{d(self(node), '∂')}/{d(self(node.parents[slot]), '∂')}"
+            return self.partial(node, node.parents[slot])
         if self._mentioned is not None:
             named = {id(out): node, **{id(sym): x for sym, x in zip(symbols, inputs) if isinstance(x, Value)}}
             for used in _symbols_in(formula):
@@ -478,6 +482,10 @@ class ChainRule:
         )
         return BackwardStep(node, gradients[id(node)], terms)
 
+    def gradient_name(self, node: Value) -> str:
+        """``dL/dz``: the gradient of the root with respect to ``node``, in the graph's names."""
+        return f"{d(self.names(self.root))}/{d(self.names(node))}"
+
     def number(self, x: float) -> str:
         """``x`` to the chosen significant digits."""
         return format_number(x, self.digits)
@@ -498,12 +506,12 @@ class ChainRule:
         """
         name, number = self.names, self.number
         consumer = term.consumer
-        local = d(name(consumer), "∂") + "/" + d(name(node), "∂")
+        local = name.partial(consumer, node)
         formula = name.local_formula(consumer, term.slot)
         if consumer is self.root:
             formula = _factor(formula) if in_sum else formula
             return [local, formula, _factor(number(term.local)) if in_sum else number(term.local)]
-        upstream = f"{d(name(self.root))}/{d(name(consumer))}"
+        upstream = self.gradient_name(consumer)
         return [
             f"{upstream} · {local}",
             f"{upstream} · {_factor(formula)}",
@@ -516,8 +524,7 @@ class ChainRule:
         A node used several times gets one term per use, summed; at most
         ``max_terms`` terms are written (the sum is always complete).
         """
-        dout = d(self.names(self.root))
-        lhs = f"{dout}/{d(self.names(step.node))}"
+        lhs = self.gradient_name(step.node)
         if step.node is self.root:
             return [lhs, "1"]
         shown = step.terms[:max_terms]

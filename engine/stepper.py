@@ -34,7 +34,6 @@ from engine.explain import (
     BackwardStep,
     ChainRule,
     check_root,
-    d,
     distinct_parts,
     op_rule,
     op_symbol,
@@ -267,7 +266,7 @@ def _forward_step(rule: ChainRule, node: Value, boxes: _BoxIds) -> Step:
 def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_terms: int) -> Step:
     """dL/dv: upstream × local for each use of v, and the sum when there are several."""
     names, node = rule.names, step.node
-    lhs = f"{d(names(rule.root))}/{d(names(node))}"
+    lhs = rule.gradient_name(node)
     if node is rule.root:
         return Step(
             "backward", lhs,
@@ -281,7 +280,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
     edges = tuple(dict.fromkeys(boxes.edge(term.consumer, term.slot) for term in terms))
     if len(terms) == 1:
         consumer = terms[0].consumer
-        local = f"{d(names(consumer), '∂')}/{d(names(node), '∂')}"
+        local = names.partial(consumer, node)
         upstream = "1" if consumer is rule.root else f"the gradient reaching {names(consumer)}"
         note = (
             f"{names(consumer)} uses {names(node)}, so {lhs} is {upstream} times the local derivative "
