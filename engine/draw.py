@@ -46,6 +46,7 @@ from engine.explain import (
     check_digits,
     check_root,
     format_number,
+    neuron_z,
     nodes_on_paths,
     op_name,
     op_rule,
@@ -68,7 +69,6 @@ ROLE_COLORS: dict[str, tuple[str, str]] = {
 
 HIGHLIGHT_COLOR = "#d62828"
 _BORDER = "#495057"
-_ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
 _MAX_PARALLEL = 4  # more parallel edges than this between two boxes are drawn as one "×k" edge
 _FOLD_LIMIT = 4  # a neuron lists its weights one by one up to this many, else sums them up
 _PARAMETER_LABEL = re.compile(r"^(?:[Ww]|b)(?:\[\d+\])?(?:_?[\d,]+)?$")
@@ -183,8 +183,8 @@ class _Boxing:
 
     def key(self, node: Value) -> Value:
         """The node that stands for ``node``'s box: a neuron's z stands for its a too."""
-        if self.collapse and op_name(node) in _ACTIVATIONS and op_name(node.parents[0]) == "linear":
-            z = node.parents[0]
+        z = neuron_z(node) if self.collapse else None
+        if z is not None:
             self.activation_of.setdefault(id(z), node)
             if self.activation_of[id(z)] is node:
                 return z

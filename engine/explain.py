@@ -70,6 +70,17 @@ def op_rule(node: Value) -> str:
     return node.op.formula if node.op is not None else ""
 
 
+_ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
+
+
+def neuron_z(node: Value) -> Value | None:
+    """z when ``node`` is a neuron's activation a = g(z) (sigmoid, tanh, relu) of a linear node z;
+    else None. Explanations name such a pair ``z[l]_i``, ``a[l]_i``; drawings may box it as one neuron."""
+    if op_name(node) in _ACTIVATIONS and op_name(node.parents[0]) == "linear":
+        return node.parents[0]
+    return None
+
+
 _DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
 _LABEL_LIMIT = 40  # longer labels are cut (with …) wherever a name is shown
@@ -115,11 +126,11 @@ _BIAS_LABEL = re.compile(r"^b(\[\d+\]_\d+)$")
 
 def _course_name(node: Value) -> str | None:
     """``z[l]_i`` for an unlabeled linear node whose bias is ``b[l]_i``; ``a[l]_i`` for g(z[l]_i)."""
-    name = op_name(node)
     letter = "z"
-    if name in ("sigmoid", "tanh", "relu") and op_name(node.parents[0]) == "linear":
-        node, letter = node.parents[0], "a"
-    elif name != "linear":
+    z = neuron_z(node)
+    if z is not None:
+        node, letter = z, "a"
+    elif op_name(node) != "linear":
         return None
     match = _BIAS_LABEL.match(node.parents[-1].label)
     return letter + match.group(1) if match else None
