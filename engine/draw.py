@@ -320,6 +320,7 @@ class Drawing:
     names: NodeNames
     box_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of its box
     op_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of the op node making it
+    result_edge_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of the edge op -> box
     edge_of: dict[tuple[int, int], str] = field(default_factory=dict)  # (id(child), slot) -> edge id
     copies: dict[str, list[str]] = field(default_factory=dict)  # box id -> its copies in a wrapped drawing
 
@@ -506,7 +507,8 @@ class _Painter:
         }))
         self.scene.size[name] = (max(_text_width(text, 10) + 16, 40.0), 22.0)
         self.ids.op_of[id(node)] = name
-        self._edge(name, f"v{box.index}", f"r{box.index}", self._edge_style(lit))
+        result_edge = self.ids.result_edge_of[id(node)] = f"r{box.index}"
+        self._edge(name, f"v{box.index}", result_edge, self._edge_style(lit))
 
     # -- edges ------------------------------------------------------------
     def _edge(self, tail: str, head: str, edge_id: str, attributes: dict[str, str]) -> None:

@@ -225,7 +225,7 @@ class _BoxIds:
         return self.picture.op_of[id(node)]
 
     def result_edge(self, node: Value) -> str:
-        return "r" + self.box(node)[1:]
+        return self.picture.result_edge_of[id(node)]
 
     def edge(self, child: Value, slot: int) -> str:
         return self.picture.edge_of[(id(child), slot)]
