@@ -975,6 +975,10 @@ def to_dot(root: Value, **options: object) -> str:
 
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+_INSTALL_GRAPHVIZ = (
+    "Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
+    "conda: conda install graphviz)"
+)
 
 
 def render(source: str, file_format: str, caller: str) -> bytes:
@@ -990,8 +994,7 @@ def render(source: str, file_format: str, caller: str) -> bytes:
         )
     except FileNotFoundError:
         raise GraphvizNotFoundError(
-            f"{caller}: the Graphviz program 'dot' was not found on PATH. Install Graphviz (Debian/Ubuntu: "
-            "sudo apt-get install graphviz; macOS: brew install graphviz; conda: conda install graphviz)"
+            f"{caller}: the Graphviz program 'dot' was not found on PATH. {_INSTALL_GRAPHVIZ}"
         ) from None
     except OSError as error:
         raise RenderError(f"{caller}: could not run Graphviz's dot: {error}") from None
@@ -1018,18 +1021,17 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
         raise ValueError(
             f"save_svg: cannot write {path.suffix!r} files ({path}): the suffix must be .svg, .png or .pdf"
         )
-    graph = draw(root, **options)  # type: ignore[arg-type]
+    source = draw(root, **options).source  # type: ignore[arg-type]
     try:
-        data = render(graph.source, file_format, "save_svg")
+        data = render(source, file_format, "save_svg")
     except GraphvizNotFoundError:
         source_path = path.with_suffix(".gv")
         source_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(source_path, lambda file: file.write(graph.source))
+        atomic_write(source_path, lambda file: file.write(source))
         raise GraphvizNotFoundError(
-            f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not "
-            f"written. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
-            f"brew install graphviz; conda: conda install graphviz) and try again. The DOT source "
-            f"is saved in {source_path}: render it later with dot -T{file_format} {source_path} -o {path}",
+            f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not written. "
+            f"{_INSTALL_GRAPHVIZ} and try again. The DOT source is saved in {source_path}: render it "
+            f"later with dot -T{file_format} {source_path} -o {path}",
             source_path,
         ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
