@@ -349,14 +349,14 @@ def _page(heading: str, svg: str, steps: list[Step], timeline: _Timeline) -> str
         "boxes": timeline.boxes, "ops": timeline.ops, "edges": timeline.edges,
     }
     first = steps[0]
-    count = len(steps)
+    forward = sum(step.phase == "forward" for step in steps)
     return _TEMPLATE.format(
         title=html.escape(f"Watch backprop: {heading}"),
         heading=html.escape(heading),
         svg=svg,
-        count=count,
-        forward=sum(step.phase == "forward" for step in steps),
-        backward=sum(step.phase == "forward" for step in steps) + 1,
+        count=len(steps),
+        forward=forward,
+        backward=forward + 1,
         phase="Forward pass",
         step_title=html.escape(first.title),
         note=html.escape(first.note),
