@@ -45,9 +45,8 @@ from engine.explain import (
     NodeNames,
     check_digits,
     check_root,
-    d,
     format_number,
-    inputs_as_written,
+    neuron_z,
     nodes_on_paths,
     op_name,
     op_rule,
@@ -70,7 +69,6 @@ ROLE_COLORS: dict[str, tuple[str, str]] = {
 
 HIGHLIGHT_COLOR = "#d62828"
 _BORDER = "#495057"
-_ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
 _MAX_PARALLEL = 4  # more parallel edges than this between two boxes are drawn as one "×k" edge
 _FOLD_LIMIT = 4  # a neuron lists its weights one by one up to this many, else sums them up
 _PARAMETER_LABEL = re.compile(r"^(?:[Ww]|b)(?:\[\d+\])?(?:_?[\d,]+)?$")
@@ -185,8 +183,8 @@ class _Boxing:
 
     def key(self, node: Value) -> Value:
         """The node that stands for ``node``'s box: a neuron's z stands for its a too."""
-        if self.collapse and op_name(node) in _ACTIVATIONS and op_name(node.parents[0]) == "linear":
-            z = node.parents[0]
+        z = neuron_z(node) if self.collapse else None
+        if z is not None:
             self.activation_of.setdefault(id(z), node)
             if self.activation_of[id(z)] is node:
                 return z
@@ -322,6 +320,7 @@ class Drawing:
     names: NodeNames
     box_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of its box
     op_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of the op node making it
+    result_edge_of: dict[int, str] = field(default_factory=dict)  # id(node) -> id of the edge op -> box
     edge_of: dict[tuple[int, int], str] = field(default_factory=dict)  # (id(child), slot) -> edge id
     copies: dict[str, list[str]] = field(default_factory=dict)  # box id -> its copies in a wrapped drawing
 
@@ -492,7 +491,7 @@ class _Painter:
         text = op_symbol(node)
         if node.const is not None:
             constant = self.number(node.const)
-            number_first = not isinstance(inputs_as_written(node)[0], Value)
+            number_first = not isinstance(node.inputs[0], Value)
             if node.op.notation.kind == "call":  # a function, e.g. a user's atan2: · marks the Value's place
                 operands = f"{constant}, ·" if number_first else f"·, {constant}"
                 text = f"{text.rstrip()}({operands})"
@@ -508,7 +507,8 @@ class _Painter:
         }))
         self.scene.size[name] = (max(_text_width(text, 10) + 16, 40.0), 22.0)
         self.ids.op_of[id(node)] = name
-        self._edge(name, f"v{box.index}", f"r{box.index}", self._edge_style(lit))
+        result_edge = self.ids.result_edge_of[id(node)] = f"r{box.index}"
+        self._edge(name, f"v{box.index}", result_edge, self._edge_style(lit))
 
     # -- edges ------------------------------------------------------------
     def _edge(self, tail: str, head: str, edge_id: str, attributes: dict[str, str]) -> None:
@@ -628,7 +628,7 @@ class _Painter:
         if self.label_edges:
             local = child.local_grads[slot]
             self.notes["edge v → c: ∂c/∂v, then dL/dc × ∂c/∂v = what v gets from c (chain rule)"] = None
-            partial = f"{d(self.names(child), '∂')}/{d(self.names(parent), '∂')} = {self.number(local)}"
+            partial = f"{self.names.partial(child, parent)} = {self.number(local)}"
             return [partial, self._contribution(child, local)]
         if len(child.parents) == 2 and op_name(child) in ("sub", "div", "pow"):
             return ["ab"[slot]]  # which operand, in the notation of the op's rule
@@ -975,6 +975,10 @@ def to_dot(root: Value, **options: object) -> str:
 
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+_INSTALL_GRAPHVIZ = (
+    "Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
+    "conda: conda install graphviz)"
+)
 
 
 def render(source: str, file_format: str, caller: str) -> bytes:
@@ -990,8 +994,7 @@ def render(source: str, file_format: str, caller: str) -> bytes:
         )
     except FileNotFoundError:
         raise GraphvizNotFoundError(
-            f"{caller}: the Graphviz program 'dot' was not found on PATH. Install Graphviz (Debian/Ubuntu: "
-            "sudo apt-get install graphviz; macOS: brew install graphviz; conda: conda install graphviz)"
+            f"{caller}: the Graphviz program 'dot' was not found on PATH. {_INSTALL_GRAPHVIZ}"
         ) from None
     except OSError as error:
         raise RenderError(f"{caller}: could not run Graphviz's dot: {error}") from None
@@ -1018,18 +1021,17 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
         raise ValueError(
             f"save_svg: cannot write {path.suffix!r} files ({path}): the suffix must be .svg, .png or .pdf"
         )
-    graph = draw(root, **options)  # type: ignore[arg-type]
+    source = draw(root, **options).source  # type: ignore[arg-type]
     try:
-        data = render(graph.source, file_format, "save_svg")
+        data = render(source, file_format, "save_svg")
     except GraphvizNotFoundError:
         source_path = path.with_suffix(".gv")
         source_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(source_path, lambda file: file.write(graph.source))
+        atomic_write(source_path, lambda file: file.write(source))
         raise GraphvizNotFoundError(
-            f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not "
-            f"written. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
-            f"brew install graphviz; conda: conda install graphviz) and try again. The DOT source "
-            f"is saved in {source_path}: render it later with dot -T{file_format} {source_path} -o {path}",
+            f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not written. "
+            f"{_INSTALL_GRAPHVIZ} and try again. The DOT source is saved in {source_path}: render it "
+            f"later with dot -T{file_format} {source_path} -o {path}",
             source_path,
         ) from None
     path.parent.mkdir(parents=True, exist_ok=True)

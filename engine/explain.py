@@ -70,9 +70,15 @@ def op_rule(node: Value) -> str:
     return node.op.formula if node.op is not None else ""
 
 
-def inputs_as_written(node: Value) -> tuple:
-    """The inputs of the op that made ``node`` as written: Values, and a number operand where it stood."""
-    return node.inputs if node.op is not None else ()
+_ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
+
+
+def neuron_z(node: Value) -> Value | None:
+    """z when ``node`` is a neuron's activation a = g(z) (sigmoid, tanh, relu) of a linear node z;
+    else None. Explanations name such a pair ``z[l]_i``, ``a[l]_i``; drawings may box it as one neuron."""
+    if op_name(node) in _ACTIVATIONS and op_name(node.parents[0]) == "linear":
+        return node.parents[0]
+    return None
 
 
 _DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
@@ -120,11 +126,11 @@ _BIAS_LABEL = re.compile(r"^b(\[\d+\]_\d+)$")
 
 def _course_name(node: Value) -> str | None:
     """``z[l]_i`` for an unlabeled linear node whose bias is ``b[l]_i``; ``a[l]_i`` for g(z[l]_i)."""
-    name = op_name(node)
     letter = "z"
-    if name in ("sigmoid", "tanh", "relu") and op_name(node.parents[0]) == "linear":
-        node, letter = node.parents[0], "a"
-    elif name != "linear":
+    z = neuron_z(node)
+    if z is not None:
+        node, letter = z, "a"
+    elif op_name(node) != "linear":
         return None
     match = _BIAS_LABEL.match(node.parents[-1].label)
     return letter + match.group(1) if match else None
@@ -249,7 +255,7 @@ class NodeNames:
         parents = node.parents
         if name not in ("linear", "sum"):
             operands = []
-            for x in inputs_as_written(node):
+            for x in node.inputs:
                 if isinstance(x, Value):
                     text = operand(x)
                     operands.append((text, name_precedence(text)))
@@ -302,6 +308,10 @@ class NodeNames:
             return name
         return self._expression(node, depth, inner)
 
+    def partial(self, node: Value, operand: Value) -> str:
+        """``∂c/∂v``: the local derivative of ``node`` with respect to its ``operand``, in these names."""
+        return f"{d(self(node), '∂')}/{d(self(operand), '∂')}"
+
     def local_formula(self, node: Value, slot: int) -> str:
         """∂ node / ∂ parent for ``node.parents[slot]``, written in the graph's names.
 
@@ -309,7 +319,7 @@ class NodeNames:
         so it is the rule that computes the number; ``∂c/∂v`` if the rule cannot run on names.
         Only the names the formula writes are noted as mentioned.
         """
-        inputs = inputs_as_written(node)
+        inputs = node.inputs
         value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
         out = Expression(self._name(node))
         symbols = [
@@ -319,7 +329,7 @@ class NodeNames:
         formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
         formula = None if formulas is None else formulas[value_slots[slot]]
         if formula is None:
-            return f"{d(self(node), '∂')}/{d(self(node.parents[slot]), '∂')}"
+            return self.partial(node, node.parents[slot])
         if self._mentioned is not None:
             named = {id(out): node, **{id(sym): x for sym, x in zip(symbols, inputs) if isinstance(x, Value)}}
             for used in _symbols_in(formula):
@@ -483,6 +493,10 @@ class ChainRule:
         )
         return BackwardStep(node, gradients[id(node)], terms)
 
+    def gradient_name(self, node: Value) -> str:
+        """``dL/dz``: the gradient of the root with respect to ``node``, in the graph's names."""
+        return f"{d(self.names(self.root))}/{d(self.names(node))}"
+
     def number(self, x: float) -> str:
         """``x`` to the chosen significant digits."""
         return format_number(x, self.digits)
@@ -493,7 +507,7 @@ class ChainRule:
         if not node.parents:
             return [name(node), self.number(node.data)]
         numbers = name.written(node, lambda parent: self.number(parent.data))
-        return _distinct([name(node), name.written(node, name), numbers, self.number(node.data)])
+        return distinct_parts([name(node), name.written(node, name), numbers, self.number(node.data)])
 
     def term_parts(self, node: Value, term: Term, in_sum: bool = False) -> list[str]:
         """One contribution to dL/d``node``: ``dL/da · ∂a/∂z``, ``dL/da · a(1−a)``, numbers, product.
@@ -503,12 +517,12 @@ class ChainRule:
         """
         name, number = self.names, self.number
         consumer = term.consumer
-        local = d(name(consumer), "∂") + "/" + d(name(node), "∂")
+        local = name.partial(consumer, node)
         formula = name.local_formula(consumer, term.slot)
         if consumer is self.root:
             formula = _factor(formula) if in_sum else formula
             return [local, formula, _factor(number(term.local)) if in_sum else number(term.local)]
-        upstream = f"{d(name(self.root))}/{d(name(consumer))}"
+        upstream = self.gradient_name(consumer)
         return [
             f"{upstream} · {local}",
             f"{upstream} · {_factor(formula)}",
@@ -521,15 +535,14 @@ class ChainRule:
         A node used several times gets one term per use, summed; at most
         ``max_terms`` terms are written (the sum is always complete).
         """
-        dout = d(self.names(self.root))
-        lhs = f"{dout}/{d(self.names(step.node))}"
+        lhs = self.gradient_name(step.node)
         if step.node is self.root:
             return [lhs, "1"]
         shown = step.terms[:max_terms]
         more = f" + … ({len(step.terms) - len(shown)} more terms)" if len(step.terms) > len(shown) else ""
         columns = zip(*(self.term_parts(step.node, term, len(step.terms) > 1) for term in shown), strict=True)
         sums = [" + ".join(column) + more for column in columns]
-        return _distinct([lhs, *sums, self.number(step.gradient)])
+        return distinct_parts([lhs, *sums, self.number(step.gradient)])
 
     def definitions(self) -> list[str]:
         """Definitions of the made-up names (``t1``, ``a#2``) mentioned since the last call, each
@@ -546,8 +559,9 @@ class ChainRule:
         return lines
 
 
-def _distinct(parts: list[str]) -> list[str]:
-    """``parts`` without a part equal to the next one (``1 = 1``); the last of equals is kept."""
+def distinct_parts(parts: list[str]) -> list[str]:
+    """The parts of an equation ``a = b = c`` without a part equal to the next one (no ``1 = 1``);
+    the last of equal parts is kept. The stepper's text drops repeats the same way."""
     same = lambda a, b: a.replace("−", "-") == b.replace("−", "-")
     return [part for k, part in enumerate(parts) if k + 1 == len(parts) or not same(part, parts[k + 1])]
 

@@ -33,9 +33,8 @@ from engine.explain import (
     COUNT_LIMIT,
     BackwardStep,
     ChainRule,
-    _distinct,
     check_root,
-    d,
+    distinct_parts,
     op_rule,
     op_symbol,
     walk,
@@ -226,7 +225,7 @@ class _BoxIds:
         return self.picture.op_of[id(node)]
 
     def result_edge(self, node: Value) -> str:
-        return "r" + self.box(node)[1:]
+        return self.picture.result_edge_of[id(node)]
 
     def edge(self, child: Value, slot: int) -> str:
         return self.picture.edge_of[(id(child), slot)]
@@ -267,7 +266,7 @@ def _forward_step(rule: ChainRule, node: Value, boxes: _BoxIds) -> Step:
 def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_terms: int) -> Step:
     """dL/dv: upstream × local for each use of v, and the sum when there are several."""
     names, node = rule.names, step.node
-    lhs = f"{d(names(rule.root))}/{d(names(node))}"
+    lhs = rule.gradient_name(node)
     if node is rule.root:
         return Step(
             "backward", lhs,
@@ -281,7 +280,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
     edges = tuple(dict.fromkeys(boxes.edge(term.consumer, term.slot) for term in terms))
     if len(terms) == 1:
         consumer = terms[0].consumer
-        local = f"{d(names(consumer), '∂')}/{d(names(node), '∂')}"
+        local = names.partial(consumer, node)
         upstream = "1" if consumer is rule.root else f"the gradient reaching {names(consumer)}"
         note = (
             f"{names(consumer)} uses {names(node)}, so {lhs} is {upstream} times the local derivative "
@@ -292,7 +291,7 @@ def _backward_step(rule: ChainRule, step: BackwardStep, boxes: _BoxIds, max_term
     lines = []
     repeated = len(consumers) < len(terms)  # a node used twice by one op (x + x): say which operand
     for term in terms[:max_terms]:  # one block a use: where it comes from, then upstream × local
-        parts = _distinct([*rule.term_parts(node, term), rule.number(term.product)])
+        parts = distinct_parts([*rule.term_parts(node, term), rule.number(term.product)])
         where = f"from {names(term.consumer)}" + (f", operand {term.slot + 1}" if repeated else "")
         lines += [f"{where}:", f"  {parts[0]}", *(f"  = {part}" for part in parts[1:])]
     if len(terms) > max_terms:
@@ -350,14 +349,14 @@ def _page(heading: str, svg: str, steps: list[Step], timeline: _Timeline) -> str
         "boxes": timeline.boxes, "ops": timeline.ops, "edges": timeline.edges,
     }
     first = steps[0]
-    count = len(steps)
+    forward = sum(step.phase == "forward" for step in steps)
     return _TEMPLATE.format(
         title=html.escape(f"Watch backprop: {heading}"),
         heading=html.escape(heading),
         svg=svg,
-        count=count,
-        forward=sum(step.phase == "forward" for step in steps),
-        backward=sum(step.phase == "forward" for step in steps) + 1,
+        count=len(steps),
+        forward=forward,
+        backward=forward + 1,
         phase="Forward pass",
         step_title=html.escape(first.title),
         note=html.escape(first.note),
