@@ -245,17 +245,28 @@ def _long_edge_cost(inputs: list[list[int]], labelled: bool) -> int:
     return 2 * cost if labelled else cost
 
 
-def _pick_boxes(root: Value, boxing: _Boxing, options: DrawOptions) -> tuple[list[Value], _Cut]:
+_STEP_THROUGH_LESS = (
+    "The page draws the whole graph: step through a smaller sub-expression (one sample's loss, one neuron)"
+)
+
+
+def _pick_boxes(
+    root: Value, boxing: _Boxing, options: DrawOptions, caller: str = "draw"
+) -> tuple[list[Value], _Cut]:
     """The box keys to draw, nearest the root first: at most ``max_nodes``, and fewer when their
-    long edges would keep dot busy for seconds. Raises GraphTooLargeError if told to."""
+    long edges would keep dot busy for seconds. Raises GraphTooLargeError if told to, with the
+    advice ``caller`` can follow (the stepper draws the whole graph: it has no truncating)."""
     keys, total = walk(boxing.key(root), keep=options.max_nodes, neighbours=boxing.input_boxes)
     if total > len(keys) and options.on_overflow == "raise":
         count = f"more than {COUNT_LIMIT:,}" if total > COUNT_LIMIT else f"{total:,}"
+        advice = (
+            f"Draw a smaller sub-expression, pass collapse_neurons=True, raise max_nodes (at your own "
+            f"wait), or pass on_overflow='truncate' to draw the {options.max_nodes:,} nodes nearest the root"
+            if caller == "draw" else _STEP_THROUGH_LESS
+        )
         raise GraphTooLargeError(
-            f"draw: the graph has {count} nodes to draw, more than max_nodes={options.max_nodes:,}. dot "
-            f"needs about 37 s for 5,500 nodes and hangs past 13,000. Draw a smaller sub-expression, "
-            f"pass collapse_neurons=True, raise max_nodes (at your own wait), or pass "
-            f"on_overflow='truncate' to draw the {options.max_nodes:,} nodes nearest the root"
+            f"{caller}: the graph has {count} nodes to draw, more than max_nodes={options.max_nodes:,}. dot "
+            f"needs about 37 s for 5,500 nodes and hangs past 13,000. {advice}"
         )
     index = {id(key): k for k, key in enumerate(keys)}
     inputs = [[index[id(p)] for p in boxing.input_boxes(key) if id(p) in index] for key in keys]
@@ -273,10 +284,13 @@ def _pick_boxes(root: Value, boxing: _Boxing, options: DrawOptions) -> tuple[lis
             low, high = (middle, high) if fits(middle) else (low, middle)
         kept = low
         if options.on_overflow == "raise":
+            advice = (
+                f"Draw a smaller sub-expression, or pass on_overflow='truncate' to draw those {kept:,}"
+                if caller == "draw" else _STEP_THROUGH_LESS
+            )
             raise GraphTooLargeError(
-                f"draw: the graph's {len(keys):,} boxes have too many edges spanning many ranks for dot "
-                f"to lay them out in seconds (the {kept:,} nearest the root fit). Draw a smaller "
-                f"sub-expression, or pass on_overflow='truncate' to draw those {kept:,}"
+                f"{caller}: the graph's {len(keys):,} boxes have too many edges spanning many ranks for "
+                f"dot to lay them out in seconds (the {kept:,} nearest the root fit). {advice}"
             )
     return keys[:kept], _Cut(total - kept, total, kept < len(keys))
 
@@ -949,7 +963,7 @@ def drawing(
     targets = _values(highlight, "highlight", caller) if highlight is not None else []
     parameter_ids = None if parameters is None else set(map(id, _values(parameters, "parameters", caller)))
     boxing = _Boxing(options.collapse_neurons)
-    keys, cut = _pick_boxes(root, boxing, options)
+    keys, cut = _pick_boxes(root, boxing, options, caller)
     boxes = {id(key): _Box(key, k, boxing.activation_of.get(id(key))) for k, key in enumerate(keys)}
     for box in boxes.values():
         box.folded = boxing.folded(box.node)

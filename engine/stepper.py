@@ -137,12 +137,9 @@ def stepper(
             "sub-expression (one sample's loss, one neuron) or raise max_nodes"
         )
     rule = ChainRule(root, digits=digits, caller="stepper")
-    try:
-        picture = drawing(  # the text's names and numbers, so the page and the picture speak alike
-            root, options, gradient=lambda node: rule.gradients[id(node)], names=rule.names, caller="stepper"
-        )
-    except GraphTooLargeError as error:
-        raise GraphTooLargeError(f"stepper: cannot draw the whole graph: {error}") from None
+    picture = drawing(  # the text's names and numbers, so the page and the picture speak alike
+        root, options, gradient=lambda node: rule.gradients[id(node)], names=rule.names, caller="stepper"
+    )
     steps, timeline = _steps(rule, picture, max_terms)
     heading = title if title is not None else f"{rule.names(root)} = {rule.number(root.data)}"
     svg = _inline_svg(render(picture.graph.source, "svg", "stepper"), heading)

@@ -160,6 +160,21 @@ def test_a_graph_past_max_nodes_is_refused_with_what_to_do():
     assert len(stepper(node, max_nodes=301).steps) == 1 + 300 + 301  # the leaf, 300 products, 301 grads
 
 
+def test_a_graph_too_tangled_for_dot_gets_advice_the_stepper_can_follow():
+    """x·x·…·x: few nodes, but every product uses x, so the edges span many ranks."""
+    x = Value(1.1, label="x")
+    y = x
+    for _ in range(90):
+        y = y * x
+    with pytest.raises(GraphTooLargeError) as caught:
+        stepper(y)
+    assert str(caught.value) == (
+        "stepper: the graph's 91 boxes have too many edges spanning many ranks for dot to lay them out "
+        "in seconds (the 40 nearest the root fit). The page draws the whole graph: step through a "
+        "smaller sub-expression (one sample's loss, one neuron)"
+    )  # not draw's on_overflow='truncate', which the stepper does not take
+
+
 def test_a_node_with_many_uses_writes_a_few_and_sums_them_all():
     x = Value(0.5, label="x")
     y = sum_values([x * k for k in range(1, 21)])
