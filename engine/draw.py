@@ -54,6 +54,7 @@ from engine.explain import (
     walk,
 )
 from engine.files import atomic_write, file_path
+from engine.notation import linear_parts
 from engine.value import Value
 
 ROLE_COLORS: dict[str, tuple[str, str]] = {
@@ -169,7 +170,7 @@ class _Box:
 def _folded_slots(z: Value) -> tuple[int, ...]:
     """The slots of a linear node's weights and bias that are leaves: they go inside its box."""
     parents = z.parents
-    n = (len(parents) - 1) // 2
+    n = len(linear_parts(parents)[0])
     slots = (*range(n), 2 * n)
     return tuple(slot for slot in slots if not parents[slot].parents)
 
@@ -461,7 +462,7 @@ class _Painter:
         rows = [[f"<B>{_html(title)}</B>"], self._value_cells(f"{self.names(z)} = Σ w·x + b", z)]
         if a is not None:
             rows.append(self._value_cells(f"{self.names(a)} = {op_symbol(a)}(z)", a))
-        n = (len(z.parents) - 1) // 2
+        n = len(linear_parts(z.parents)[0])
         weights = [slot for slot in box.folded if slot < n]
         if len(weights) <= _FOLD_LIMIT:
             rows += [self._parameter_cells(z, slot) for slot in weights]

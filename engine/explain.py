@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from engine.backprop import grad
 from engine.checks import check_instance, check_int
-from engine.notation import format_number, number, write
+from engine.notation import format_number, linear_parts, number, write
 from engine.symbolic import Expression, derivative_formulas, name_precedence
 from engine.value import Value, topological_order
 
@@ -262,7 +262,7 @@ class NodeNames:
                 else:
                     operands.append(number(x, "text", self._digits))
             return write(node.op.notation, operands, "text")[0]  # type: ignore[union-attr]
-        n = (len(parents) - 1) // 2 if name == "linear" else len(parents)
+        n = len(linear_parts(parents)[0]) if name == "linear" else len(parents)
         kept = list(range(n)) if n <= max_terms else [*range(max_terms - 1), -1, n - 1]
         if name == "linear":  # w₁x₁ + … + wₙxₙ + b
             terms = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from engine.checks import check_choice, check_instance, check_int, check_real, short_repr
 
@@ -79,8 +79,16 @@ def template(text: str, code: str, precedence: int = Precedence.CONDITIONAL) -> 
     return Notation("template", text, code, precedence)
 
 
+T = TypeVar("T")
+
 SUM_NOTATION = Notation("sum", "+", "+", SUM)
 LINEAR_NOTATION = Notation("linear", "·", "*", SUM)
+
+
+def linear_parts(inputs: Sequence[T]) -> tuple[Sequence[T], Sequence[T], T]:
+    """The inputs of op ``linear`` (z = Σ wᵢxᵢ + b) as laid out: (w₁..wₙ, x₁..xₙ, b)."""
+    n = (len(inputs) - 1) // 2
+    return inputs[:n], inputs[n : 2 * n], inputs[-1]
 
 
 KINDS = ("infix", "prefix", "call", "sum", "template", "linear")
@@ -139,14 +147,14 @@ def _write(notation: Notation, operands: Sequence[tuple[str, int]], style: Style
         return joiner.join(_bracketed(text, p, SUM + 1) for text, p in operands), SUM
     if kind == "template":
         return symbol.format(*(_bracketed(text, p, SUM) for text, p in operands)), notation.precedence
-    if kind == "linear":  # operands: w₁..wₙ, x₁..xₙ, b
-        n = (len(operands) - 1) // 2
+    if kind == "linear":
+        weights, xs, (bias_text, bias_precedence) = linear_parts(operands)
         times, plus = ("·", "+") if style == "text" else (" * ", " + ")
         products = [
             _bracketed(w, wp, PRODUCT) + times + _bracketed(x, xp, PRODUCT + 1)
-            for (w, wp), (x, xp) in zip(operands[:n], operands[n : 2 * n])
+            for (w, wp), (x, xp) in zip(weights, xs)
         ]
-        bias = _bracketed(*operands[-1], SUM + 1)
+        bias = _bracketed(bias_text, bias_precedence, SUM + 1)
         if style == "code":  # b + w₁x₁ + …: the order the engine adds them in, so a replay is exact
             return plus.join([bias, *products]), SUM
         return plus.join([*products, bias]), SUM

@@ -213,21 +213,12 @@ def written_over_labels(op: Op, inputs: Sequence[Any], budget: int = 12) -> str:
     return write(op.definition.notation, [operand(x) for x in inputs], "code")[0]
 
 
-def inputs_as_written(op: Op, parents: Sequence[Value], const: float | None) -> tuple:
-    """An op's inputs in the order they were written: a number operand where it stood."""
-    if op.const_slot is None:
-        return tuple(parents)
-    inputs: list[Any] = list(parents)
-    inputs.insert(op.const_slot, const)
-    return tuple(inputs)
-
-
 def anomaly_message(op: Op, parents: Sequence[Value], const: float | None, out: float,
                     local_grads: Sequence[float]) -> str:
     """The ``detect_anomaly`` message for an op whose result or local derivative is nan or inf."""
     from engine.checks import describe_operand
 
-    inputs = inputs_as_written(op, parents, const)
+    inputs = op.inputs_as_written(parents, const)
     named = ", ".join(describe_operand(x) if isinstance(x, Value) else f"constant {x!r}" for x in inputs)
     result = f"{out!r} with a non-finite local derivative" if math.isfinite(out) else f"{out!r}"
     return (

@@ -37,7 +37,17 @@ from engine.checks import (
     describe_operand,
     short_repr,
 )
-from engine.notation import LINEAR_NOTATION, SUM_NOTATION, Notation, Precedence, call, infix, prefix, template
+from engine.notation import (
+    LINEAR_NOTATION,
+    SUM_NOTATION,
+    Notation,
+    Precedence,
+    call,
+    infix,
+    linear_parts,
+    prefix,
+    template,
+)
 
 Number = int | float
 
@@ -126,11 +136,7 @@ class Value:
     def inputs(self) -> tuple[Value | float, ...]:
         """The op's inputs as written: ``(x, 2.0)`` for ``x * 2``, ``(1.0, a)`` for ``1 - a``."""
         op = self._op
-        if op is None or op.const_slot is None:
-            return self._parents
-        inputs: list[Value | float] = list(self._parents)
-        inputs.insert(op.const_slot, self._const)  # type: ignore[arg-type]
-        return tuple(inputs)
+        return self._parents if op is None else op.inputs_as_written(self._parents, self._const)
 
     @property
     def local_grads(self) -> tuple[float, ...]:
@@ -330,6 +336,14 @@ class Op:
         if len(inputs) == 2 and self.arity == 2 and any(isinstance(x, Value) for x in inputs):
             return _binary(self, *inputs)
         return _apply(self, inputs)
+
+    def inputs_as_written(self, parents: Sequence[Value], const: float | None) -> tuple:
+        """The inputs as written: ``parents`` with the number operand ``const`` back in its slot."""
+        if self.const_slot is None:
+            return tuple(parents)
+        inputs: list[Value | float | None] = list(parents)
+        inputs.insert(self.const_slot, const)
+        return tuple(inputs)
 
     def __repr__(self) -> str:
         where = "" if self.const_slot is None else f", a number operand in slot {self.const_slot}"
@@ -556,13 +570,13 @@ def _total(terms: Sequence[float]) -> float:
 
 
 def _weighted_sum(inputs: Sequence[float]) -> float:
-    n = (len(inputs) - 1) // 2
-    return sum(map(operator.mul, inputs[:n], inputs[n : 2 * n]), inputs[-1])
+    weights, xs, bias = linear_parts(inputs)
+    return sum(map(operator.mul, weights, xs), bias)
 
 
 def _linear_local_grads(inputs: Sequence[Any]) -> tuple:
-    n = (len(inputs) - 1) // 2  # ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1
-    return (*inputs[n : 2 * n], *inputs[:n], 1.0)
+    weights, xs, _ = linear_parts(inputs)  # ∂z/∂wᵢ = xᵢ, ∂z/∂xᵢ = wᵢ, ∂z/∂b = 1
+    return (*xs, *weights, 1.0)
 
 
 exp, log, sigmoid, tanh, relu = EXP, LOG, SIGMOID, TANH, RELU
