@@ -28,14 +28,13 @@ from dataclasses import dataclass
 
 from engine.backprop import grad
 from engine.checks import check_instance, check_int
-from engine.notation import format_number, linear_parts, number, write
+from engine.notation import MAX_DIGITS, format_number, linear_parts, number, readable, write
 from engine.symbolic import Expression, derivative_formulas, name_precedence
 from engine.value import Value, topological_order
 
 COUNT_LIMIT = 1_000_000
 """Walks that count or search a graph stop after this many nodes (they then say "more than")."""
 
-MAX_DIGITS = 17
 """The most significant digits a view shows: 17 write any float exactly."""
 
 
@@ -83,14 +82,7 @@ def neuron_z(node: Value) -> Value | None:
 
 _DEFINED_AT_ONCE = 8  # made-up names defined on one "where" line
 _SHORT_NAME = 12  # an unlabeled node is named by its expression when it is at most this long
-_LABEL_LIMIT = 40  # longer labels are cut (with …) wherever a name is shown
 _NAME = re.compile(r"^[\w\[\],.#′'…]+$")
-
-
-def readable(label: str) -> str:
-    """A label as a name: control and invisible characters as spaces, cut to 40 characters with …."""
-    text = "".join(char if char.isprintable() else " " for char in label)
-    return text if len(text) <= _LABEL_LIMIT else text[: _LABEL_LIMIT - 1] + "…"
 
 
 def _top_level(text: str) -> str:

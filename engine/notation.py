@@ -81,6 +81,18 @@ def template(text: str, code: str, precedence: int = Precedence.CONDITIONAL) -> 
 
 T = TypeVar("T")
 
+MAX_DIGITS = 17
+"""The most significant digits a number is written with: 17 tell any two floats apart."""
+LABEL_LIMIT = 40
+"""Longer labels are cut (with …) wherever a name is shown."""
+
+
+def readable(label: str) -> str:
+    """A label as a name: control and invisible characters as spaces, cut to 40 characters with …."""
+    text = "".join(char if char.isprintable() else " " for char in label)
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
+
+
 SUM_NOTATION = Notation("sum", "+", "+", SUM)
 LINEAR_NOTATION = Notation("linear", "·", "*", SUM)
 
@@ -165,7 +177,7 @@ def number(x: float, style: Style = "text", digits: int = 4) -> tuple[str, int]:
     """A number as an operand: ``repr`` in code (exact), ``digits`` significant digits in text."""
     check_real("number", "x", x, finite=False)
     check_choice("number", "style", style, STYLES)
-    check_int("number", "digits", digits, minimum=1, maximum=17)
+    check_int("number", "digits", digits, minimum=1, maximum=MAX_DIGITS)
     if style == "code":
         text = repr(float(x))
     else:

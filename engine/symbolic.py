@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.checks import check_str, short_repr
-from engine.notation import Precedence, Style, number, write
+from engine.checks import check_str
+from engine.notation import Precedence, Style, number, readable, write
 from engine.value import ADD, DIV, MUL, NEG, POW, POWER, SUB, Op, Value
 
 _SIMPLE_NAME = re.compile(r"^[\w\[\],.#′'₀-₉…]+$")
@@ -200,8 +200,8 @@ def written_over_labels(op: Op, inputs: Sequence[Any], budget: int = 12) -> str:
     def operand(x: Any) -> tuple[str, int]:
         if not isinstance(x, Value):
             return repr(x), Precedence.ATOM if x >= 0 else Precedence.SIGN
-        if x.label:  # a label too long or with line breaks is shown as a shortened repr
-            label = x.label if len(x.label) <= 40 and x.label.isprintable() else short_repr(x.label)
+        if x.label:  # as the views show it: line breaks as spaces, a long label cut
+            label = readable(x.label)
             return label, name_precedence(label)
         if x.op is None:
             return f"{x.data:.4g}", Precedence.ATOM if x.data >= 0 else Precedence.SIGN

@@ -34,6 +34,7 @@ from engine.checks import (
     checked_forward,
     checked_local_grads,
     comparison_error,
+    describe,
     describe_operand,
     short_repr,
 )
@@ -961,8 +962,8 @@ def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple
             checked.append(Value(as_number(v, f"linear: {what}" + (f"[{k}]" if what != "bias" else ""))))
         else:
             raise TypeError(
-                f"linear: weights must be Values (the parameters to learn), got {short_repr(v)} "
-                f"({type(v).__name__}) at weights[{k}]; wrap a number as Value(w)"
+                f"linear: weights must be Values (the parameters to learn), got {describe(v)} at "
+                f"weights[{k}]; wrap a number as Value(w)"
             )
     return tuple(checked)
 

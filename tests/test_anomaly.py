@@ -171,3 +171,13 @@ def test_checks_change_no_result_or_gradient(expression: Expression) -> None:
         checked = expression(*checked_leaves)
     assert checked.data == root.data
     assert engine.grad(checked, checked_leaves) == engine.grad(root, leaves)
+
+
+def test_a_huge_label_is_cut_in_the_anomaly_message_as_in_the_views() -> None:
+    x = Value(1e200, label="x" * 17_000 + "\nend")
+    with pytest.raises(AnomalyError) as caught, engine.detect_anomaly():
+        _ = x * x
+    message = str(caught.value)
+    cut = "x" * 39 + "…"  # notation.readable: 40 characters at most, as draw and explain show it
+    assert message.startswith(f"detect_anomaly: op 'mul' gave inf computing {cut} * {cut}; inputs [1e+200")
+    assert len(message) < 500
