@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.checks import check_bool, check_instance, check_int, describe, fail
+from engine.checks import check_bool, check_callable, check_instance, check_int, describe, fail
 from engine.modes import enable_grad
 from engine.symbolic import Expression, derivative_formulas
 from engine.value import Op, Value, chain_rule, topological_order
@@ -113,8 +113,7 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     >>> derivative(derivative(lambda x: x ** 3))(2.0)   # 6x
     12.0
     """
-    if not callable(f):
-        fail(TypeError, "derivative", "f", "a function to differentiate", describe(f))
+    check_callable("derivative", "f", f, "a function to differentiate")
     argnum = check_int("derivative", "argnum", argnum, minimum=0, hint="the position of the argument x")
     name = getattr(f, "__name__", "f")
 

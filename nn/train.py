@@ -30,6 +30,7 @@ import numpy as np
 import engine
 from engine import Value, gc_paused, no_grad
 from engine.checks import (
+    check_callable,
     check_choice,
     check_instance,
     check_int,
@@ -453,8 +454,7 @@ class CompiledCost:
         self, model: MLP, loss: LossFunction, replay: str = "python", check_mean: bool = False
     ) -> None:
         check_instance("CompiledCost", "model", model, MLP, "an nn.MLP")
-        if not callable(loss):
-            fail(TypeError, "CompiledCost", "loss", _LOSS_FUNCTION, describe(loss))
+        check_callable("CompiledCost", "loss", loss, _LOSS_FUNCTION)
         self.replay = check_choice("CompiledCost", "replay", replay, ("python", "numpy"))
         self.model = model
         self.loss = loss
