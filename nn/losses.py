@@ -97,7 +97,7 @@ def _finite_hint() -> str:
 
 def _cross_entropy_term(a: Value, y: float, i: int) -> Value:
     """One sample's −[y ln a + (1−y) ln(1−a)], finite whenever the true value is."""
-    saturated = f"σ output within {SATURATION:g} of 0 or 1: the loss from z"
+    saturated = f"σ output within {SATURATION:g} of 0 or 1 (then the loss is taken from z)"
     # loss_taken_from_z's test, through branch_on so that a compiled replay checks it per sample
     if a.op is _SIGMOID and branch_on(a, _saturated, saturated):
         # a = σ(z) rounds towards 0 or 1: use z, where ln a = −softplus(−z), ln(1−a) = −softplus(z).
