@@ -206,13 +206,13 @@ def _units(trace: Trace, shared: set[int], varies: list[bool], fuse: bool) -> li
     """Every op node in a unit (fused where it can be), the units in an order where each comes
     after the units it reads."""
     fused: list[Unit] = []
+    taken: set[int] = set()
     if fuse:
         consumers: dict[int, list[int]] = {}
         for k, step in enumerate(trace.steps):
             for x in step.inputs:
                 if type(x) is int:
                     consumers.setdefault(x, []).append(k)
-        taken: set[int] = set()
         for layer in _layers(trace, shared, varies):
             fused.append(layer)
             taken.update(layer.rows)
@@ -220,38 +220,12 @@ def _units(trace: Trace, shared: set[int], varies: list[bool], fuse: bool) -> li
             if activation is not None:
                 fused.append(activation)
                 taken.update(activation.rows)
-    in_unit = {row: unit for unit in fused for row in unit.rows}
     units = fused + [Unit("node", [k]) for k, step in enumerate(trace.steps)
-                     if step.op is not None and k not in in_unit]
-    owner = {row: unit for unit in units for row in unit.rows}
-
-    def reads(unit: Unit) -> set[int]:
-        found = {id(owner[x]) for row in unit.rows for x in trace.steps[row].inputs
-                 if type(x) is int and x in owner}
-        found.discard(id(unit))
-        return found
-
-    # Depth-first topological order over units, deterministic (by each unit's first row).
-    by_id = {id(unit): unit for unit in units}
-    order: list[Unit] = []
-    state: dict[int, int] = {}
-    for start in sorted(units, key=lambda u: min(u.rows)):
-        stack = [(start, iter(sorted(reads(start), key=lambda i: min(by_id[i].rows))))]
-        state[id(start)] = 1
-        while stack:
-            unit, pending = stack[-1]
-            for below in pending:
-                if state.get(below) is None:
-                    state[below] = 1
-                    child = by_id[below]
-                    stack.append((child, iter(sorted(reads(child), key=lambda i: min(by_id[i].rows)))))
-                    break
-            else:
-                stack.pop()
-                if state[id(unit)] == 1:
-                    state[id(unit)] = 2
-                    order.append(unit)
-    return order
+                     if step.op is not None and k not in taken]
+    # The steps are parents first, and a unit reads only steps before its first row (a layer's rows
+    # share their inputs; a map's rows each read a row of its layer): by first row is a
+    # topological order.
+    return sorted(units, key=lambda unit: min(unit.rows))
 
 
 # ---------------------------------------------------------------------------
