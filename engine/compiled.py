@@ -1094,16 +1094,9 @@ class Samples:
             remaining = left
         return result
 
-    def finish(self, result: tuple[list, list], arrays: bool = False) -> tuple[Any, tuple]:
-        """The public form of a result: lists (``over_samples``) or numpy arrays (``batch``)."""
+    def finish(self, result: tuple[list, list]) -> tuple[list, tuple]:
+        """The public form of ``over_samples``'s result (``batch`` makes its own: ``engine.batched``)."""
         values, gradients = result
-        if arrays:
-            import numpy as np
-
-            outputs = len(values[0])
-            columns = [np.array([v[j] for v in values], dtype=float) for j in range(outputs)]
-            shaped = columns[0] if outputs == 1 else tuple(columns)
-            return shaped, tuple(np.array(g, dtype=float) if isinstance(g, list) else g for g in gradients)
         return [self.g.result(v) for v in values], tuple(gradients)
 
 
