@@ -39,7 +39,6 @@ from engine.compiled import (
     Samples,
     Symbols,
     Trace,
-    TraceError,
     comment,
     forward_note,
     function_from_source,
@@ -47,6 +46,7 @@ from engine.compiled import (
     op_function_names,
     times,
     traced_ops,
+    undecided_error,
     wrapped,
     write_op,
     written,
@@ -618,10 +618,7 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
             result.add_lists(samples, indices, samples.run_over_samples(indices))
             break
         if fresh and left.size and left[0] == remaining[0]:
-            raise TraceError(
-                f"engine.compile: {g.name}'s decisions (branch_on) come out otherwise when replayed on the "
-                "very numbers they were traced at: a test that is not a function of the number alone?"
-            )
+            raise undecided_error(g.name)
         remaining = left
     return result.public(samples)  # type: ignore[union-attr]
 

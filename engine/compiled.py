@@ -66,6 +66,14 @@ class TraceError(ValueError):
     """The replay cannot stand for the engine here: ``f`` builds another graph, or gives other numbers."""
 
 
+def undecided_error(name: str) -> TraceError:
+    """The error for a fresh trace whose recorded decisions fail at the very numbers it was made at."""
+    return TraceError(
+        f"engine.compile: {name}'s decisions (branch_on) come out otherwise when replayed on the very "
+        "numbers they were traced at: a test that is not a function of the number alone?"
+    )
+
+
 class BranchChangedError(Exception):
     """Raised by generated code when a decision recorded by ``branch_on`` comes out differently.
 
@@ -807,10 +815,7 @@ class CompiledFunction:
         path = self.add_path(data)
         result = self._replay(path, data, seed)
         if result is _OTHER_PATH:
-            raise TraceError(
-                f"engine.compile: {self.name}'s decisions (branch_on) come out otherwise when replayed on "
-                "the very numbers they were traced at: a test that is not a function of the number alone?"
-            )
+            raise undecided_error(self.name)
         return result  # type: ignore[return-value]
 
     def _replay(self, path: Path, data: list[float], seed: float) -> Any:
@@ -1086,11 +1091,7 @@ class Samples:
                           {slots[s]: total for s, total in zip(summed_steps, totals)})
             left = [remaining[position] for position in skipped]
             if fresh and left and left[0] == remaining[0]:
-                raise TraceError(
-                    f"engine.compile: {self.g.name}'s decisions (branch_on) come out otherwise when "
-                    "replayed on the very numbers they were traced at: a test that is not a function of "
-                    "the number alone?"
-                )
+                raise undecided_error(self.g.name)
             remaining = left
         return result
 
