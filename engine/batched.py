@@ -43,9 +43,8 @@ from engine.compiled import (
     forward_note,
     function_from_source,
     noted,
-    op_function_names,
+    op_namespace,
     times,
-    traced_ops,
     undecided_error,
     wrapped,
     write_op,
@@ -115,16 +114,9 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 
 
 def _namespace(trace: Trace) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"np": np, "stack": _stack, "_changed": _changed,
-                                 "_BranchChangedError": BranchChangedError}
-    for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last, as in the per-sample code
-        for name in op_function_names(op):
-            namespace[name] = array_form(op)
-    for op in traced_ops(trace):
-        namespace[f"_rule_{op.name}"] = _rule_on_arrays(op)
-    for b, (_, test, _, _) in enumerate(trace.branches):
-        namespace[f"_test{b}"] = test
-    return namespace
+    """What the batched code calls: numpy, its helpers, and the ops and rules on arrays."""
+    helpers = {"np": np, "stack": _stack, "_changed": _changed}
+    return {**helpers, **op_namespace(trace, array_form, _rule_on_arrays)}
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +261,8 @@ class _Writer:
                 self.varies[k] = any(type(x) is int and self.varies[x] for x in step.inputs)
         self.units = _units(trace, shared, self.varies, fuse)
         self.owner = {row: unit for unit in self.units for row in unit.rows}
-        reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(_namespace(trace))
+        self.namespace = _namespace(trace)
+        reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)
         self.identifiers = Identifiers(reserved | {"m", trace.function_name})
         self._name_units()
 
@@ -547,7 +540,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     values = ", ".join(steps[k].name for k in trace.outputs)
     out += wrapped(f"    return ({values},), (", returned, ",)" if len(returned) == 1 else ")", "    ")
     source = "\n".join(out) + "\n"
-    function = function_from_source(source, title, _namespace(trace), f"{trace.function_name} batched")
+    function = function_from_source(source, title, writer.namespace, f"{trace.function_name} batched")
     replay = BatchedReplay(source, function, matrix_inputs, read_alone, targets)
     replay.calling = _Calling(trace, per_sample, replay)
     return replay

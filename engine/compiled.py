@@ -681,18 +681,25 @@ def _global_names(module: Any) -> set[str]:
     return set().union(*(f.co_names for f in functions))
 
 
-def float_namespace(trace: Trace) -> dict[str, Any]:
-    """What the per-sample code calls: each op's forward by its name (derivative formulas call
-    other ops, e.g. relu's calls step), the rules that run on numbers, the branch tests."""
+def op_namespace(trace: Trace, forward_of: Callable[[Op], Callable], rule_of: Callable[[Op], Callable]
+                 ) -> dict[str, Any]:
+    """What generated code calls: each op's ``forward_of(op)`` by its names (derivative formulas
+    call other ops, e.g. relu's calls step), ``rule_of(op)`` for the rules that run on numbers,
+    the branch tests. On floats (``float_namespace``) or on numpy arrays (``engine.batched``)."""
     namespace: dict[str, Any] = {"_BranchChangedError": BranchChangedError}
     for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last: an op redefined since is theirs
         for name in op_function_names(op):
-            namespace[name] = op.forward
+            namespace[name] = forward_of(op)
     for op in traced_ops(trace):
-        namespace[f"_rule_{op.name}"] = op.local_grads
+        namespace[f"_rule_{op.name}"] = rule_of(op)
     for b, (_, test, _, _) in enumerate(trace.branches):
         namespace[f"_test{b}"] = test
     return namespace
+
+
+def float_namespace(trace: Trace) -> dict[str, Any]:
+    """What the per-sample code calls: each op's own forward, and its own rule."""
+    return op_namespace(trace, operator.attrgetter("forward"), operator.attrgetter("local_grads"))
 
 
 def traced_ops(trace: Trace) -> list[Op]:
