@@ -39,6 +39,7 @@ from engine.compiled import (
     Samples,
     Symbols,
     Trace,
+    chain_rule_terms,
     comment,
     forward_note,
     function_from_source,
@@ -403,24 +404,11 @@ class _Writer:
                 step = steps[k]
                 if trace.adjoints[k] not in assigned:
                     continue  # the root does not depend on it
-                upstream = Expression(trace.adjoints[k], precedence=ATOM)
-                formulas = code.local_derivatives(k)
-                texts = text.local_derivatives(k) if formulas is not None else None
-                if formulas is None:
-                    arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
-                    lines.append(Line(f"_local{k} = _rule_{step.op.name}({arguments})",  # type: ignore[union-attr]
-                                      comment(f"{step.op.name}'s rule on the numbers")))  # type: ignore[union-attr]
-                for slot, x in enumerate(step.inputs):
-                    if type(x) is not int or not needed[x]:
-                        continue
-                    if formulas is None:
-                        term = f"{trace.adjoints[k]} * _local{k}[{slot}]"
-                        partial = ""
-                    else:
-                        term = written(times(upstream, formulas[slot]), "code")
-                        partial = f" = {written(texts[slot], 'text')}" if texts is not None else ""
-                    note = comment(f"{d(step.text, '∂')}/{d(steps[x].text, '∂')}{partial}   [{step.op.name}]")  # type: ignore[union-attr]
-                    add(trace.adjoints[x], term, note)
+                rule_call, terms = chain_rule_terms(trace, k, needed, code, text)
+                if rule_call:
+                    lines.append(Line(rule_call, comment(f"{step.op.name}'s rule on the numbers")))  # type: ignore[union-attr]
+                for x, term, partial in terms:
+                    add(trace.adjoints[x], term, comment(f"{partial}   [{step.op.name}]"))  # type: ignore[union-attr]
                 continue
             # A fused unit: its adjoint is the matrix contributions plus its rows' own.
             adjoint = unit.adjoint

@@ -502,27 +502,11 @@ def backward_lines(trace: Trace) -> list[Line]:
         step = steps[k]
         if step.op is None or not needed[k]:
             continue
-        upstream = Expression(trace.adjoints[k], precedence=ATOM)
-        formulas = code.local_derivatives(k)
-        texts = text.local_derivatives(k) if formulas is not None else None
-        rule_result = f"_local{k}"
-        if formulas is None:  # the rule runs on the numbers, at run time
-            arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
-            lines.append(Line(
-                f"{rule_result} = _rule_{step.op.name}({arguments})",
-                comment(f"{step.op.name}'s rule on the numbers (it cannot run on symbols): "
-                        f"{step.op.formula}"),
-            ))
-        for slot, x in enumerate(step.inputs):
-            if type(x) is not int or not needed[x]:
-                continue
-            partial = f"{d(step.text, '∂')}/{d(steps[x].text, '∂')}"
-            if formulas is None:
-                term = f"{trace.adjoints[k]} * {rule_result}[{slot}]"
-            else:
-                term = written(times(upstream, formulas[slot]), "code")
-                if texts is not None:
-                    partial += f" = {written(texts[slot], 'text')}"
+        rule_call, terms = chain_rule_terms(trace, k, needed, code, text)
+        if rule_call:
+            lines.append(Line(rule_call, comment(f"{step.op.name}'s rule on the numbers (it cannot run on "
+                                                 f"symbols): {step.op.formula}")))
+        for x, term, partial in terms:
             first = x not in assigned
             if term == "0.0" and not first:
                 continue  # adds nothing
@@ -533,6 +517,46 @@ def backward_lines(trace: Trace) -> list[Line]:
                 target=x, first=first, expression=term,
             ))
     return lines
+
+
+class AdjointTerm(NamedTuple):
+    """What a node adds to the adjoint of one of its inputs."""
+
+    target: int
+    """The input's step."""
+    code: str
+    """upstream × local, as code: ``da * (a * (1.0 - a))``."""
+    partial: str
+    """∂node/∂input for the comment, with its formula where the rule runs on names: ``∂a/∂z = a(1−a)``."""
+
+
+def chain_rule_terms(trace: Trace, k: int, needed: Sequence[bool], code: Symbols, text: Symbols
+                     ) -> tuple[str, list[AdjointTerm]]:
+    """Node ``k``'s terms of the chain rule, one per input that needs its adjoint, the local
+    derivative written by running the op's rule on names; and, for a rule that cannot run on
+    names, the statement that runs it on the numbers first ('' otherwise)."""
+    step = trace.steps[k]
+    upstream = Expression(trace.adjoints[k], precedence=ATOM)
+    formulas = code.local_derivatives(k)
+    texts = text.local_derivatives(k) if formulas is not None else None
+    rule_result = f"_local{k}"
+    rule_call = ""
+    if formulas is None:  # the rule runs on the numbers, at run time
+        arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
+        rule_call = f"{rule_result} = _rule_{step.op.name}({arguments})"  # type: ignore[union-attr]
+    terms = []
+    for slot, x in enumerate(step.inputs):
+        if type(x) is not int or not needed[x]:
+            continue
+        partial = f"{d(step.text, '∂')}/{d(trace.steps[x].text, '∂')}"
+        if formulas is None:
+            term = f"{trace.adjoints[k]} * {rule_result}[{slot}]"
+        else:
+            term = written(times(upstream, formulas[slot]), "code")
+            if texts is not None:
+                partial += f" = {written(texts[slot], 'text')}"
+        terms.append(AdjointTerm(x, term, partial))
+    return rule_call, terms
 
 
 def noted(lines: Iterable[Line], indent: str, width: int = 44) -> list[str]:
