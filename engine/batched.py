@@ -230,18 +230,37 @@ class BatchedReplay:
 
     source: str
     function: Callable
-    matrix_inputs: list[tuple[str, Any]]
-    """For each matrix the function takes after the arguments: ("W", (k, n) leaf steps) or ("b", (k,))."""
-    scalar_inputs: list[int]
-    """The shared leaves the function takes one by one (after the matrices)."""
-    gradient_targets: list[tuple[str, Any]]
-    """What each returned gradient is: ("step", k), ("W", (k, n) steps) or ("b", (k,) steps)."""
-    calling: _Calling | None = None
+    calling: _Calling
 
     def run(self, path: Path, samples: Samples, columns: list, seeds: np.ndarray, indices: np.ndarray,
             result: _Result) -> None:
         """Replay samples ``indices`` and add their values and gradients to ``result``."""
-        _run(self, path, samples, columns, seeds, indices, result)
+        calling = self.calling
+        shared = np.empty(calling.width)
+        shared[: len(path.trace.shared)] = path.shared_data()
+        for j, position in calling.fixed_arguments:
+            shared[position] = columns[j]
+        everyone = indices.size == samples.m
+        arguments = [(c if everyone else c[indices]) if flag else c
+                     for c, flag in zip(columns, samples.per_sample)]
+        matrices = [shared[index] if kind == "W" else shared[index][:, None]
+                    for kind, index in calling.matrices]
+        alone = [float(x) for x in shared[calling.alone]]
+        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+            values, gradients = self.function(*arguments, *matrices, *alone, samples.m,
+                                              seeds if everyone else seeds[indices])
+            if not (all(np.isfinite(v).all() for v in values)
+                    and all(np.isfinite(x).all() for x in gradients)):
+                raise _NotFiniteError
+        for j, v in enumerate(values):
+            result.values[j, indices] = v
+        for (kind, slot), gradient in zip(calling.targets, gradients):
+            if kind == "row":
+                result.per_sample[slot][indices] = gradient
+            elif kind == "total":
+                result.totals[slot] += float(np.sum(gradient))
+            else:
+                np.add.at(result.totals, slot, np.reshape(gradient, slot.shape))
 
 
 def _nodes(count: int, op: str) -> str:
@@ -529,9 +548,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     out += wrapped(f"    return ({values},), (", returned, ",)" if len(returned) == 1 else ")", "    ")
     source = "\n".join(out) + "\n"
     function = function_from_source(source, title, writer.namespace, f"{trace.function_name} batched")
-    replay = BatchedReplay(source, function, matrix_inputs, read_alone, targets)
-    replay.calling = _Calling(trace, per_sample, replay)
-    return replay
+    return BatchedReplay(source, function, _Calling(trace, per_sample, matrix_inputs, read_alone, targets))
 
 
 # ---------------------------------------------------------------------------
@@ -606,21 +623,29 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
 
 class _Calling:
     """How a ``BatchedReplay`` is called and read, worked out once: positions of the shared
-    numbers in W and b, and where each returned gradient goes."""
+    numbers in W and b, and where each returned gradient goes.
 
-    def __init__(self, trace: Trace, per_sample: Sequence[bool], replay: BatchedReplay) -> None:
+    ``matrix_inputs``: for each matrix the function takes after the arguments, ("W", (k, n) leaf
+    steps) or ("b", (k,)); ``scalar_inputs``: the shared leaves it takes one by one (after the
+    matrices); ``gradient_targets``: what each returned gradient is, ("step", k), ("W", (k, n)
+    steps) or ("b", (k,) steps).
+    """
+
+    def __init__(self, trace: Trace, per_sample: Sequence[bool], matrix_inputs: list[tuple[str, Any]],
+                 scalar_inputs: list[int], gradient_targets: list[tuple[str, Any]]) -> None:
         position = {k: j for j, k in enumerate(trace.shared)}
         for j, k in enumerate(trace.arguments):
             if not per_sample[j]:
                 position[k] = len(position)
         self.width = len(position)
-        self.argument_positions = [position.get(k, -1) for k in trace.arguments]
-        self.matrices = [(kind, _positions(position, steps)) for kind, steps in replay.matrix_inputs]
-        self.alone = [position[k] for k in replay.scalar_inputs]
+        self.fixed_arguments = [(j, position[k]) for j, k in enumerate(trace.arguments) if not per_sample[j]]
+        """(argument, its place among the shared numbers) for each argument that is one number for all."""
+        self.matrices = [(kind, _positions(position, steps)) for kind, steps in matrix_inputs]
+        self.alone = [position[k] for k in scalar_inputs]
         dummy = len(trace.arguments) + len(trace.parameters)
         slots = trace.slots
         self.targets = []
-        for kind, target in replay.gradient_targets:
+        for kind, target in gradient_targets:
             if kind == "step":
                 j = trace.arguments.index(target) if target in trace.arguments else None
                 self.targets.append(("row" if j is not None and per_sample[j] else "total", slots[target]))
@@ -630,32 +655,3 @@ class _Calling:
 
 def _positions(position: dict[int, int], steps: np.ndarray) -> np.ndarray:
     return np.vectorize(position.__getitem__, otypes=[np.int64])(steps)
-
-
-def _run(replay: BatchedReplay, path: Path, samples: Samples, columns: list, seeds: np.ndarray,
-         indices: np.ndarray, result: _Result) -> None:
-    calling = replay.calling
-    shared = np.empty(calling.width)
-    shared[: len(path.trace.shared)] = path.shared_data()
-    for j, position in enumerate(calling.argument_positions):
-        if not samples.per_sample[j] and position >= 0:
-            shared[position] = columns[j]
-    everyone = indices.size == samples.m
-    arguments = [(c if everyone else c[indices]) if flag else c
-                 for c, flag in zip(columns, samples.per_sample)]
-    matrices = [shared[index] if kind == "W" else shared[index][:, None] for kind, index in calling.matrices]
-    alone = [float(x) for x in shared[calling.alone]]
-    with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-        values, gradients = replay.function(*arguments, *matrices, *alone, samples.m,
-                                            seeds if everyone else seeds[indices])
-        if not all(np.isfinite(v).all() for v in values) or not all(np.isfinite(x).all() for x in gradients):
-            raise _NotFiniteError
-    for j, v in enumerate(values):
-        result.values[j, indices] = v
-    for (kind, slot), gradient in zip(calling.targets, gradients):
-        if kind == "row":
-            result.per_sample[slot][indices] = gradient
-        elif kind == "total":
-            result.totals[slot] += float(np.sum(gradient))
-        else:
-            np.add.at(result.totals, slot, np.reshape(gradient, slot.shape))
