@@ -285,6 +285,7 @@ class _Writer:
         reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)
         self.identifiers = Identifiers(reserved | {"m", trace.function_name})
         self._name_units()
+        self.read_one_by_one = self._steps_read_one_by_one()  # after _name_units, which sets unit.source
 
     # -- names: the course's where the labels give them
     def _name_units(self) -> None:
@@ -339,10 +340,7 @@ class _Writer:
         """The forward lines, each recorded decision checked on every sample after its node."""
         code = Symbols(self.steps, "code")
         text = Symbols(self.steps, "text")
-        extracted = self.read_one_by_one()
-        decisions: dict[int, list[int]] = {}
-        for b, (step, _, _, _) in enumerate(self.trace.branches):
-            decisions.setdefault(step, []).append(b)
+        decisions = self.trace.decisions
         lines: list[Line] = []
         for unit in self.units:
             if unit.kind == "node":
@@ -365,7 +363,7 @@ class _Writer:
                 lines.append(Line(f"{unit.name} = {write_op(step.op, operands, 'code')}",  # type: ignore[arg-type]
                                   f"{_nodes(len(unit.rows), step.op.name)} at once   [{step.op.name}]"))  # type: ignore[union-attr]
             for position, row in enumerate(unit.rows):
-                if unit.kind != "node" and row in extracted:
+                if unit.kind != "node" and row in self.read_one_by_one:
                     lines.append(Line(f"{self.steps[row].name} = {unit.name}[{position}]",
                                       comment(self.steps[row].text)))
                 lines += [self._decision(b) for b in decisions.get(row, ())]
@@ -382,7 +380,7 @@ class _Writer:
                     "when traced"),
         )
 
-    def read_one_by_one(self) -> set[int]:
+    def _steps_read_one_by_one(self) -> set[int]:
         """The steps some line reads as numbers of their own (not only as entries of W, b or a matrix):
         the outputs, the nodes decisions are taken on, the inputs of unfused nodes and of stacked layers."""
         alone = set(self.trace.outputs) | {step for step, _, _, _ in self.trace.branches}
@@ -506,8 +504,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     seed = trace.adjoints[root]
     forward = writer.forward()
     backward, matrices, assigned = writer.backward(seed)
-    read = writer.read_one_by_one()
-    read_alone = [k for k in trace.shared if k in read]
+    read_alone = [k for k in trace.shared if k in writer.read_one_by_one]
     layers = [unit for unit in writer.units if unit.kind == "layer"]
     matrix_inputs: list[tuple[str, Any]] = []
     for unit in layers:

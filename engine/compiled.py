@@ -175,6 +175,14 @@ class Trace:
         return [k for k in wanted if k in varying], [k for k in wanted if k not in varying]
 
     @functools.cached_property
+    def decisions(self) -> dict[int, list[int]]:
+        """The recorded decisions taken on each step: step → indices into ``branches``."""
+        decisions: dict[int, list[int]] = {}
+        for b, (step, _, _, _) in enumerate(self.branches):
+            decisions.setdefault(step, []).append(b)
+        return decisions
+
+    @functools.cached_property
     def in_root_graph(self) -> frozenset[int]:
         """The steps the root depends on (its own graph)."""
         return frozenset(self.backward)
@@ -470,14 +478,11 @@ def forward_lines(trace: Trace) -> list[Line | int]:
     """A line per op node in forward order; after a node a decision was taken on, that
     decision's index (each replay writes its own check there)."""
     code, text = Symbols(trace.steps, "code"), Symbols(trace.steps, "text")
-    decisions: dict[int, list[int]] = {}
-    for b, (step, _, _, _) in enumerate(trace.branches):
-        decisions.setdefault(step, []).append(b)
     lines: list[Line | int] = []
     for k, step in enumerate(trace.steps):
         if step.op is not None:
             lines.append(Line(f"{step.name} = {code.forward(k)}", forward_note(step, text.forward(k))))
-        lines.extend(decisions.get(k, ()))
+        lines.extend(trace.decisions.get(k, ()))
     return lines
 
 
