@@ -564,7 +564,7 @@ class _Result:
         self.per_sample = {j: np.zeros(samples.m) for j, flag in enumerate(samples.per_sample) if flag}
         self.totals = np.zeros(samples.arity + len(samples.g.parameters) + 1)  # the last: leaves not wanted
 
-    def add_lists(self, samples: Samples, indices: list[int], result: tuple[list, list]) -> None:
+    def add_lists(self, indices: list[int], result: tuple[list, list]) -> None:
         """Samples done by the per-sample replay (``Samples.run_over_samples``'s lists)."""
         values, gradients = result
         for i in indices:
@@ -575,7 +575,8 @@ class _Result:
             else:
                 self.totals[j] += gradient
 
-    def public(self, samples: Samples) -> tuple[Any, tuple]:
+    def public(self) -> tuple[Any, tuple]:
+        """What ``g.batch`` returns: the values (an array of m, or one per output), then the gradients."""
         values = self.values[0] if len(self.values) == 1 else tuple(self.values)
         gradients = [self.per_sample[j] if j in self.per_sample else float(self.totals[j])
                      for j in range(len(self.totals) - 1)]
@@ -610,12 +611,12 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
                 left = remaining[off]
         except (_NotFiniteError, ArithmeticError, ValueError, TypeError):
             indices = remaining.tolist()  # per sample, and the engine where the replay fails
-            result.add_lists(samples, indices, samples.run_over_samples(indices))
+            result.add_lists(indices, samples.run_over_samples(indices))
             break
         if fresh and left.size and left[0] == remaining[0]:
             raise undecided_error(g.name)
         remaining = left
-    return result.public(samples)  # type: ignore[union-attr]
+    return result.public()  # type: ignore[union-attr]
 
 
 class _Calling:

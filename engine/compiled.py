@@ -336,6 +336,7 @@ class Identifiers:
         self.taken = set(reserved)
 
     def claim(self, wanted: str | None, fallback: str) -> str:
+        """``wanted`` if it is a usable identifier, else ``fallback``; numbered if already taken."""
         base = wanted if wanted is not None and usable_identifier(wanted) else fallback
         name, copy = base, 1
         while name in self.taken:
@@ -409,12 +410,14 @@ class Symbols:
         self.style = style
 
     def name(self, k: int) -> tuple[str, int]:
+        """Step ``k`` as an operand: (written form, precedence)."""
         if self.style == "code":
             return self.steps[k].name, ATOM
         text = self.steps[k].text
         return text, name_precedence(text)
 
     def operand(self, x: int | float) -> tuple[str, int]:
+        """Step ``x``, or a number operand, as an operand: (written form, precedence)."""
         return self.name(x) if type(x) is int else number(x, self.style)  # type: ignore[arg-type]
 
     def symbol(self, x: int | float) -> Expression:
@@ -425,6 +428,7 @@ class Symbols:
         return Expression(text, text, precedence=precedence)
 
     def forward(self, k: int) -> str:
+        """Step ``k``'s op written over its operands: ``b + w * x`` (code), ``w·x+b`` (text)."""
         step = self.steps[k]
         return write_op(step.op, [self.operand(x) for x in step.inputs], self.style)  # type: ignore[arg-type]
 
