@@ -272,14 +272,9 @@ class _Writer:
         self.trace = trace
         self.steps = trace.steps
         self.reduce = reduce
-        self.varying_arguments = {k for j, k in enumerate(trace.arguments) if per_sample[j]}
-        varying = self.varying_arguments
+        self.varying_arguments = varying = {k for j, k in enumerate(trace.arguments) if per_sample[j]}
         shared = {k for k, step in enumerate(self.steps) if step.op is None and k not in varying}
-        self.varies = [k in self.varying_arguments for k in range(len(self.steps))]
-        for k, step in enumerate(self.steps):
-            if step.op is not None:
-                self.varies[k] = any(type(x) is int and self.varies[x] for x in step.inputs)
-        self.units = _units(trace, shared, self.varies, fuse)
+        self.units = _units(trace, shared, trace.depends_on(varying), fuse)
         self.owner = {row: unit for unit in self.units for row in unit.rows}
         self.namespace = _namespace(trace)
         reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)

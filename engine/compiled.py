@@ -215,13 +215,17 @@ class Trace:
 
     def needs_adjoint(self) -> list[bool]:
         """For each step: does some wanted leaf lie below it (so its adjoint is worth computing)?"""
-        needed = [False] * len(self.steps)
-        for k in self.wanted():
-            needed[k] = True
+        return self.depends_on(self.wanted())
+
+    def depends_on(self, leaves: Iterable[int]) -> list[bool]:
+        """For each step: is it one of ``leaves``, or computed from one of them?"""
+        found = [False] * len(self.steps)
+        for k in leaves:
+            found[k] = True
         for k, step in enumerate(self.steps):
             if step.op is not None:
-                needed[k] = any(type(x) is int and needed[x] for x in step.inputs)
-        return needed
+                found[k] = any(type(x) is int and found[x] for x in step.inputs)
+        return found
 
 
 def _trace(
