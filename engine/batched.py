@@ -39,14 +39,14 @@ from engine.compiled import (
     Samples,
     Symbols,
     Trace,
-    TraceError,
+    chain_rule_terms,
     comment,
     forward_note,
     function_from_source,
     noted,
-    op_function_names,
+    op_namespace,
     times,
-    traced_ops,
+    undecided_error,
     wrapped,
     write_op,
     written,
@@ -115,16 +115,9 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 
 
 def _namespace(trace: Trace) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"np": np, "stack": _stack, "_changed": _changed,
-                                 "_BranchChangedError": BranchChangedError}
-    for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last, as in the per-sample code
-        for name in op_function_names(op):
-            namespace[name] = array_form(op)
-    for op in traced_ops(trace):
-        namespace[f"_rule_{op.name}"] = _rule_on_arrays(op)
-    for b, (_, test, _, _) in enumerate(trace.branches):
-        namespace[f"_test{b}"] = test
-    return namespace
+    """What the batched code calls: numpy, its helpers, and the ops and rules on arrays."""
+    helpers = {"np": np, "stack": _stack, "_changed": _changed}
+    return {**helpers, **op_namespace(trace, array_form, _rule_on_arrays)}
 
 
 # ---------------------------------------------------------------------------
@@ -206,13 +199,13 @@ def _units(trace: Trace, shared: set[int], varies: list[bool], fuse: bool) -> li
     """Every op node in a unit (fused where it can be), the units in an order where each comes
     after the units it reads."""
     fused: list[Unit] = []
+    taken: set[int] = set()
     if fuse:
         consumers: dict[int, list[int]] = {}
         for k, step in enumerate(trace.steps):
             for x in step.inputs:
                 if type(x) is int:
                     consumers.setdefault(x, []).append(k)
-        taken: set[int] = set()
         for layer in _layers(trace, shared, varies):
             fused.append(layer)
             taken.update(layer.rows)
@@ -220,38 +213,12 @@ def _units(trace: Trace, shared: set[int], varies: list[bool], fuse: bool) -> li
             if activation is not None:
                 fused.append(activation)
                 taken.update(activation.rows)
-    in_unit = {row: unit for unit in fused for row in unit.rows}
     units = fused + [Unit("node", [k]) for k, step in enumerate(trace.steps)
-                     if step.op is not None and k not in in_unit]
-    owner = {row: unit for unit in units for row in unit.rows}
-
-    def reads(unit: Unit) -> set[int]:
-        found = {id(owner[x]) for row in unit.rows for x in trace.steps[row].inputs
-                 if type(x) is int and x in owner}
-        found.discard(id(unit))
-        return found
-
-    # Depth-first topological order over units, deterministic (by each unit's first row).
-    by_id = {id(unit): unit for unit in units}
-    order: list[Unit] = []
-    state: dict[int, int] = {}
-    for start in sorted(units, key=lambda u: min(u.rows)):
-        stack = [(start, iter(sorted(reads(start), key=lambda i: min(by_id[i].rows))))]
-        state[id(start)] = 1
-        while stack:
-            unit, pending = stack[-1]
-            for below in pending:
-                if state.get(below) is None:
-                    state[below] = 1
-                    child = by_id[below]
-                    stack.append((child, iter(sorted(reads(child), key=lambda i: min(by_id[i].rows)))))
-                    break
-            else:
-                stack.pop()
-                if state[id(unit)] == 1:
-                    state[id(unit)] = 2
-                    order.append(unit)
-    return order
+                     if step.op is not None and k not in taken]
+    # The steps are parents first, and a unit reads only steps before its first row (a layer's rows
+    # share their inputs; a map's rows each read a row of its layer): by first row is a
+    # topological order.
+    return sorted(units, key=lambda unit: min(unit.rows))
 
 
 # ---------------------------------------------------------------------------
@@ -263,18 +230,37 @@ class BatchedReplay:
 
     source: str
     function: Callable
-    matrix_inputs: list[tuple[str, Any]]
-    """For each matrix the function takes after the arguments: ("W", (k, n) leaf steps) or ("b", (k,))."""
-    scalar_inputs: list[int]
-    """The shared leaves the function takes one by one (after the matrices)."""
-    gradient_targets: list[tuple[str, Any]]
-    """What each returned gradient is: ("step", k), ("W", (k, n) steps) or ("b", (k,) steps)."""
-    calling: _Calling | None = None
+    calling: _Calling
 
     def run(self, path: Path, samples: Samples, columns: list, seeds: np.ndarray, indices: np.ndarray,
             result: _Result) -> None:
         """Replay samples ``indices`` and add their values and gradients to ``result``."""
-        _run(self, path, samples, columns, seeds, indices, result)
+        calling = self.calling
+        shared = np.empty(calling.width)
+        shared[: len(path.trace.shared)] = path.shared_data()
+        for j, position in calling.fixed_arguments:
+            shared[position] = columns[j]
+        everyone = indices.size == samples.m
+        arguments = [(c if everyone else c[indices]) if flag else c
+                     for c, flag in zip(columns, samples.per_sample)]
+        matrices = [shared[index] if kind == "W" else shared[index][:, None]
+                    for kind, index in calling.matrices]
+        alone = [float(x) for x in shared[calling.alone]]
+        with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+            values, gradients = self.function(*arguments, *matrices, *alone, samples.m,
+                                              seeds if everyone else seeds[indices])
+            if not (all(np.isfinite(v).all() for v in values)
+                    and all(np.isfinite(x).all() for x in gradients)):
+                raise _NotFiniteError
+        for j, v in enumerate(values):
+            result.values[j, indices] = v
+        for (kind, slot), gradient in zip(calling.targets, gradients):
+            if kind == "row":
+                result.per_sample[slot][indices] = gradient
+            elif kind == "total":
+                result.totals[slot] += float(np.sum(gradient))
+            else:
+                np.add.at(result.totals, slot, np.reshape(gradient, slot.shape))
 
 
 def _nodes(count: int, op: str) -> str:
@@ -286,18 +272,15 @@ class _Writer:
         self.trace = trace
         self.steps = trace.steps
         self.reduce = reduce
-        self.varying_arguments = {k for j, k in enumerate(trace.arguments) if per_sample[j]}
-        varying = self.varying_arguments
+        self.varying_arguments = varying = {k for j, k in enumerate(trace.arguments) if per_sample[j]}
         shared = {k for k, step in enumerate(self.steps) if step.op is None and k not in varying}
-        self.varies = [k in self.varying_arguments for k in range(len(self.steps))]
-        for k, step in enumerate(self.steps):
-            if step.op is not None:
-                self.varies[k] = any(type(x) is int and self.varies[x] for x in step.inputs)
-        self.units = _units(trace, shared, self.varies, fuse)
+        self.units = _units(trace, shared, trace.depends_on(varying), fuse)
         self.owner = {row: unit for unit in self.units for row in unit.rows}
-        reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(_namespace(trace))
+        self.namespace = _namespace(trace)
+        reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)
         self.identifiers = Identifiers(reserved | {"m", trace.function_name})
         self._name_units()
+        self.read_one_by_one = self._steps_read_one_by_one()  # after _name_units, which sets unit.source
 
     # -- names: the course's where the labels give them
     def _name_units(self) -> None:
@@ -352,10 +335,7 @@ class _Writer:
         """The forward lines, each recorded decision checked on every sample after its node."""
         code = Symbols(self.steps, "code")
         text = Symbols(self.steps, "text")
-        extracted = self.read_one_by_one()
-        decisions: dict[int, list[int]] = {}
-        for b, (step, _, _, _) in enumerate(self.trace.branches):
-            decisions.setdefault(step, []).append(b)
+        decisions = self.trace.decisions
         lines: list[Line] = []
         for unit in self.units:
             if unit.kind == "node":
@@ -378,7 +358,7 @@ class _Writer:
                 lines.append(Line(f"{unit.name} = {write_op(step.op, operands, 'code')}",  # type: ignore[arg-type]
                                   f"{_nodes(len(unit.rows), step.op.name)} at once   [{step.op.name}]"))  # type: ignore[union-attr]
             for position, row in enumerate(unit.rows):
-                if unit.kind != "node" and row in extracted:
+                if unit.kind != "node" and row in self.read_one_by_one:
                     lines.append(Line(f"{self.steps[row].name} = {unit.name}[{position}]",
                                       comment(self.steps[row].text)))
                 lines += [self._decision(b) for b in decisions.get(row, ())]
@@ -395,7 +375,7 @@ class _Writer:
                     "when traced"),
         )
 
-    def read_one_by_one(self) -> set[int]:
+    def _steps_read_one_by_one(self) -> set[int]:
         """The steps some line reads as numbers of their own (not only as entries of W, b or a matrix):
         the outputs, the nodes decisions are taken on, the inputs of unfused nodes and of stacked layers."""
         alone = set(self.trace.outputs) | {step for step, _, _, _ in self.trace.branches}
@@ -436,24 +416,11 @@ class _Writer:
                 step = steps[k]
                 if trace.adjoints[k] not in assigned:
                     continue  # the root does not depend on it
-                upstream = Expression(trace.adjoints[k], precedence=ATOM)
-                formulas = code.local_derivatives(k)
-                texts = text.local_derivatives(k) if formulas is not None else None
-                if formulas is None:
-                    arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
-                    lines.append(Line(f"_local{k} = _rule_{step.op.name}({arguments})",  # type: ignore[union-attr]
-                                      comment(f"{step.op.name}'s rule on the numbers")))  # type: ignore[union-attr]
-                for slot, x in enumerate(step.inputs):
-                    if type(x) is not int or not needed[x]:
-                        continue
-                    if formulas is None:
-                        term = f"{trace.adjoints[k]} * _local{k}[{slot}]"
-                        partial = ""
-                    else:
-                        term = written(times(upstream, formulas[slot]), "code")
-                        partial = f" = {written(texts[slot], 'text')}" if texts is not None else ""
-                    note = comment(f"{d(step.text, '∂')}/{d(steps[x].text, '∂')}{partial}   [{step.op.name}]")  # type: ignore[union-attr]
-                    add(trace.adjoints[x], term, note)
+                rule_call, terms = chain_rule_terms(trace, k, needed, code, text)
+                if rule_call:
+                    lines.append(Line(rule_call, comment(f"{step.op.name}'s rule on the numbers")))  # type: ignore[union-attr]
+                for x, term, partial in terms:
+                    add(trace.adjoints[x], term, comment(f"{partial}   [{step.op.name}]"))  # type: ignore[union-attr]
                 continue
             # A fused unit: its adjoint is the matrix contributions plus its rows' own.
             adjoint = unit.adjoint
@@ -532,8 +499,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     seed = trace.adjoints[root]
     forward = writer.forward()
     backward, matrices, assigned = writer.backward(seed)
-    read = writer.read_one_by_one()
-    read_alone = [k for k in trace.shared if k in read]
+    read_alone = [k for k in trace.shared if k in writer.read_one_by_one]
     layers = [unit for unit in writer.units if unit.kind == "layer"]
     matrix_inputs: list[tuple[str, Any]] = []
     for unit in layers:
@@ -573,10 +539,8 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     values = ", ".join(steps[k].name for k in trace.outputs)
     out += wrapped(f"    return ({values},), (", returned, ",)" if len(returned) == 1 else ")", "    ")
     source = "\n".join(out) + "\n"
-    function = function_from_source(source, title, _namespace(trace), f"{trace.function_name} batched")
-    replay = BatchedReplay(source, function, matrix_inputs, read_alone, targets)
-    replay.calling = _Calling(trace, per_sample, replay)
-    return replay
+    function = function_from_source(source, title, writer.namespace, f"{trace.function_name} batched")
+    return BatchedReplay(source, function, _Calling(trace, per_sample, matrix_inputs, read_alone, targets))
 
 
 # ---------------------------------------------------------------------------
@@ -595,7 +559,7 @@ class _Result:
         self.per_sample = {j: np.zeros(samples.m) for j, flag in enumerate(samples.per_sample) if flag}
         self.totals = np.zeros(samples.arity + len(samples.g.parameters) + 1)  # the last: leaves not wanted
 
-    def add_lists(self, samples: Samples, indices: list[int], result: tuple[list, list]) -> None:
+    def add_lists(self, indices: list[int], result: tuple[list, list]) -> None:
         """Samples done by the per-sample replay (``Samples.run_over_samples``'s lists)."""
         values, gradients = result
         for i in indices:
@@ -606,7 +570,8 @@ class _Result:
             else:
                 self.totals[j] += gradient
 
-    def public(self, samples: Samples) -> tuple[Any, tuple]:
+    def public(self) -> tuple[Any, tuple]:
+        """What ``g.batch`` returns: the values (an array of m, or one per output), then the gradients."""
         values = self.values[0] if len(self.values) == 1 else tuple(self.values)
         gradients = [self.per_sample[j] if j in self.per_sample else float(self.totals[j])
                      for j in range(len(self.totals) - 1)]
@@ -641,34 +606,39 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
                 left = remaining[off]
         except (_NotFiniteError, ArithmeticError, ValueError, TypeError):
             indices = remaining.tolist()  # per sample, and the engine where the replay fails
-            result.add_lists(samples, indices, samples.run_over_samples(indices))
+            result.add_lists(indices, samples.run_over_samples(indices))
             break
         if fresh and left.size and left[0] == remaining[0]:
-            raise TraceError(
-                f"engine.compile: {g.name}'s decisions (branch_on) come out otherwise when replayed on the "
-                "very numbers they were traced at: a test that is not a function of the number alone?"
-            )
+            raise undecided_error(g.name)
         remaining = left
-    return result.public(samples)  # type: ignore[union-attr]
+    return result.public()  # type: ignore[union-attr]
 
 
 class _Calling:
     """How a ``BatchedReplay`` is called and read, worked out once: positions of the shared
-    numbers in W and b, and where each returned gradient goes."""
+    numbers in W and b, and where each returned gradient goes.
 
-    def __init__(self, trace: Trace, per_sample: Sequence[bool], replay: BatchedReplay) -> None:
+    ``matrix_inputs``: for each matrix the function takes after the arguments, ("W", (k, n) leaf
+    steps) or ("b", (k,)); ``scalar_inputs``: the shared leaves it takes one by one (after the
+    matrices); ``gradient_targets``: what each returned gradient is, ("step", k), ("W", (k, n)
+    steps) or ("b", (k,) steps).
+    """
+
+    def __init__(self, trace: Trace, per_sample: Sequence[bool], matrix_inputs: list[tuple[str, Any]],
+                 scalar_inputs: list[int], gradient_targets: list[tuple[str, Any]]) -> None:
         position = {k: j for j, k in enumerate(trace.shared)}
         for j, k in enumerate(trace.arguments):
             if not per_sample[j]:
                 position[k] = len(position)
         self.width = len(position)
-        self.argument_positions = [position.get(k, -1) for k in trace.arguments]
-        self.matrices = [(kind, _positions(position, steps)) for kind, steps in replay.matrix_inputs]
-        self.alone = [position[k] for k in replay.scalar_inputs]
+        self.fixed_arguments = [(j, position[k]) for j, k in enumerate(trace.arguments) if not per_sample[j]]
+        """(argument, its place among the shared numbers) for each argument that is one number for all."""
+        self.matrices = [(kind, _positions(position, steps)) for kind, steps in matrix_inputs]
+        self.alone = [position[k] for k in scalar_inputs]
         dummy = len(trace.arguments) + len(trace.parameters)
         slots = trace.slots
         self.targets = []
-        for kind, target in replay.gradient_targets:
+        for kind, target in gradient_targets:
             if kind == "step":
                 j = trace.arguments.index(target) if target in trace.arguments else None
                 self.targets.append(("row" if j is not None and per_sample[j] else "total", slots[target]))
@@ -678,32 +648,3 @@ class _Calling:
 
 def _positions(position: dict[int, int], steps: np.ndarray) -> np.ndarray:
     return np.vectorize(position.__getitem__, otypes=[np.int64])(steps)
-
-
-def _run(replay: BatchedReplay, path: Path, samples: Samples, columns: list, seeds: np.ndarray,
-         indices: np.ndarray, result: _Result) -> None:
-    calling = replay.calling
-    shared = np.empty(calling.width)
-    shared[: len(path.trace.shared)] = path.shared_data()
-    for j, position in enumerate(calling.argument_positions):
-        if not samples.per_sample[j] and position >= 0:
-            shared[position] = columns[j]
-    everyone = indices.size == samples.m
-    arguments = [(c if everyone else c[indices]) if flag else c
-                 for c, flag in zip(columns, samples.per_sample)]
-    matrices = [shared[index] if kind == "W" else shared[index][:, None] for kind, index in calling.matrices]
-    alone = [float(x) for x in shared[calling.alone]]
-    with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
-        values, gradients = replay.function(*arguments, *matrices, *alone, samples.m,
-                                            seeds if everyone else seeds[indices])
-        if not all(np.isfinite(v).all() for v in values) or not all(np.isfinite(x).all() for x in gradients):
-            raise _NotFiniteError
-    for j, v in enumerate(values):
-        result.values[j, indices] = v
-    for (kind, slot), gradient in zip(calling.targets, gradients):
-        if kind == "row":
-            result.per_sample[slot][indices] = gradient
-        elif kind == "total":
-            result.totals[slot] += float(np.sum(gradient))
-        else:
-            np.add.at(result.totals, slot, np.reshape(gradient, slot.shape))

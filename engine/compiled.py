@@ -66,6 +66,14 @@ class TraceError(ValueError):
     """The replay cannot stand for the engine here: ``f`` builds another graph, or gives other numbers."""
 
 
+def undecided_error(name: str) -> TraceError:
+    """The error for a fresh trace whose recorded decisions fail at the very numbers it was made at."""
+    return TraceError(
+        f"engine.compile: {name}'s decisions (branch_on) come out otherwise when replayed on the very "
+        "numbers they were traced at: a test that is not a function of the number alone?"
+    )
+
+
 class BranchChangedError(Exception):
     """Raised by generated code when a decision recorded by ``branch_on`` comes out differently.
 
@@ -167,6 +175,14 @@ class Trace:
         return [k for k in wanted if k in varying], [k for k in wanted if k not in varying]
 
     @functools.cached_property
+    def decisions(self) -> dict[int, list[int]]:
+        """The recorded decisions taken on each step: step → indices into ``branches``."""
+        decisions: dict[int, list[int]] = {}
+        for b, (step, _, _, _) in enumerate(self.branches):
+            decisions.setdefault(step, []).append(b)
+        return decisions
+
+    @functools.cached_property
     def in_root_graph(self) -> frozenset[int]:
         """The steps the root depends on (its own graph)."""
         return frozenset(self.backward)
@@ -199,13 +215,17 @@ class Trace:
 
     def needs_adjoint(self) -> list[bool]:
         """For each step: does some wanted leaf lie below it (so its adjoint is worth computing)?"""
-        needed = [False] * len(self.steps)
-        for k in self.wanted():
-            needed[k] = True
+        return self.depends_on(self.wanted())
+
+    def depends_on(self, leaves: Iterable[int]) -> list[bool]:
+        """For each step: is it one of ``leaves``, or computed from one of them?"""
+        found = [False] * len(self.steps)
+        for k in leaves:
+            found[k] = True
         for k, step in enumerate(self.steps):
             if step.op is not None:
-                needed[k] = any(type(x) is int and needed[x] for x in step.inputs)
-        return needed
+                found[k] = any(type(x) is int and found[x] for x in step.inputs)
+        return found
 
 
 def _trace(
@@ -320,6 +340,7 @@ class Identifiers:
         self.taken = set(reserved)
 
     def claim(self, wanted: str | None, fallback: str) -> str:
+        """``wanted`` if it is a usable identifier, else ``fallback``; numbered if already taken."""
         base = wanted if wanted is not None and usable_identifier(wanted) else fallback
         name, copy = base, 1
         while name in self.taken:
@@ -393,12 +414,14 @@ class Symbols:
         self.style = style
 
     def name(self, k: int) -> tuple[str, int]:
+        """Step ``k`` as an operand: (written form, precedence)."""
         if self.style == "code":
             return self.steps[k].name, ATOM
         text = self.steps[k].text
         return text, name_precedence(text)
 
     def operand(self, x: int | float) -> tuple[str, int]:
+        """Step ``x``, or a number operand, as an operand: (written form, precedence)."""
         return self.name(x) if type(x) is int else number(x, self.style)  # type: ignore[arg-type]
 
     def symbol(self, x: int | float) -> Expression:
@@ -409,6 +432,7 @@ class Symbols:
         return Expression(text, text, precedence=precedence)
 
     def forward(self, k: int) -> str:
+        """Step ``k``'s op written over its operands: ``b + w * x`` (code), ``w·x+b`` (text)."""
         step = self.steps[k]
         return write_op(step.op, [self.operand(x) for x in step.inputs], self.style)  # type: ignore[arg-type]
 
@@ -462,14 +486,11 @@ def forward_lines(trace: Trace) -> list[Line | int]:
     """A line per op node in forward order; after a node a decision was taken on, that
     decision's index (each replay writes its own check there)."""
     code, text = Symbols(trace.steps, "code"), Symbols(trace.steps, "text")
-    decisions: dict[int, list[int]] = {}
-    for b, (step, _, _, _) in enumerate(trace.branches):
-        decisions.setdefault(step, []).append(b)
     lines: list[Line | int] = []
     for k, step in enumerate(trace.steps):
         if step.op is not None:
             lines.append(Line(f"{step.name} = {code.forward(k)}", forward_note(step, text.forward(k))))
-        lines.extend(decisions.get(k, ()))
+        lines.extend(trace.decisions.get(k, ()))
     return lines
 
 
@@ -494,27 +515,11 @@ def backward_lines(trace: Trace) -> list[Line]:
         step = steps[k]
         if step.op is None or not needed[k]:
             continue
-        upstream = Expression(trace.adjoints[k], precedence=ATOM)
-        formulas = code.local_derivatives(k)
-        texts = text.local_derivatives(k) if formulas is not None else None
-        rule_result = f"_local{k}"
-        if formulas is None:  # the rule runs on the numbers, at run time
-            arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
-            lines.append(Line(
-                f"{rule_result} = _rule_{step.op.name}({arguments})",
-                comment(f"{step.op.name}'s rule on the numbers (it cannot run on symbols): "
-                        f"{step.op.formula}"),
-            ))
-        for slot, x in enumerate(step.inputs):
-            if type(x) is not int or not needed[x]:
-                continue
-            partial = f"{d(step.text, '∂')}/{d(steps[x].text, '∂')}"
-            if formulas is None:
-                term = f"{trace.adjoints[k]} * {rule_result}[{slot}]"
-            else:
-                term = written(times(upstream, formulas[slot]), "code")
-                if texts is not None:
-                    partial += f" = {written(texts[slot], 'text')}"
+        rule_call, terms = chain_rule_terms(trace, k, needed, code, text)
+        if rule_call:
+            lines.append(Line(rule_call, comment(f"{step.op.name}'s rule on the numbers (it cannot run on "
+                                                 f"symbols): {step.op.formula}")))
+        for x, term, partial in terms:
             first = x not in assigned
             if term == "0.0" and not first:
                 continue  # adds nothing
@@ -525,6 +530,46 @@ def backward_lines(trace: Trace) -> list[Line]:
                 target=x, first=first, expression=term,
             ))
     return lines
+
+
+class AdjointTerm(NamedTuple):
+    """What a node adds to the adjoint of one of its inputs."""
+
+    target: int
+    """The input's step."""
+    code: str
+    """upstream × local, as code: ``da * (a * (1.0 - a))``."""
+    partial: str
+    """∂node/∂input for the comment, with its formula where the rule runs on names: ``∂a/∂z = a(1−a)``."""
+
+
+def chain_rule_terms(trace: Trace, k: int, needed: Sequence[bool], code: Symbols, text: Symbols
+                     ) -> tuple[str, list[AdjointTerm]]:
+    """Node ``k``'s terms of the chain rule, one per input that needs its adjoint, the local
+    derivative written by running the op's rule on names; and, for a rule that cannot run on
+    names, the statement that runs it on the numbers first ('' otherwise)."""
+    step = trace.steps[k]
+    upstream = Expression(trace.adjoints[k], precedence=ATOM)
+    formulas = code.local_derivatives(k)
+    texts = text.local_derivatives(k) if formulas is not None else None
+    rule_result = f"_local{k}"
+    rule_call = ""
+    if formulas is None:  # the rule runs on the numbers, at run time
+        arguments = ", ".join([step.name, *(code.operand(x)[0] for x in step.inputs)])
+        rule_call = f"{rule_result} = _rule_{step.op.name}({arguments})"  # type: ignore[union-attr]
+    terms = []
+    for slot, x in enumerate(step.inputs):
+        if type(x) is not int or not needed[x]:
+            continue
+        partial = f"{d(step.text, '∂')}/{d(trace.steps[x].text, '∂')}"
+        if formulas is None:
+            term = f"{trace.adjoints[k]} * {rule_result}[{slot}]"
+        else:
+            term = written(times(upstream, formulas[slot]), "code")
+            if texts is not None:
+                partial += f" = {written(texts[slot], 'text')}"
+        terms.append(AdjointTerm(x, term, partial))
+    return rule_call, terms
 
 
 def noted(lines: Iterable[Line], indent: str, width: int = 44) -> list[str]:
@@ -673,18 +718,25 @@ def _global_names(module: Any) -> set[str]:
     return set().union(*(f.co_names for f in functions))
 
 
-def float_namespace(trace: Trace) -> dict[str, Any]:
-    """What the per-sample code calls: each op's forward by its name (derivative formulas call
-    other ops, e.g. relu's calls step), the rules that run on numbers, the branch tests."""
+def op_namespace(trace: Trace, forward_of: Callable[[Op], Callable], rule_of: Callable[[Op], Callable]
+                 ) -> dict[str, Any]:
+    """What generated code calls: each op's ``forward_of(op)`` by its names (derivative formulas
+    call other ops, e.g. relu's calls step), ``rule_of(op)`` for the rules that run on numbers,
+    the branch tests. On floats (``float_namespace``) or on numpy arrays (``engine.batched``)."""
     namespace: dict[str, Any] = {"_BranchChangedError": BranchChangedError}
     for op in [*OPS.values(), *traced_ops(trace)]:  # the traced ops last: an op redefined since is theirs
         for name in op_function_names(op):
-            namespace[name] = op.forward
+            namespace[name] = forward_of(op)
     for op in traced_ops(trace):
-        namespace[f"_rule_{op.name}"] = op.local_grads
+        namespace[f"_rule_{op.name}"] = rule_of(op)
     for b, (_, test, _, _) in enumerate(trace.branches):
         namespace[f"_test{b}"] = test
     return namespace
+
+
+def float_namespace(trace: Trace) -> dict[str, Any]:
+    """What the per-sample code calls: each op's own forward, and its own rule."""
+    return op_namespace(trace, operator.attrgetter("forward"), operator.attrgetter("local_grads"))
 
 
 def traced_ops(trace: Trace) -> list[Op]:
@@ -807,10 +859,7 @@ class CompiledFunction:
         path = self.add_path(data)
         result = self._replay(path, data, seed)
         if result is _OTHER_PATH:
-            raise TraceError(
-                f"engine.compile: {self.name}'s decisions (branch_on) come out otherwise when replayed on "
-                "the very numbers they were traced at: a test that is not a function of the number alone?"
-            )
+            raise undecided_error(self.name)
         return result  # type: ignore[return-value]
 
     def _replay(self, path: Path, data: list[float], seed: float) -> Any:
@@ -1086,24 +1135,13 @@ class Samples:
                           {slots[s]: total for s, total in zip(summed_steps, totals)})
             left = [remaining[position] for position in skipped]
             if fresh and left and left[0] == remaining[0]:
-                raise TraceError(
-                    f"engine.compile: {self.g.name}'s decisions (branch_on) come out otherwise when "
-                    "replayed on the very numbers they were traced at: a test that is not a function of "
-                    "the number alone?"
-                )
+                raise undecided_error(self.g.name)
             remaining = left
         return result
 
-    def finish(self, result: tuple[list, list], arrays: bool = False) -> tuple[Any, tuple]:
-        """The public form of a result: lists (``over_samples``) or numpy arrays (``batch``)."""
+    def finish(self, result: tuple[list, list]) -> tuple[list, tuple]:
+        """The public form of ``over_samples``'s result (``batch`` makes its own: ``engine.batched``)."""
         values, gradients = result
-        if arrays:
-            import numpy as np
-
-            outputs = len(values[0])
-            columns = [np.array([v[j] for v in values], dtype=float) for j in range(outputs)]
-            shaped = columns[0] if outputs == 1 else tuple(columns)
-            return shaped, tuple(np.array(g, dtype=float) if isinstance(g, list) else g for g in gradients)
         return [self.g.result(v) for v in values], tuple(gradients)
 
 
