@@ -490,6 +490,11 @@ def _derivative_error(op: Any, inputs: Sequence[Any], detail: str) -> DomainErro
     )
 
 
+CODE_NAMES = ("np", "stack")
+"""Names the code written by ``engine.compile`` uses for its own helpers (numpy, the batched
+replay's ``stack``), besides names starting with ``_``: an op of that name would be shadowed."""
+
+
 def check_definition(
     name: object,
     forward: object,
@@ -515,6 +520,9 @@ def check_definition(
     check_str(function, "name", name, hint="e.g. 'sin'")
     if not name.isidentifier() or keyword.iskeyword(name):  # type: ignore[union-attr]
         fail(ValueError, function, "name", "a Python identifier such as 'sin'", short_repr(name))
+    if name.startswith("_") or name in CODE_NAMES:  # type: ignore[union-attr]
+        fail(ValueError, function, "name", "a name that compiled code does not use for itself (not np, stack "
+             "or a name starting with _)", short_repr(name))
     if name in built_in:
         raise ValueError(f"define_op: {name!r} is a built-in op and cannot be redefined; choose another name")
     function = f"define_op({name!r})"

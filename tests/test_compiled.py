@@ -24,7 +24,7 @@ import engine
 import nn
 from engine import DomainError, TraceError, Value
 from engine.batched import array_form
-from engine.compiled import MAX_PATHS
+from engine.compiled import MAX_PATHS, op_function_names
 
 REPLAY_RTOL = 1e-10
 """Replay and engine differ by rounding only: a linear node adds its terms in another order, and
@@ -378,6 +378,32 @@ def test_parameters_are_read_at_each_call_and_their_gradients_returned() -> None
     assert moved == pytest.approx(nn.binary_cross_entropy([model([0.5, -1.0])], [1.0]).data, rel=1e-15)
 
 
+def test_the_names_generated_code_calls_are_ops_or_names_no_op_can_take() -> None:
+    """An op named like a helper of the generated code (stack, np, _changed) would be shadowed by it
+    (the batched replay then failed and fell back to the slow loop): define_op refuses such names."""
+    from engine.checks import CODE_NAMES
+
+    model = nn.MLP(2, [3, 1], seed=2)
+
+    def f(x_0, x_1):
+        return nn.binary_cross_entropy([model([x_0, x_1])], [1.0])
+
+    g = engine.compile(f, parameters=model.parameters())
+    g(0.1, 0.2)
+    called = set()
+    for source in (g.source, g.batch_source(reduce="mean"), g.batch_source(reduce="mean", fuse=False)):
+        called |= {node.func.id if isinstance(node.func, ast.Name) else node.func.value.id
+                   for node in ast.walk(ast.parse(source))
+                   if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
+                   and isinstance(getattr(node.func, "value", node.func), ast.Name)}
+    op_names = {name for op in engine.OPS.values() for name in op_function_names(op)}
+    helpers = called - op_names
+    assert helpers and all(name in CODE_NAMES or name.startswith("_") for name in helpers), helpers
+    for name in (*CODE_NAMES, "_changed", "_stack"):
+        with pytest.raises(ValueError, match=r"^define_op: name must be a name that compiled code does not"):
+            engine.define_op(name, forward=math.sin, local_grads=lambda out, a: (a,), formula="∂/∂a = a")
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
@@ -501,3 +527,26 @@ def test_fit_compile_argument_is_checked_and_a_loss_must_be_a_mean() -> None:
     with pytest.raises(ValueError, match="compile needs a loss that is a mean over the samples"):
         nn.fit(model, X, y, loss=total_loss, compile=True, progress=False)
     assert model.state_dict() == before
+
+
+def test_a_batched_decision_that_changes_on_the_same_numbers_goes_per_sample() -> None:
+    """A branch test whose second batched run, on the samples it kept, decides otherwise (it is
+    not of the number alone): batch replays those samples one by one, as over_samples does,
+    instead of letting the replay's internal exception out."""
+    batched_calls = []
+
+    def test(v):
+        if np.ndim(v) == 0:  # one number: decided on it
+            return v > 0
+        batched_calls.append(v)
+        if len(batched_calls) == 1:  # the first batched run sends sample 0 elsewhere
+            return (v > 0) & (np.arange(np.size(v)) != 0)
+        return np.zeros(np.shape(v), dtype=bool)  # the second, on the same numbers, decides otherwise
+
+    def f(x):
+        return x * 2.0 if engine.branch_on(x, test, "flaky") else x * 3.0
+
+    g = engine.compile(f)
+    values, (grads,) = g.batch(np.array([1.0, 2.0, 3.0]))
+    assert len(batched_calls) == 2
+    assert values.tolist() == [2.0, 4.0, 6.0] and grads.tolist() == [2.0, 2.0, 2.0]  # x > 0: 2x
