@@ -51,7 +51,7 @@ from engine.compiled import (
     write_op,
     written,
 )
-from engine.explain import d
+from engine.explain import ACTIVATIONS, d
 from engine.notation import ATOM
 from engine.symbolic import Expression, derivative_formulas
 from engine.value import OPS, Op
@@ -150,7 +150,6 @@ class Unit:
 
 _WEIGHT = re.compile(r"^([A-Za-z])\[([0-9]+)\]_[0-9]+,[0-9]+$")
 _BIAS = re.compile(r"^([A-Za-z])\[([0-9]+)\]_[0-9]+$")
-_ACTIVATIONS = {"sigmoid", "tanh", "relu"}
 
 
 def _layers(trace: Trace, shared: set[int], varies: list[bool]) -> list[Unit]:
@@ -301,7 +300,7 @@ class _Writer:
             elif unit.kind == "map":
                 layer = self._layer_number(unit.source)  # type: ignore[arg-type]
                 op = self.steps[unit.rows[0]].op
-                course = f"A{layer}" if layer and op is not None and op.name in _ACTIVATIONS else None
+                course = f"A{layer}" if layer and op is not None and op.name in ACTIVATIONS else None
                 unit.name = claim(course, f"G_{unit.rows[0]}")
         for unit in self.units:  # then the adjoints: dZ1, dW1, db1, dA0
             if unit.kind != "node":

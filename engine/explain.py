@@ -69,13 +69,14 @@ def op_rule(node: Value) -> str:
     return node.op.formula if node.op is not None else ""
 
 
-_ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
+ACTIVATIONS = frozenset(("sigmoid", "tanh", "relu"))
+"""The ops the course names g in a[l] = g(z[l]): views call their outputs a[l] (or A[l])."""
 
 
 def neuron_z(node: Value) -> Value | None:
     """z when ``node`` is a neuron's activation a = g(z) (sigmoid, tanh, relu) of a linear node z;
     else None. Explanations name such a pair ``z[l]_i``, ``a[l]_i``; drawings may box it as one neuron."""
-    if op_name(node) in _ACTIVATIONS and op_name(node.parents[0]) == "linear":
+    if op_name(node) in ACTIVATIONS and op_name(node.parents[0]) == "linear":
         return node.parents[0]
     return None
 
