@@ -56,8 +56,15 @@ def _thread_mode(name: str, value: bool) -> Iterator[None]:
         entered = _set(name, value)
         yield
     finally:
-        if entered:
-            _set(name, previous)
+        interruption: BaseException | None = None
+        while entered:  # as in gc_paused: a Ctrl-C before _set holds it is raised after (_set can repeat)
+            try:
+                _set(name, previous)
+                entered = False
+            except BaseException as error:
+                interruption = interruption if interruption is not None else error
+        if interruption is not None:
+            raise interruption
 
 
 def _set(name: str, value: bool) -> bool:
@@ -125,11 +132,21 @@ def gc_paused() -> Iterator[None]:
             counted = True
         yield
     finally:
-        if counted:
-            with interrupts_deferred(), _lock:
-                _gc_pauses -= 1
-                if _gc_pauses == 0 and _gc_was_enabled:
-                    gc.enable()
+        # A Ctrl-C can land here before interrupts_deferred holds it: the count would stay up, and
+        # every later block would leave the collector as it found it. Count down whatever happens
+        # (the count and `counted` change together, Ctrl-C held), then raise the Ctrl-C.
+        interruption: BaseException | None = None
+        while counted:
+            try:
+                with interrupts_deferred(), _lock:
+                    _gc_pauses -= 1
+                    counted = False
+                    if _gc_pauses == 0 and _gc_was_enabled:
+                        gc.enable()
+            except BaseException as error:
+                interruption = interruption if interruption is not None else error
+        if interruption is not None:
+            raise interruption
 
 
 RELAX_AFTER = 10_000

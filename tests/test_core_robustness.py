@@ -471,3 +471,58 @@ def test_set_grads_puts_each_number_in_its_node() -> None:
     assert (a.grad, b.grad) == (0.25, -1.5) and type(b.grad) is float
     set_grads((), [])  # nothing to set: nothing changes, no error
     assert (a.grad, b.grad) == (0.25, -1.5)
+
+
+def _mode_calls(call: Callable[[], object], stop_at: int | None = None) -> int:
+    """Run ``call`` counting the function entries (and generator resumptions) in engine.modes and in
+    contextlib's context managers, where Ctrl-C is not held; raise TraceStop at entry ``stop_at``.
+
+    CPython runs a signal handler only at such points (a function's entry, a loop's backward jump,
+    a call), never between two plain assignments: a stop at every entry is a Ctrl-C at every moment
+    it can land around a mode block, e.g. at the start of gc_paused's cleanup.
+    """
+    count = 0
+
+    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        nonlocal count
+        held = signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        if frame.f_globals.get("__name__") in ("engine.modes", "contextlib") and not held:
+            count += 1
+            if count == stop_at:
+                raise TraceStop
+        return None
+
+    sys.settrace(tracer)
+    try:
+        call()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@pytest.mark.parametrize("block", ["gc_paused", "no_grad", "detect_anomaly", "nested"])
+def test_a_ctrl_c_at_any_moment_of_a_mode_block_leaves_the_modes_and_the_collector_as_they_were(
+    block: str,
+) -> None:
+    """A Ctrl-C landing at the start of gc_paused's cleanup, before it held Ctrl-C, once left its
+    count up: every later gc_paused then left the collector on (found by CI, in the random
+    Ctrl-C tests). Stopped at every point of engine.modes that a Ctrl-C can reach, each block
+    undoes what it did, and the next block works."""
+    def run() -> None:
+        if block == "nested":
+            with engine.gc_paused(), engine.no_grad(), engine.gc_paused(), engine.detect_anomaly():
+                Value(2.0) * Value(3.0)
+        else:
+            with getattr(engine, block)():
+                Value(2.0) * Value(3.0)
+
+    total = _mode_calls(run)
+    assert total > 5
+    for stop_at in range(1, total + 1):
+        with suppress(TraceStop):
+            _mode_calls(run, stop_at)
+        assert gc.isenabled() and not engine.modes.active and engine.is_grad_enabled(), stop_at
+        assert not engine.modes.anomaly_checks_enabled(), stop_at
+        with engine.gc_paused():  # the next block pauses the collector again
+            assert not gc.isenabled(), stop_at
+        assert gc.isenabled()
