@@ -54,7 +54,7 @@ def grad(
     if check_bool("grad", "create_graph", create_graph):
         results: list = _graph_of_gradients(topological_order(output), wanted)
     else:
-        gradients = chain_rule(output)
+        gradients = chain_rule(output, caller="grad")
         results = [gradients.get(node, 0.0) for node in wanted]
     return results[0] if single else results
 

@@ -227,8 +227,11 @@ def anomaly_message(op: Op, parents: Sequence[Value], const: float | None, out: 
     )
 
 
-def backward_anomaly_message(node: Value, order: Sequence[Value], gradients: dict[Value, float]) -> str:
-    """The ``detect_anomaly`` message for a backward pass whose gradient at ``node`` overflowed."""
+def backward_anomaly_message(
+    function: str, node: Value, order: Sequence[Value], gradients: dict[Value, float]
+) -> str:
+    """The message for a backward pass whose gradient at ``node`` overflowed (under detect_anomaly)
+    or is nan (always refused): ``function`` heads it."""
     from engine.checks import describe_operand
 
     terms = []
@@ -238,9 +241,11 @@ def backward_anomaly_message(node: Value, order: Sequence[Value], gradients: dic
                 terms.append(
                     f"{gradients[consumer]!r} · {local!r} through op {consumer.op.name!r}"  # type: ignore[union-attr]
                 )
+    found = gradients[node]
+    what = "overflows" if found == found else "is not a number (inf · 0, or inf − inf)"
     return (
-        f"detect_anomaly: backward gave the gradient {gradients[node]!r} at {describe_operand(node)} "
+        f"{function}: the chain rule gave the gradient {found!r} at {describe_operand(node)} "
         f"(made by {written_over_labels(node.op, node.inputs) if node.op else 'a leaf'}): the sum of "
-        f"upstream × local over the ops that use it, {' + '.join(terms[:6]) or 'none'}, overflows; "
+        f"upstream × local over the ops that use it, {' + '.join(terms[:6]) or 'none'}, {what}; "
         "no grad was changed. Rescale the loss or the inputs"
     )

@@ -645,17 +645,20 @@ def _search(root: Value) -> tuple[list[Value], dict[Value, float]]:
     return order, found
 
 
-def chain_rule(root: Value, gradient: Number = 1.0) -> dict[Value, float]:
+def chain_rule(root: Value, gradient: Number = 1.0, *, caller: str = "chain_rule") -> dict[Value, float]:
     """∂root/∂v for every node v below ``root`` (times ``gradient``), as a new dict; no node changes.
 
     For each node in topological order, each parent receives upstream × local:
 
         dL/dparent += dL/dnode · ∂node/∂parent
+
+    ``caller`` names the function in error messages (``grad`` calls this).
     """
-    check_node(root, "chain_rule")
-    gradient = check_gradient(gradient, "chain_rule")
+    check_node(root, caller)
+    gradient = check_gradient(gradient, caller)
     order, gradients = _search(root)
     _propagate(order, gradients, gradient)
+    _check_gradients(caller, order, gradients)
     return gradients
 
 
@@ -712,8 +715,7 @@ def backward(root: Value, gradient: Number = 1.0) -> None:
     with modes.gc_paused():
         order, gradients = _search(root)
         _propagate(order, gradients, gradient)
-        if modes.active and modes.anomaly_checks_enabled():
-            _check_gradients(order, gradients)
+        _check_gradients("backward", order, gradients)
         _commit(list(gradients), gradients.values(), add=True)
     modes.relax_collector(len(order))  # the next big graph is built without the collector's walks
 
@@ -765,13 +767,19 @@ def _commit(nodes: list[Value], values: Iterable[float], add: bool) -> None:
             raise
 
 
-def _check_gradients(order: list[Value], gradients: dict[Value, float]) -> None:
-    """Under detect_anomaly: the first node whose gradient overflowed, before anything is committed."""
-    for node in order:
-        if not math.isfinite(gradients[node]):
-            from engine.symbolic import backward_anomaly_message
+def _check_gradients(function: str, order: list[Value], gradients: dict[Value, float]) -> None:
+    """No gradient is nan (an inf gradient times a slope of 0, or inf − inf), and under
+    detect_anomaly none is inf: else AnomalyError names the first such node, before any commit."""
+    anomaly_mode = modes.active and modes.anomaly_checks_enabled()
+    total = sum(gradients.values())  # nan if a gradient is (or if +inf and −inf meet: then all is well)
+    if anomaly_mode or total != total:
+        for node in order:
+            found = gradients[node]
+            if found != found or (anomaly_mode and not math.isfinite(found)):
+                from engine.symbolic import backward_anomaly_message
 
-            raise AnomalyError(backward_anomaly_message(node, order, gradients))
+                caller = "detect_anomaly" if anomaly_mode else function
+                raise AnomalyError(backward_anomaly_message(caller, node, order, gradients))
 
 
 # ---------------------------------------------------------------------------

@@ -181,3 +181,22 @@ def test_a_huge_label_is_cut_in_the_anomaly_message_as_in_the_views() -> None:
     cut = "x" * 39 + "…"  # notation.readable: 40 characters at most, as draw and explain show it
     assert message.startswith(f"detect_anomaly: op 'mul' gave inf computing {cut} * {cut}; inputs [1e+200")
     assert len(message) < 500
+
+
+@pytest.mark.parametrize(("start", "make"), [
+    (-1.0, lambda x: x.relu() * 1e200 * 1e200),                     # inf upstream × relu's slope 0
+    (1.0, lambda x: (x * Value(0.0)) * 1e200 * 1e200),              # inf upstream × a slope 0
+    (1e-300, lambda x: x * 1e200 * 1e200 - x * 1e200 * 1e200),      # +inf + −inf at x
+], ids=["relu", "times-zero", "inf-minus-inf"])
+def test_a_nan_gradient_is_refused_by_every_way_to_backpropagate(
+    start: float, make: Callable[[Value], Value]
+) -> None:
+    """Outside detect_anomaly an inf gradient is the documented float overflow; a nan never is."""
+    x = Value(start, label="x")
+    loss = make(x)
+    x.grad = 0.25
+    for name, call in (("backward", loss.backward), ("grad", lambda: engine.grad(loss, x)),
+                       ("chain_rule", lambda: engine.chain_rule(loss))):
+        with pytest.raises(AnomalyError, match=rf"^{name}: the chain rule gave the gradient nan at "):
+            call()
+        assert x.grad == 0.25 and loss.grad == 0.0  # nothing committed

@@ -205,6 +205,10 @@ README_ROWS: dict[str, Happen] = {
     "(2.0, 0.0); fix the local_grads given to define_op('twice')": lambda: _twice(),
     "DomainError: cosh: the result overflows float (largest finite ≈ 1.8e308), got a = 1000.0 (label 'x')":
         _user_op_overflow,
+    "AnomalyError: backward: the chain rule gave the gradient nan at -1.0 (label 'x') (made by a leaf): the "
+    "sum of upstream × local over the ops that use it, inf · 0.0 through op 'relu', is not a number "
+    "(inf · 0, or inf − inf); no grad was changed. Rescale the loss or the inputs":
+        lambda: (Value(-1.0, label="x").relu() * 1e200 * 1e200).backward(),
     "AnomalyError: detect_anomaly: op 'mul' gave inf computing (tanh(a * 2.0) + a) * b; inputs [1e+200, "
     "1e+200 (label 'b')], local derivatives (1e+200, 1e+200) (∂(a·b)/∂a = b, ∂(a·b)/∂b = a)":
         lambda: _anomaly(),
@@ -327,7 +331,7 @@ def test_the_results_that_are_not_errors_are_as_the_readme_says() -> None:
     y.backward()
     assert y.data == pytest.approx(1e100) and x.grad == math.inf
     x = Value(1e-300, label="x")
-    overflowed = r"^detect_anomaly: backward gave the gradient inf at 1e-300"
+    overflowed = r"^detect_anomaly: the chain rule gave the gradient inf at 1e-300"
     with pytest.raises(engine.AnomalyError, match=overflowed), engine.detect_anomaly():
         (x * 1e200 * 1e200).backward()
     assert x.grad == 0.0  # no grad changed
