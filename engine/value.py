@@ -848,7 +848,7 @@ def _make(
 ) -> Value:
     """The careful path of every op: each step checked, with a message naming the op and its inputs."""
     out = checked_forward(op, data, inputs)
-    if modes.active and not modes.is_grad_enabled():
+    if modes.active and not modes.is_grad_enabled() and not modes.anomaly_checks_enabled():
         return _node(out, None, (), ())  # no graph: the value alone, no local derivatives
     if const is None and not op.keeps_local_grads:
         return _node(out, form, parents, None)

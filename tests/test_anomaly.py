@@ -200,3 +200,17 @@ def test_a_nan_gradient_is_refused_by_every_way_to_backpropagate(
         with pytest.raises(AnomalyError, match=rf"^{name}: the chain rule gave the gradient nan at "):
             call()
         assert x.grad == 0.25 and loss.grad == 0.0  # nothing committed
+
+
+@pytest.mark.parametrize("overflow", [
+    lambda: Value(1e200) / 1e-200, lambda: Value(1e200) / Value(1e-200), lambda: 1e200 * Value(1e200),
+    lambda: Value(1e200) * 1e200, lambda: Value(1e308) - (-1e308), lambda: -Value(1e308) - Value(1e308),
+    lambda: engine.sum_values([Value(1e308), Value(1e308)]),
+], ids=["div-number", "div", "rmul", "mul-number", "sub", "neg-sub", "sum"])
+def test_detect_anomaly_inside_no_grad_stops_every_overflow(overflow: Callable[[], Value]) -> None:
+    """Under no_grad the careful path made the value alone, with no op: the anomaly check was skipped."""
+    stopped = r"^detect_anomaly: op '(div|mul|sub|sum)' gave -?inf"
+    with pytest.raises(AnomalyError, match=stopped), no_grad(), detect_anomaly():
+        overflow()
+    with no_grad():
+        assert math.isinf(overflow().data)  # without detect_anomaly: the documented float overflow
