@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from engine.backprop import grad
 from engine.checks import check_bool, check_callable, check_instance, check_real, check_sequence, describe
-from engine.modes import gc_paused
+from engine.modes import enable_grad, gc_paused
 from engine.value import Value
 
 
@@ -61,7 +61,9 @@ def _central_differences(
                             "eps"
                         )
                     value.data = nudged
-                    samples.append(_number_of(function, f(), i, nudged))
+                    with enable_grad():  # as in training, also inside a no_grad block (see numerical_grad)
+                        result = f()
+                    samples.append(_number_of(function, result, i, nudged))
             finally:
                 value.data = original
             upper, lower = samples
@@ -134,7 +136,7 @@ class GradcheckReport:
 
 
 def relative_error(analytic: Sequence[float], numerical: Sequence[float]) -> float:
-    """The course's ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂); 0 when both are zero (nan where a number is nan)."""
+    """The course's ‖g − g̃‖₂ / (‖g‖₂ + ‖g̃‖₂); 0 when both are zero, nan where a number is nan or inf."""
     g = _numbers("relative_error", "analytic", analytic)
     g_tilde = _numbers("relative_error", "numerical", numerical)
     if len(g) != len(g_tilde):
@@ -142,9 +144,14 @@ def relative_error(analytic: Sequence[float], numerical: Sequence[float]) -> flo
             f"relative_error: analytic and numerical must have one number per input each, got "
             f"{len(g)} and {len(g_tilde)}"
         )
-    difference = math.sqrt(sum((a - n) ** 2 for a, n in zip(g, g_tilde)))
-    scale = math.sqrt(sum(a * a for a in g)) + math.sqrt(sum(n * n for n in g_tilde))
-    return 0.0 if scale == 0.0 else difference / scale
+    if not all(map(math.isfinite, (*g, *g_tilde))):
+        return math.nan
+    # Each number divided by the largest first: squares of 1e200 would overflow, of 1e-200 vanish.
+    largest = max(map(abs, (*g, *g_tilde)), default=0.0)
+    if largest == 0.0:
+        return 0.0
+    difference = math.hypot(*(a / largest - n / largest for a, n in zip(g, g_tilde)))
+    return difference / (math.hypot(*(a / largest for a in g)) + math.hypot(*(n / largest for n in g_tilde)))
 
 
 def gradcheck(
@@ -173,7 +180,8 @@ def gradcheck(
         x if isinstance(x, Value) else Value(check_real("gradcheck", f"inputs[{i}]", x), label=f"x{i}")
         for i, x in enumerate(items)
     ]
-    output = f(*values)
+    with enable_grad():  # inside a no_grad block too: f must build its graph
+        output = f(*values)
     if not isinstance(output, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {describe(output)}")
     analytic = grad(output, values)

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+import engine
 from engine import GradcheckError, Value, define_op, gradcheck, numerical_grad, relative_error
 
 # x² whose rule says ∂/∂a = a instead of 2a: a planted bug, defined as a learner would define an op.
@@ -116,3 +117,24 @@ def test_a_refused_numerical_grad_leaves_every_value_as_it_was() -> None:
     with pytest.raises(TypeError):
         numerical_grad(lambda: x.data + y.data, [x, y, 3.0])
     assert (x.data, y.data) == (1.0, 2.0)
+
+
+def test_relative_error_holds_for_gradients_near_the_ends_of_the_float_range() -> None:
+    """Squares of 1e200 overflowed (an OverflowError, or a ratio of 0 for 3e160) and of 1e-200 vanished."""
+    assert relative_error([1e300], [0.0]) == 1.0
+    assert relative_error([3e160], [3e160 * (1 + 1e-11)]) == pytest.approx(5e-12, rel=1e-3)
+    assert relative_error([3e-200], [3e-200 * (1 + 1e-11)]) == pytest.approx(5e-12, rel=1e-3)
+    assert math.isnan(relative_error([math.nan], [1.0])) and math.isnan(relative_error([math.inf], [1.0]))
+    report = gradcheck(lambda x: x * 3e160, [1.0], raise_on_failure=False)
+    assert report.relative_error == pytest.approx(0.0, abs=1e-6) and report.passed
+
+
+def test_gradcheck_and_numerical_grad_work_inside_no_grad() -> None:
+    """Under no_grad f built no graph: autograd gave 0 and gradcheck failed for a right gradient."""
+    x = Value(2.0)
+    with engine.no_grad():
+        report = gradcheck(lambda v: v ** 3, [2.0])
+        (estimate,) = numerical_grad(lambda: (x ** 3).data, [x])
+        assert not engine.is_grad_enabled()  # the user's block is as it was
+    assert report.passed and report.inputs[0].autograd == 12.0
+    assert estimate == pytest.approx(12.0, rel=1e-8)
