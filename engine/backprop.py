@@ -8,10 +8,11 @@ a graph that can be differentiated again (second and third derivatives).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.checks import check_bool, check_callable, check_instance, check_int, describe, fail
+from engine.checks import as_number, check_bool, check_callable, check_instance, check_int, describe, fail
 from engine.modes import enable_grad
 from engine.symbolic import Expression, derivative_formulas
 from engine.value import Op, Value, chain_rule, topological_order
@@ -106,7 +107,10 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
 
     Called with numbers it returns a float. Called with Values (as happens when
     it is itself differentiated) it returns a Value with its own graph, so
-    derivatives nest: ``derivative(derivative(f))(x)`` is f''(x).
+    derivatives nest: ``derivative(derivative(f))(x)`` is f''(x). The other
+    arguments (numbers become Values) and keyword arguments go to ``f`` as given.
+    ``f`` returns a Value, or a number only when it is a constant (derivative 0):
+    a number computed from x's own number (``math.sin(x)``) is refused.
 
     >>> derivative(lambda x: x ** 3)(2.0)        # 3x²
     12.0
@@ -117,21 +121,59 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     argnum = check_int("derivative", "argnum", argnum, minimum=0, hint="the position of the argument x")
     name = getattr(f, "__name__", "f")
 
-    def df(*args: Any) -> Any:
+    def df(*args: Any, **keywords: Any) -> Any:
         if len(args) <= argnum:
+            example = ", ".join(["1.0"] * argnum + ["2.0"])
             raise TypeError(
                 f"d_{name}: differentiates argument {argnum} of {name}, so it needs at least "
                 f"{argnum + 1} argument{'s' if argnum else ''} (the point), got {len(args)}; "
-                f"e.g. d_{name}(2.0)"
+                f"e.g. d_{name}({example})"
             )
-        nested = isinstance(args[argnum], Value)
-        values = [a if isinstance(a, Value) else Value(a) for a in args]
+        point = args[argnum]
+        nested = isinstance(point, Value)
+        x = point if nested else _Argument(as_number(point, f"d_{name}: argument {argnum}"))
+        # the other numbers as Values too (f may call y.exp() on them); anything else as given
+        others = [Value(a) if isinstance(a, numbers.Real) and not isinstance(a, Value) else a for a in args]
         with enable_grad():
-            output = f(*values)
-        if not isinstance(output, Value):  # f ignored its argument: a constant
-            return Value(0.0) if nested else 0.0
-        return grad(output, values[argnum], create_graph=nested)
+            output = f(*others[:argnum], x, *others[argnum + 1 :], **keywords)
+        if isinstance(output, Value):
+            return grad(output, x, create_graph=nested)
+        if isinstance(x, _Argument) and x.number_read:
+            raise TypeError(
+                f"d_{name}: {name} returned {describe(output)}, computed from its argument's number (a math "
+                "function such as math.sin(x), float(x) or x.data), so no graph leads to x; write it with "
+                "Value ops (x.exp(), engine.tanh(x), or engine.define_op for sin)"
+            )
+        if isinstance(output, bool) or not isinstance(output, (int, float)):
+            fail(TypeError, f"d_{name}", f"{name}'s result", "a Value (or a number, for a constant function)",
+                 describe(output))
+        return Value(0.0) if nested else 0.0  # f ignored its argument: a constant
 
     df.__name__ = f"d_{name}"
     df.__doc__ = f"∂/∂(argument {argnum}) of {name}"
     return df
+
+
+class _Argument(Value):
+    """The point x that ``derivative`` hands to f, noting whether f read its number: ``math.sin(x)``
+    calls ``float(x)`` and returns a float with no graph, which must not pass for a constant."""
+
+    __slots__ = ("number_read",)
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data)
+        self.number_read = False
+
+    def __float__(self) -> float:
+        self.number_read = True
+        return super().__float__()
+
+    @property
+    def data(self) -> float:
+        """The number (reading it is noted)."""
+        self.number_read = True
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        Value.data.fset(self, value)  # type: ignore[attr-defined]

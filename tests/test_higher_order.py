@@ -176,3 +176,34 @@ def test_a_gradient_graph_draws() -> None:
     a = 1 / (1 + math.exp(-0.7))
     assert "dσ/dz" in text and "σ" in text and "z" in text
     assert f"{a * (1 - a):.4g}" in text
+
+
+def test_derivative_refuses_a_result_with_no_graph_to_its_argument() -> None:
+    """derivative(math.sin) gave 0.0: math.sin reads float(x) and returns a float with no graph."""
+    for function, pattern in (
+        (math.sin, r"^d_sin: sin returned 0\.479425538604203 \(float\), computed from its argument's number"),
+        (lambda x: x.data ** 2, r"^d_<lambda>: <lambda> returned 0\.25 \(float\), computed from its"),
+        (lambda x: None, r"^d_<lambda>: <lambda>'s result must be a Value \(or a number, for a constant "
+                         r"function\), got None \(NoneType\)$"),
+        (lambda x: [x * x], r"^d_<lambda>: <lambda>'s result must be a Value .*\(list\)$"),
+    ):
+        with pytest.raises(TypeError, match=pattern):
+            derivative(function)(0.5)
+    assert derivative(lambda x: 3.0)(1.0) == 0.0  # a constant: its derivative is 0
+    with pytest.raises(TypeError, match=r"^d_<lambda>: argument 0: expected a real number .*got 'a' \(str\)"):
+        derivative(lambda x: x)("a")
+
+
+def test_derivative_passes_other_and_keyword_arguments_to_f() -> None:
+    assert derivative(lambda x, k: x ** k)(2.0, 3) == 12.0
+    assert derivative(lambda x, k=2: x ** k)(2.0, k=3) == 12.0
+    assert derivative(lambda x, y: x * y.exp())(1.0, 2.0) == pytest.approx(math.exp(2.0))
+    assert derivative(lambda x, table: x * table[0])(0.5, [2.0]) == 2.0
+    assert derivative(lambda c, x: c * x * x, argnum=1)(3.0, 2.0) == 12.0
+    example = r"needs at least 2 arguments \(the point\), got 1; e\.g\. d_f\(1\.0, 2\.0\)$"
+    with pytest.raises(TypeError, match=example):
+        derivative(f, argnum=1)(2.0)
+
+
+def f(c: Value, x: Value) -> Value:
+    return c * x
