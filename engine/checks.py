@@ -329,7 +329,8 @@ def as_number(value: Any, where: str) -> float:
 
 
 def _real_as_float(value: Any, where: str) -> float:
-    shape = getattr(value, "shape", None)
+    # an array's class has .shape (asked of the class: a mock answers every attribute)
+    shape = getattr(value, "shape", None) if hasattr(type(value), "shape") else None
     if shape is not None and shape != ():
         raise TypeError(
             f"{where}: a Value holds one number, got an array of shape {shape}; "

@@ -811,12 +811,12 @@ def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
         elif type(b) is float and b - b == 0.0:  # the common number operand, checked inline
             y = const = b
             form, parents = op.with_constant[1], (a,)
-        elif getattr(b, "apply_op", None) is not None:
+        elif _is_symbol(b):
             return _apply(op, (a, b))  # a symbol: the expression is written, not computed
         else:
             y = const = as_number(b, op.name)
             form, parents = op.with_constant[1], (a,)
-    elif getattr(a, "apply_op", None) is not None:
+    elif _is_symbol(a):
         return _apply(op, (a, b))
     else:
         x = const = a if type(a) is float and a - a == 0.0 else as_number(a, op.name)
@@ -855,6 +855,12 @@ def _make(
     return _node(out, form, parents, checked_local_grads(op, out, data, inputs), const)
 
 
+def _is_symbol(x: Any) -> bool:
+    """A symbol of engine.symbolic, which writes an op instead of computing it: its class has
+    ``apply_op`` (asked of the class, so a mock answering every attribute is not one)."""
+    return callable(getattr(type(x), "apply_op", None))
+
+
 def _as_used(a: Any, b: Any, x: float, y: float) -> tuple:
     """The inputs as the op used them, for messages: a number operand as the float it became."""
     return (a if isinstance(a, Value) else x, b if isinstance(b, Value) else y)
@@ -874,9 +880,8 @@ def _apply(op: Op, inputs: tuple) -> Any:
         inputs = tuple(x if isinstance(x, Value) else Value(as_number(x, op.name)) for x in inputs)
         return _make(op, op, inputs, None, [x._data for x in inputs], inputs)
     for x in inputs:  # a symbol (engine.symbolic) writes the op instead of computing it
-        apply_op = getattr(x, "apply_op", None)
-        if apply_op is not None:
-            return apply_op(op, inputs)
+        if _is_symbol(x):
+            return x.apply_op(op, inputs)
     numbers = [as_number(x, op.name) for x in inputs]
     return checked_forward(op, numbers, numbers)
 

@@ -220,6 +220,13 @@ ODD_INPUTS: list[Probe] = [
           DomainError, r"^pow: the local derivative is not finite here .*, got a = 10\.0, b = 308\.2"),
     Probe("Value(1.0000001) ** Value(7e9)", lambda w: Value(1.0000001) ** Value(7e9),
           DomainError, r"^pow: the local derivative is not finite here"),
+    # -- objects that answer every attribute (mocks) or carry a stray apply_op ---------------------------
+    Probe("x * MagicMock()", lambda w: w.x * __import__("unittest.mock").mock.MagicMock(),
+          TypeError, r"^mul: expected a real number \(int, float, numpy scalar\), got <MagicMock id="),
+    Probe("exp(MagicMock())", lambda w: engine.exp(__import__("unittest.mock").mock.MagicMock()),
+          TypeError, r"^exp: expected a real number \(int, float, numpy scalar\), got <MagicMock id="),
+    Probe("x * object with apply_op = 5", lambda w: w.x * type("Stray", (), {"apply_op": 5})(),
+          TypeError, r"^mul: expected a real number \(int, float, numpy scalar\), got <.*Stray object"),
     # -- a nan from results that overflowed to inf (allowed for + − · / Σ linear, as with floats) ------
     Probe("linear(w, [inf, -inf], b)",
           lambda w: engine.linear([w.w, w.w], [Value(1e308) * 10, Value(-1e308) * 10], w.b),
