@@ -389,18 +389,39 @@ def checked_forward(op: Any, data: Sequence[float], inputs: Sequence[Any]) -> fl
     """``op.forward(*data)`` as a float: refused with a DomainError outside the op's domain, when it
     fails, or when it is not finite (inf is allowed only where floats give it: + − · / and sums)."""
     if op.domain is not None:
-        reason = op.domain(*data)
-        if reason:
+        reason = _domain_reason(op, data, inputs)
+        if reason is not None:
             raise DomainError(f"{op.name}: {reason}, got {named_inputs(op, inputs)}")
     try:
         out = op.forward(*data)
     except (ArithmeticError, ValueError) as error:
         raise DomainError(f"{op.name}: {_failure(error)}, got {named_inputs(op, inputs)}") from None
+    if isinstance(out, complex):  # e.g. a ** 0.5 at a < 0 in Python: the input is outside the domain
+        raise DomainError(f"{op.name}: the result {out!r} is not real, got {named_inputs(op, inputs)}")
     if type(out) is not float:
         out = _as_result(op, out, "forward")
     if out - out != 0.0 and not (op.float_overflow and out == out):  # nan, or inf where floats give none
         raise DomainError(f"{op.name}: the result {out!r} is not finite, got {named_inputs(op, inputs)}")
     return out
+
+
+def _domain_reason(op: Any, data: Sequence[float], inputs: Sequence[Any]) -> str | None:
+    """Why ``op.domain`` refuses these inputs (None: it does not); a domain that fails or returns
+    something else than None or a str is a bad definition, said so with the inputs."""
+    try:
+        reason = op.domain(*data)
+    except Exception as error:  # any failure of the user's rule is reported as such
+        raise TypeError(
+            f"{op.name}: the op's domain raised {type(error).__name__}: {error} at "
+            f"{named_inputs(op, inputs)}; fix the domain given to define_op({op.name!r})"
+        ) from error
+    if reason is None or isinstance(reason, str):
+        return reason or None  # '' says nothing is wrong, as None does
+    raise TypeError(
+        f"{op.name}: the op's domain must return None (the inputs are fine) or the reason they are "
+        f"refused (a str), got {short_repr(reason)} at {named_inputs(op, inputs)}; fix the domain "
+        f"given to define_op({op.name!r})"
+    )
 
 
 def checked_local_grads(op: Any, out: float, data: Sequence[float], inputs: Sequence[Any]) -> tuple:
@@ -546,6 +567,13 @@ def check_definition(
         parameters = list(inspect.signature(local_grads).parameters.values())  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise TypeError(f"{function}: cannot read local_grads's parameters; use a def or lambda") from None
+    named_only = [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+    if named_only:  # the rule is called with positions: local_grads(out, *inputs)
+        raise TypeError(
+            f"{function}: local_grads is called as local_grads(out, *inputs), so its parameters are "
+            f"positional, got keyword-only or ** parameters ({', '.join(named_only)}); e.g. lambda out, a, "
+            "b: (...)"
+        )
     if parameters and parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
         names: tuple[str, ...] = (parameters[-1].name,)
         inferred = None

@@ -821,8 +821,10 @@ def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
     else:
         x = const = a if type(a) is float and a - a == 0.0 else as_number(a, op.name)
         y, form, parents = b._data, op.with_constant[0], (b,)  # type: ignore[union-attr]
-    if not modes.active and (op.domain is None or not op.domain(x, y)):
-        try:
+    if not modes.active:
+        try:  # anything unusual (a refusal, a failure, a non-float) is judged by the careful path
+            if op.domain is not None and op.domain(x, y) is not None:
+                raise ValueError
             out = op.forward(x, y)
             if const is not None:
                 local_grads = op.local_grads(out, x, y)
@@ -838,7 +840,7 @@ def _binary(op: Op, a: Value | Number, b: Value | Number) -> Value:
                 if type(out) is type(slope_a) is type(slope_b) is float and type(local_grads) is tuple \
                         and out - out == slope_a - slope_a == slope_b - slope_b == 0.0:
                     return _node(out, form, parents, local_grads)
-        except (ArithmeticError, ValueError, TypeError, IndexError):
+        except Exception:  # noqa: S110 - the careful path below says what went wrong
             pass
     return _make(op, form, parents, const, (x, y), _as_used(a, b, x, y))
 

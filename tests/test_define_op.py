@@ -16,9 +16,12 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -588,8 +591,9 @@ def test_a_binary_rule_with_three_derivatives_is_refused_in_every_form(form: str
         _binary_forms(op)[form]()
 
 
-@pytest.mark.parametrize("returned", ["a string", None, 1j, True, [1.0], Value(2.0)], ids=repr)
+@pytest.mark.parametrize("returned", ["a string", None, True, [1.0], Value(2.0)], ids=repr)
 def test_a_forward_that_returns_something_not_a_number_is_refused(returned: object) -> None:
+    """(A complex number is a DomainError: Python's a ** 0.5 at a < 0, an input outside the domain.)"""
     op = define_op("udo_forward", forward=lambda a: returned, local_grads=lambda out, a: (1.0,), formula="f")
     for x in (Value(1.0), 1.0):
         with pytest.raises(TypeError, match=r"^udo_forward: forward returned .*, not a number"):
@@ -712,3 +716,51 @@ def test_the_demo_defines_sin_and_cos_and_shows_every_use(tmp_path: Path) -> Non
     if drawing.suffix == ".svg":
         texts = [t.text for t in ET.parse(drawing).getroot().iter() if t.text]
         assert {"sin", "cos", "∂(sin(x))/∂x = 0.8776", "∂(cos(x))/∂x = -0.4794"} <= set(texts)
+
+
+def _shifted(**changes: Any) -> engine.Op:
+    definition: dict[str, Any] = {
+        "forward": lambda a: a + 1.0, "local_grads": lambda out, a: (1.0,), "formula": "∂(a + 1)/∂a = 1",
+    }
+    return define_op("shifted", **{**definition, **changes})
+
+
+@pytest.mark.parametrize(("domain", "message"), [
+    (lambda a: 1 / 0, r"^shifted: the op's domain raised ZeroDivisionError: division by zero at a = 2\.0; "
+                      r"fix the domain given to define_op\('shifted'\)$"),
+    (lambda a: True, r"^shifted: the op's domain must return None \(the inputs are fine\) or the reason they "
+                     r"are refused \(a str\), got True at a = 2\.0"),
+    (lambda a: np.array([1, 2]), r"^shifted: the op's domain must return None .*got array\(\[1, 2\]\)"),
+], ids=["raises", "true", "array"])
+def test_a_domain_that_fails_or_answers_oddly_is_a_bad_definition(domain: Callable, message: str) -> None:
+    op = _shifted(domain=domain)
+    for call in (lambda: op(Value(2.0)), lambda: op(2.0)):
+        with pytest.raises(TypeError, match=message):
+            call()
+    assert _shifted(domain=lambda a: "")(Value(2.0)).data == 3.0  # '' says nothing is wrong
+
+
+def test_a_binary_ops_domain_that_fails_is_reported_on_the_fast_path_too() -> None:
+    op = define_op("joined", forward=lambda a, b: a + b, local_grads=lambda out, a, b: (1.0, 1.0),
+                   formula="∂(a + b)/∂a = 1", domain=lambda a, b: {}["missing"])
+    failed = r"^joined: the op's domain raised KeyError: 'missing' at a = 1\.0"
+    for call in (lambda: op(Value(1.0), 2.0), lambda: op(Value(1.0), Value(2.0)),
+                 lambda: op(1.0, Value(2.0))):
+        with pytest.raises(TypeError, match=failed):
+            call()
+
+
+@pytest.mark.parametrize("local_grads", [lambda out, *, a: (1.0,), lambda out, a, **k: (1.0,)],
+                         ids=["keyword-only", "double-star"])
+def test_local_grads_with_keyword_parameters_is_refused_when_defined(local_grads: Callable) -> None:
+    refused = r"^define_op\('shifted'\): local_grads is called as local_grads\(out, \*inputs\), so its"
+    with pytest.raises(TypeError, match=refused):
+        _shifted(local_grads=local_grads)
+
+
+def test_a_complex_result_is_outside_the_domain_not_a_bad_definition() -> None:
+    root = _shifted(forward=lambda a: a ** 0.5, local_grads=lambda out, a: (0.5 / out,))
+    not_real = r"^shifted: the result \(1\.2246467991473532e-16\+2j\) is not real, got a = -4\.0$"
+    with pytest.raises(DomainError, match=not_real):
+        root(Value(-4.0))
+    assert root(Value(4.0)).data == 2.0
