@@ -329,6 +329,12 @@ def as_number(value: Any, where: str) -> float:
 
 
 def _real_as_float(value: Any, where: str) -> float:
+    kind = type(value).__name__  # numpy's, asked by name: the engine does not import numpy
+    if kind in ("timedelta64", "datetime64"):  # numpy counts them as integers
+        raise TypeError(_expected_number(where, value) + "; a time is not a number: convert it, e.g. "
+                        "t / np.timedelta64(1, 's') for seconds")
+    if kind == "MaskedConstant":  # np.ma.masked: a missing value, which float() would turn into 0.0
+        raise ValueError(f"{where}: got a masked (missing) value; fill it first, e.g. array.filled(0.0)")
     # an array's class has .shape (asked of the class: a mock answers every attribute)
     shape = getattr(value, "shape", None) if hasattr(type(value), "shape") else None
     if shape is not None and shape != ():
@@ -351,8 +357,9 @@ def _real_as_float(value: Any, where: str) -> float:
         return float(value)
     except OverflowError:
         digits = int(abs(int(value)).bit_length() * math.log10(2)) + 1
+        what = "an integer" if isinstance(value, numbers.Integral) else "a number"  # e.g. a Fraction
         raise ValueError(
-            f"{where}: an integer of about {digits:,} digits is too large for a float (max ≈ 1.8e308)"
+            f"{where}: {what} of about {digits:,} digits is too large for a float (max ≈ 1.8e308)"
         ) from None
 
 
@@ -628,15 +635,14 @@ def check_gradient(gradient: object, function: str) -> float:
     return as_number(gradient, f"{function}: gradient")
 
 
-def as_tuple(items: Any, function: str, what: str) -> tuple:
-    """``items`` (a list, tuple or other iterable of Values or numbers) as a tuple, or a TypeError."""
+def as_tuple(items: Any, function: str, what: str, of: str = "Values or numbers") -> tuple:
+    """``items`` (a list, tuple or other iterable of ``of``) as a tuple, or a TypeError."""
     if type(items) is tuple:
         return items
     if type(items) is list:
         return tuple(items)
     if isinstance(items, (str, bytes)) or _is_value(items) or not isinstance(items, Iterable):
         raise TypeError(
-            f"{function}: {what} must be a list (or other iterable) of Values or numbers, "
-            f"got {describe(items)}"
+            f"{function}: {what} must be a list (or other iterable) of {of}, got {describe(items)}"
         )
     return tuple(items)

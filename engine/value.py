@@ -725,7 +725,7 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
     if isinstance(nodes, Value):
         targets = _search(nodes)[0]
     else:
-        targets = list(as_tuple(nodes, "zero_grad", "nodes"))
+        targets = list(as_tuple(nodes, "zero_grad", "nodes", "Values"))
         for k, node in enumerate(targets):
             check_node(node, "zero_grad", f"nodes[{k}]", hint="no gradient was changed")
     _commit(targets, [0.0] * len(targets), add=False)
@@ -737,10 +737,10 @@ def set_grads(nodes: Iterable[Value], grads: Iterable[Number]) -> None:
     Every node and number is checked before any ``grad`` changes, and the stores
     are one commit, like ``backward``'s (Ctrl-C and other threads see all or none).
     """
-    targets = list(as_tuple(nodes, "set_grads", "nodes"))
+    targets = list(as_tuple(nodes, "set_grads", "nodes", "Values"))
     for k, node in enumerate(targets):
         check_node(node, "set_grads", f"nodes[{k}]", hint="no gradient was changed")
-    numbers = as_tuple(grads, "set_grads", "grads")
+    numbers = as_tuple(grads, "set_grads", "grads", "numbers")
     if len(numbers) != len(targets):
         raise ValueError(
             f"set_grads: {len(targets)} nodes but {len(numbers)} gradients; no gradient was changed"
@@ -944,13 +944,13 @@ def linear_layer(
     if len(x_data) != len(inputs):
         inputs = _linear_operands(inputs, "inputs", numbers_allowed=True)
         x_data = [x._data for x in inputs]
-    weight_rows = as_tuple(weight_rows, "linear", "weight rows")
+    weight_rows = as_tuple(weight_rows, "linear", "weight rows", "rows of Values")
     biases = as_tuple(biases, "linear", "biases")
     if len(weight_rows) != len(biases):
         raise ValueError(f"linear: {len(weight_rows)} rows of weights but {len(biases)} biases")
     nodes = []
     for weights, bias in zip(weight_rows, biases):
-        weights = as_tuple(weights, "linear", "weights")
+        weights = as_tuple(weights, "linear", "weights", "Values")
         w_data = [w._data for w in weights if type(w) is Value]
         if len(w_data) != len(weights) or type(bias) is not Value:
             weights = _linear_operands(weights, "weights", numbers_allowed=False)
