@@ -357,7 +357,7 @@ class Op:
         return self
 
     def __reduce__(self) -> tuple:
-        return (_registered_op, (self.definition.name, self.const_slot))
+        return (_registered_op, (self.definition.name, self.const_slot, self.definition.formula))
 
 
 OPS: dict[str, Op] = {}
@@ -983,7 +983,21 @@ def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple
     return tuple(checked)
 
 
-def _registered_op(name: str, const_slot: int | None) -> Op:
-    """The op named ``name`` (its form with a number operand in ``const_slot``): how ops unpickle."""
-    op = OPS[name]
+def _registered_op(name: str, const_slot: int | None, formula: str | None = None) -> Op:
+    """The op named ``name`` (its form with a number operand in ``const_slot``): how ops unpickle.
+
+    The op must be defined here as it was when pickled (its formula says so): a node whose op
+    is missing or was redefined since would carry numbers its op no longer explains.
+    """
+    op = OPS.get(name)
+    if op is None:
+        raise ValueError(
+            f"a pickled Value's op {name!r} is not defined here: define it with engine.define_op "
+            "(the same rule) before loading"
+        )
+    if formula is not None and op.formula != formula:
+        raise ValueError(
+            f"a pickled Value's op {name!r} was redefined since it was pickled: its formula was "
+            f"{formula!r}, now {op.formula!r}; define it as it was before loading"
+        )
     return op if const_slot is None else op.with_constant[const_slot]

@@ -764,3 +764,22 @@ def test_a_complex_result_is_outside_the_domain_not_a_bad_definition() -> None:
     with pytest.raises(DomainError, match=not_real):
         root(Value(-4.0))
     assert root(Value(4.0)).data == 2.0
+
+
+def test_a_node_unpickles_only_where_its_op_is_defined_as_it_was() -> None:
+    """What pickle does with a node's op (Op.__reduce__), without pickle (banned here): the op is
+    found by name, and a missing or redefined op is refused instead of a KeyError or a silent swap."""
+    op = define_op("cubed", forward=lambda a: a ** 3, local_grads=lambda out, a: (3.0 * a * a,),
+                   formula="∂(a³)/∂a = 3a²")
+    rebuild, arguments = op.__reduce__()
+    assert rebuild(*arguments) is op
+    rebuild_form, form_arguments = engine.OPS["mul"].with_constant[1].__reduce__()
+    assert rebuild_form(*form_arguments) is engine.OPS["mul"].with_constant[1]
+    define_op("cubed", forward=lambda a: a ** 3, local_grads=lambda out, a: (3.0 * a ** 2,),
+              formula="∂(a³)/∂a = 3·a²")
+    with pytest.raises(ValueError, match=r"^a pickled Value's op 'cubed' was redefined since it was pickled: "
+                                         r"its formula was '∂\(a³\)/∂a = 3a²', now '∂\(a³\)/∂a = 3·a²'"):
+        rebuild(*arguments)
+    del engine.OPS["cubed"]
+    with pytest.raises(ValueError, match=r"^a pickled Value's op 'cubed' is not defined here: define it"):
+        rebuild(*arguments)
