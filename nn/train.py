@@ -28,7 +28,7 @@ from typing import NamedTuple, TextIO
 import numpy as np
 
 import engine
-from engine import Value, gc_paused, no_grad
+from engine import Value, enable_grad, gc_paused, no_grad
 from engine.checks import (
     check_callable,
     check_choice,
@@ -408,14 +408,15 @@ def _batches(plan: _Plan) -> Iterator[list[int]]:
 def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]:
     """Forward, cost, backward, update on the rows ``chosen``; returns the cost and how many were right.
 
-    Both are measured before the update. The step's graph is dropped on return.
+    Both are measured before the update. The step's graph is dropped on return. The graph is
+    recorded even inside a user's ``no_grad()`` block (``enable_grad``): training needs it.
     """
     targets = [plan.targets[i] for i in chosen]
     if plan.compiled is not None:
         cost, outputs = plan.compiled.backward([plan.rows[i] for i in chosen], targets)
         plan.optimizer.step()
     else:
-        with gc_paused():
+        with gc_paused(), enable_grad():
             predictions = [model(plan.rows[i]) for i in chosen]
             graph_cost = _cost(plan.loss_fn, predictions, targets)
             model.zero_grad()

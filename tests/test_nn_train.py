@@ -219,3 +219,16 @@ def test_fit_shows_progress_on_stderr_by_default(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines()[-1].startswith("step 3/3  loss ")
+
+
+@pytest.mark.parametrize("compile", [False, True, "numpy"])
+def test_fit_trains_the_same_inside_a_users_no_grad_block(compile):
+    x, y = make_moons(12, 0.1, seed=6)
+    outside, inside = MLP(2, [3, 1], seed=6), MLP(2, [3, 1], seed=6)
+    expected = fit(outside, x, y, steps=3, progress=False, compile=compile)
+    with engine.no_grad():
+        history = fit(inside, x, y, steps=3, progress=False, compile=compile)
+        assert not engine.is_grad_enabled()  # the user's block is still in force after fit
+    assert history.loss == pytest.approx(expected.loss, rel=1e-12)
+    assert history.loss[2] < history.loss[0]
+    assert [p.data for p in inside.parameters()] == pytest.approx([p.data for p in outside.parameters()])
