@@ -213,6 +213,9 @@ README_ROWS: dict[str, Happen] = {
     # nn
     "DomainError: binary_cross_entropy: sample 0 has a = 1.0 with y = 0.0: (1−y)·ln(1−a) is −∞ (...)":
         lambda: binary_cross_entropy([Value(1.0)], [0.0]),
+    "DomainError: binary_cross_entropy: sample 0 has a = 1.5, outside [0, 1]; a must be a probability "
+    "(e.g. a sigmoid output), or ln a and ln(1−a) give a wrong or undefined loss":
+        lambda: binary_cross_entropy([Value(1.5)], [1]),
     "ValueError: binary_cross_entropy: target 0 must be in [0, 1], got 1.5":
         lambda: binary_cross_entropy([Value(0.3)], [1.5]),
     "TypeError: make_moons: seed must be an integer from 0 to 2**64 − 1, got 'a' (str); e.g. seed=0":
