@@ -419,6 +419,13 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^fit: batch_size must be an integer ≥ 1, got 2\.5 \(float\)"),
     Probe("fit(steps=10**13)", lambda w: nn.fit(w.model, w.X, w.labels, steps=10**13, progress=False),
           ValueError, r"^fit: steps must be at most MAX_STEPS = 1,000,000,000,000"),
+    Probe("fit(a loss that is inf at step 1)",
+          lambda w: nn.fit(w.model, w.X, w.labels, loss=lambda p, t: (p[0] + 2.0) * 1e308 * 10.0,
+                           progress=False),
+          nn.TrainingDivergedError,
+          r"^fit: the cost J at step 1 is inf; the cost before any update is not finite, and the model is "
+          r"unchanged: scale the features of X down \(e\.g\. to mean 0, standard deviation 1\), or check "
+          r"the loss function$"),
     Probe("fit(X.T)", lambda w: nn.fit(w.model, w.X.T, w.labels, progress=False),
           ValueError, r"X looks transposed: pass X\.T"),
     Probe("fit(y='abc')", lambda w: nn.fit(w.model, w.X, "abc", progress=False),
