@@ -78,7 +78,7 @@ def check_batch(
     ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
     (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
     """
-    check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
+    samples_as = check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
     x_array = float_array(x, caller, "X", copy=False)
     xs = _features(x_array, n_x, samples_as, caller)
     m = xs.shape[1]

@@ -83,7 +83,8 @@ def checked_parameters(module: Module, function: str) -> list[tuple[str, Value]]
 
 
 def check_activation(name: object, function: str) -> str:
-    """``name`` if it is one of ``ACTIVATIONS``: a TypeError for a non-string, a ValueError listing them.
+    """The one of ``ACTIVATIONS`` equal to ``name`` (a plain str): a TypeError for a non-string, a ValueError
+    listing them.
 
     ``function`` heads the message: the public function (or argument) that was given ``name``.
     """
