@@ -13,6 +13,8 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from engine import Value, linear, linear_layer, zero_grad
 from engine.checks import (
     check_choice,
@@ -23,6 +25,7 @@ from engine.checks import (
     check_sequence,
     short_repr,
 )
+from nn.data import refuse_masked
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "sigmoid": Value.sigmoid,
@@ -353,7 +356,9 @@ def _is_batch(item: object) -> bool:
 
 
 def _check_sample_container(x: object, nin: int, function: str) -> None:
-    """Refuse what is not one sample: a number, a string, a mapping, a 2-D array."""
+    """Refuse what is not one sample: a number, a string, a mapping, a 2-D array, a masked entry."""
+    if isinstance(x, np.ma.MaskedArray):
+        refuse_masked(x, function, "x")
     shape = getattr(x, "shape", None)
     if isinstance(shape, tuple) and len(shape) >= 2:
         _refuse_batch(shape, nin, function, "an array")
