@@ -398,6 +398,20 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^MLP: x must be a list of 2 numbers \(one sample\), got None \(NoneType\)"),
     Probe("model([1.0, 10**5000])", lambda w: w.model([1.0, BIG]),
           ValueError, r"^MLP: input x\[1\] must be a finite number, got an integer too large for a float"),
+    Probe("sgd.parameters.append(Value(2.0))", lambda w: w.sgd.parameters.append(Value(2.0)),
+          AttributeError, r"^'tuple' object has no attribute 'append'$"),
+    Probe("sgd.parameters = [...]", lambda w: setattr(w.sgd, "parameters", [*w.sgd.parameters, Value(2.0)]),
+          AttributeError,
+          r"^SGD\.parameters is fixed when the SGD is made: make a new SGD\(parameters, lr=\.\.\.\) "
+          r"for others$"),
+    Probe("sgd.velocities = ['a']", lambda w: setattr(w.sgd, "velocities", ["a"]),
+          AttributeError,
+          r"^SGD\.velocities is the optimiser's state, changed only by step\(\); make a new SGD to start "
+          r"from v = 0$"),
+    Probe("SGD([a computed node])", lambda w: SGD([w.x, w.y], lr=0.1),
+          ValueError,
+          r"^SGD: parameter 1 \(y\) is computed by the op 'tanh', not a leaf: SGD can only update leaves "
+          r"\(the Values you made, e\.g\. model\.parameters\(\)\); pass the leaves it is computed from$"),
     Probe("sgd.momentum = 'a'", lambda w: setattr(w.sgd, "momentum", "a"),
           TypeError, r"^SGD: momentum must be a number in \[0, 1\), got 'a' \(str\)$"),
     Probe("sgd.lr = 0", lambda w: setattr(w.sgd, "lr", 0),
