@@ -178,6 +178,8 @@ def check_choice(function: str, name: str, value: object, choices: Iterable[str]
     ValueError: MLP: activation must be one of 'tanh', 'relu', got 'softmax'
     """
     names = list(choices)
+    if type(value) is str and value in names:  # the common case: a plain str is its own match
+        return value
     expected = "one of " + ", ".join(map(repr, names))
     if not isinstance(value, str):
         fail(TypeError, function, name, expected, describe(value))
