@@ -33,7 +33,7 @@ import nn
 from engine import DomainError, GraphTooLargeError, Value
 from engine.files import remove_stale_temporaries
 from engine.notation import number, write
-from nn import MLP, SGD, ModelFileError, load_metadata, load_model, save_model
+from nn import MLP, SGD, ModelFileError, formulas, load_metadata, load_model, save_model
 from nn.checks import FormulaShapeError
 from nn.formulas import db, dW
 
@@ -525,6 +525,44 @@ ODD_INPUTS: list[Probe] = [
           FormulaShapeError,
           r"^db: dz must be 2-D, dZ\[l\] of shape \(n\[l\], m\) with one column per sample, got shape "
           r"\(3,\)$"),
+    Probe("vectorized_backprop(W[1] all nan)",
+          lambda w: nn.vectorized_backprop({**nn.params_from_model(w.model), "W[1]": np.full((3, 2), np.nan)},
+                                           w.X.T, w.labels),
+          ValueError,
+          r"^vectorized_backprop: params: W\[1\] holds nan at W\[1\]\[0, 0\]; parameters must be finite "
+          r"numbers \(nan and inf would make every gradient nan\)$"),
+    Probe("cross_entropy_cost(a (1, 3), y (3, 1))",
+          lambda w: formulas.cross_entropy_cost(np.full((1, 3), 0.5), np.ones((3, 1))),
+          FormulaShapeError,
+          r"^cross_entropy_cost: y must have the shape of a \(Y and A\[L\], \(1, m\)\), got a \(1, 3\), "
+          r"y \(3, 1\); numpy would broadcast them to \(3, 3\)$"),
+    Probe("linear_forward(b of shape (n,))",
+          lambda w: formulas.linear_forward(np.eye(2), [[1, 2], [3, 4]], np.array([10.0, 20.0])),
+          FormulaShapeError,
+          r"^linear_forward: bias is b\[l\], \(n\[l\], 1\) = \(2, 1\), got shape \(2,\); numpy would "
+          r"broadcast them to \(2, 2\)$"),
+    Probe("dz_previous_layer(g' of the wrong shape)",
+          lambda w: formulas.dz_previous_layer(np.ones((3, 2)), np.ones((3, 4)), np.ones((1, 4))),
+          FormulaShapeError,
+          r"^dz_previous_layer: g_prime_prev must have the shape of W\[l\]ᵀ dZ\[l\] \(g'\[l−1\]\(Z\[l−1\]\) "
+          r"and dA\[l−1\], \(n\[l−1\], m\)\), got W\[l\]ᵀ dZ\[l\] \(2, 4\), g_prime_prev \(1, 4\)"),
+    Probe("dW(a 1-D A[l-1])", lambda w: dW(np.ones((2, 5)), np.ones(5)),
+          FormulaShapeError, r"^dW: a_prev is A\[l−1\], \(n\[l−1\], m\), 2-D, got shape \(5,\)$"),
+    Probe("dW(m = 0)", lambda w: dW(np.ones((2, 0)), np.ones((3, 0))),
+          ValueError, r"^dW: dz has no columns, so m = 0 and 1/m is undefined; got shape \(2, 0\)$"),
+    Probe("db(m = 0)", lambda w: db(np.ones((2, 0))),
+          ValueError, r"^db: dz has no columns, so m = 0 and 1/m is undefined; got shape \(2, 0\)$"),
+    Probe("loss(1.5, 0.5)", lambda w: formulas.loss(1.5, 0.5),
+          ValueError,
+          r"^loss: a must be a probability in \[0, 1\] \(e\.g\. σ\(z\)\); got a = 1\.5, y = 0\.5$"),
+    Probe("loss(-1.0, 1.0)", lambda w: formulas.loss(-1.0, 1.0),
+          ValueError, r"^loss: a must be a probability in \[0, 1\] .*; got a = -1\.0, y = 1\.0$"),
+    Probe("dL_da(0.0, 1.0)", lambda w: formulas.dL_da(0.0, 1.0),
+          ValueError, r"^dL_da: −y/a is infinite at a = 0 with y > 0; got a = 0\.0, y = 1\.0$"),
+    Probe("dL_da(a = 1 with y = 0, in a row)",
+          lambda w: formulas.dL_da(np.array([[0.5, 1.0]]), np.array([[1.0, 0.0]])),
+          ValueError, r"^dL_da: \(1−y\)/\(1−a\) is infinite at a = 1 with y < 1; got a\[0, 1\] = 1\.0, "
+          r"y\[0, 1\] = 0\.0$"),
     Probe("params_from_model(5)", lambda w: nn.params_from_model(5),
           TypeError, r"^params_from_model: model must be an nn\.MLP, got 5 \(int\)$"),
     Probe("to_torch(5)", lambda w: nn.to_torch(5),
