@@ -166,19 +166,28 @@ def check_str(function: str, name: str, value: object, *, nonempty: bool = False
 
 
 def check_choice(function: str, name: str, value: object, choices: Iterable[str]) -> str:
-    """One of the names in ``choices``: a non-string is a ``TypeError``, an unknown name a ``ValueError``.
+    """The element of ``choices`` equal to ``value``: a non-string is a ``TypeError``, an unknown name a
+    ``ValueError``.
+
+    The element of ``choices`` is returned, not ``value``: a ``str`` subclass (``np.str_``, or one
+    with its own ``__eq__``) is compared as its plain text, and what the caller stores is a plain
+    ``str`` (it saves to JSON and prints as the name it is).
 
     >>> check_choice("MLP", "activation", "softmax", ["tanh", "relu"])
     Traceback (most recent call last):
     ValueError: MLP: activation must be one of 'tanh', 'relu', got 'softmax'
     """
     names = list(choices)
+    if type(value) is str and value in names:  # the common case: a plain str is its own match
+        return value
     expected = "one of " + ", ".join(map(repr, names))
     if not isinstance(value, str):
         fail(TypeError, function, name, expected, describe(value))
-    if value not in names:
-        fail(ValueError, function, name, expected, short_repr(value))
-    return value
+    plain = str.__str__(value)  # the text alone, as an exact str: no subclass's __eq__ or __hash__
+    for choice in names:
+        if type(choice) is str and choice == plain:
+            return choice
+    fail(ValueError, function, name, expected, short_repr(value))
 
 
 def check_sequence(

@@ -20,7 +20,15 @@ from nn.module import ACTIVATIONS, MLP, Layer, Module, Neuron
 from nn.optim import SGD
 from nn.serialize import ModelFileError, load_metadata, load_model, save_model
 from nn.torch_bridge import grads_from_torch, to_torch
-from nn.train import History, StepRecord, accuracy, fit, predict, predict_scores
+from nn.train import (
+    History,
+    StepRecord,
+    TrainingDivergedError,
+    accuracy,
+    fit,
+    predict,
+    predict_scores,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,6 +42,7 @@ __all__ = [
     "Module",
     "Neuron",
     "StepRecord",
+    "TrainingDivergedError",
     "accuracy",
     "backprop_with_rules",
     "binary_cross_entropy",

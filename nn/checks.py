@@ -78,7 +78,7 @@ def check_batch(
     ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
     (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
     """
-    check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
+    samples_as = check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
     x_array = float_array(x, caller, "X", copy=False)
     xs = _features(x_array, n_x, samples_as, caller)
     m = xs.shape[1]
@@ -168,6 +168,14 @@ def check_params(
                 f"{caller}: params: b[{layer}] must have shape ({w.shape[0]}, 1) to match W[{layer}], "
                 f"got {b.shape}"
             )
+        for key, array in ((f"W[{layer}]", w), (f"b[{layer}]", b)) if not _finite(w, b) else ():
+            finite = np.isfinite(array)
+            if not finite.all():
+                index = _first_index(~finite)
+                raise ValueError(
+                    f"{caller}: params: {key} holds {float(array[index])!r} at {key}{_at(index)}; "
+                    "parameters must be finite numbers (nan and inf would make every gradient nan)"
+                )
         name = check_activation(params[f"g[{layer}]"], f"{caller}: params: g[{layer}]")
         weights[layer], biases[layer], names[layer] = w, b, name
         layer += 1
@@ -177,6 +185,62 @@ def check_params(
             "(see params_from_model)"
         )
     return weights, biases, names
+
+
+def check_shape(formula: str, name: str, array: Array, shape: tuple[int, ...], course: str) -> None:
+    """A ``FormulaShapeError`` unless ``array`` has exactly ``shape``, the course's ``course`` (e.g.
+    "b[l], (n[l], 1)"): numpy would otherwise broadcast a wrong shape into a wrong answer."""
+    if array.shape != shape:
+        raise FormulaShapeError(
+            f"{formula}: {name} is {course} = {shape}, got shape {array.shape}"
+            + _broadcast_note(array.shape, shape)
+        )
+
+
+def check_same_shape(
+    formula: str, name: str, array: Array, other: str, reference: Array, course: str
+) -> None:
+    """A ``FormulaShapeError`` unless ``array`` has the shape of ``reference`` (a number goes with any):
+    ``course`` names both as the course writes them, e.g. "Y and A[L], (1, m)"."""
+    if array.shape != reference.shape and array.ndim and reference.ndim:
+        raise FormulaShapeError(
+            f"{formula}: {name} must have the shape of {other} ({course}), got {other} {reference.shape}, "
+            f"{name} {array.shape}" + _broadcast_note(array.shape, reference.shape)
+        )
+
+
+def _broadcast_note(first: tuple[int, ...], second: tuple[int, ...]) -> str:
+    try:
+        return f"; numpy would broadcast them to {np.broadcast_shapes(first, second)}"
+    except ValueError:
+        return ""
+
+
+def check_2d(formula: str, name: str, array: Array, course: str) -> None:
+    """A ``FormulaShapeError`` unless ``array`` is 2-D, as the course's matrix ``course`` is."""
+    if array.ndim != 2:
+        raise FormulaShapeError(f"{formula}: {name} is {course}, 2-D, got shape {array.shape}")
+
+
+def check_cross_entropy_domain(formula: str, a: Array, y: Array, terms: tuple[str, str]) -> None:
+    """ℒ(a, y) and dℒ/da need a, y of one shape, y ∈ [0, 1], a ∈ [0, 1], a > 0 where y > 0 (the
+    ``terms[0]`` of ln a) and a < 1 where y < 1 (``terms[1]``); else a ``FormulaShapeError`` or
+    ``ValueError`` naming ``formula`` and the entry."""
+    check_same_shape(formula, "y", y, "a", a, "one entry per sample")
+    if np.all((a > 0.0) & (a < 1.0)) and np.all((y >= 0.0) & (y <= 1.0)):  # the usual case, at once
+        return
+    a, y = np.broadcast_arrays(a, y)
+    for bad, what in (
+        (~((y >= 0.0) & (y <= 1.0)), "y must be a label in [0, 1]"),
+        (~((a >= 0.0) & (a <= 1.0)), "a must be a probability in [0, 1] (e.g. σ(z))"),
+        ((y > 0.0) & (a <= 0.0), f"{terms[0]} is infinite at a = 0 with y > 0"),
+        ((y < 1.0) & (a >= 1.0), f"{terms[1]} is infinite at a = 1 with y < 1"),
+    ):
+        if bad.any():
+            at = _at(_first_index(bad)) if bad.ndim else ""
+            raise ValueError(
+                f"{formula}: {what}; got a{at} = {float(a[bad][0])!r}, y{at} = {float(y[bad][0])!r}"
+            )
 
 
 def check_output_domain(a: Array, y: Array, activation: str, layer: int, *, caller: str) -> None:
@@ -195,6 +259,11 @@ def check_output_domain(a: Array, y: Array, activation: str, layer: int, *, call
             f"activation {activation!r} gave A[{layer}]{_at(index)} = {float(a[index])!r} "
             f"with Y{_at(index)} = {float(y[index])!r}"
         )
+
+
+def _finite(w: Array, b: Array) -> bool:
+    """Every entry of W[l] and b[l] finite."""
+    return bool(np.isfinite(w).all() and np.isfinite(b).all())
 
 
 def _first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine import Value, gc_paused, grad, numerical_grad, relative_error
+from engine import Value, enable_grad, gc_paused, grad, numerical_grad, relative_error
 from engine.checks import check_bool, check_instance, check_int, check_real
 from nn.checks import check_batch
 from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
@@ -378,10 +378,13 @@ class _Formulas(NamedTuple):
 
 
 def _by_autograd(model: MLP, x: np.ndarray, y: np.ndarray) -> _Autograd:
-    """J and every gradient autograd gives, from one graph over the batch (no ``.grad`` is written)."""
+    """J and every gradient autograd gives, from one graph over the batch (no ``.grad`` is written).
+
+    The graph is recorded even inside a user's ``no_grad()`` block (``enable_grad``).
+    """
     named = model.named_parameters()
     samples, labels = _samples(x, y)
-    with gc_paused():
+    with gc_paused(), enable_grad():
         traces = [model.trace(sample) for sample in samples]
         outputs = [trace[-1][1][0] for trace in traces]
         cost = binary_cross_entropy(outputs, labels)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from engine import Value
 from engine.checks import check_int, check_real, check_seed, describe, fail, short_repr
 
 MAX_SAMPLES = 10_000_000
@@ -149,21 +150,58 @@ def float_array(
 
     Text, None, complex numbers, dicts and other objects are refused with a
     ``TypeError``, rows of different lengths with a ``ValueError``; both name
-    ``function`` and the argument ``name``, saying it must be ``expected``.
+    ``function`` and the argument ``name``, saying it must be ``expected``. In a
+    list (an object array) each entry is checked as the engine checks a number,
+    naming its position: text such as '2' is a ``TypeError``, an integer too large
+    for a float a ``ValueError``. A masked entry of a ``numpy.ma`` array is a
+    missing value: a ``ValueError`` naming its position.
     ``copy=False`` returns a float64 array itself rather than a copy.
     """
     if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, at once
         return value.copy() if copy else value
+    if isinstance(value, np.ma.MaskedArray):
+        refuse_masked(value, function, name)
+        value = value.data
     try:
         raw = np.asarray(value)
     except ValueError:  # numpy refuses rows of different lengths
         fail(ValueError, function, name, expected, f"rows of different lengths: {short_repr(value)}")
-    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and raw.ndim > 0):
+    if raw.dtype.kind in "US" and raw.ndim > 0 and not isinstance(value, np.ndarray):
+        raw = np.asarray(value, dtype=object)  # a list with text in it: say which entry
+    if raw.dtype.kind == "O" and raw.ndim > 0:
+        return _object_entries(raw, function, name)
+    if raw.dtype.kind not in "biuf":
         fail(TypeError, function, name, expected, describe(value))
-    try:
-        return raw.astype(np.float64, copy=copy)
-    except (TypeError, ValueError):  # an object array holding something else than numbers
-        fail(TypeError, function, name, expected, f"entries that are not numbers: {short_repr(value)}")
+    return raw.astype(np.float64, copy=copy)
+
+
+def _position(name: str, index: tuple[int, ...]) -> str:
+    """``X[3, 1]``: an entry's place, as the learner would index it."""
+    return f"{name}[{', '.join(map(str, index))}]" if index else name
+
+
+def refuse_masked(value: np.ma.MaskedArray, function: str, name: str) -> None:
+    """A ValueError naming the first masked (missing) entry, if there is one."""
+    mask = np.ma.getmaskarray(value)
+    if mask.any():
+        index = tuple(int(i) for i in np.argwhere(mask)[0])
+        raise ValueError(
+            f"{function}: {name} has a masked (missing) value at {_position(name, index)}; a masked entry "
+            f"has no number to compute with: fill it (e.g. {name}.filled(0.0)) or leave that sample out"
+        )
+
+
+def _object_entries(raw: np.ndarray, function: str, name: str) -> np.ndarray:
+    """An object array (a list holding mixed entries) as float64, each entry checked where it is."""
+    out = np.empty(raw.shape, dtype=np.float64)
+    for index, item in np.ndenumerate(raw):
+        if isinstance(item, (bool, np.bool_)):
+            out[index] = float(item)
+        elif isinstance(item, Value):
+            out[index] = item.data
+        else:
+            out[index] = check_real(function, _position(name, index), item)
+    return out
 
 
 def check_features(X: object, function: str = "check_features") -> np.ndarray:
@@ -191,15 +229,17 @@ def check_dataset(X: object, y: object, function: str = "check_dataset") -> tupl
     must be transposed first (``X.T``). A label row of shape (1, m) is flattened.
     """
     x_matrix = check_features(X, function)
+    if isinstance(y, np.ma.MaskedArray):
+        refuse_masked(y, function, "y")
+        y = y.data
     y_vector = np.asarray(y)
+    if y_vector.dtype.kind in "US" and y_vector.ndim > 0 and not isinstance(y, np.ndarray):
+        y_vector = np.asarray(y, dtype=object)  # a list with text in it: say which entry
+    if y_vector.dtype.kind == "O" and y_vector.ndim > 0:  # a list of mixed entries: each one checked
+        y_vector = _object_entries(y_vector, function, "y")
     if y_vector.dtype.kind not in "biuf":  # text, complex, None...: not labels
-        try:
-            y_vector = y_vector.astype(np.float64) if y_vector.dtype.kind == "O" else None
-        except (TypeError, ValueError):
-            y_vector = None
-        if y_vector is None:
-            fail(TypeError, function, "y", f"an array of numbers of shape ({len(x_matrix)},), one label per "
-                 "row of X", describe(y))
+        fail(TypeError, function, "y", f"an array of numbers of shape ({len(x_matrix)},), one label per "
+             "row of X", describe(y))
     if y_vector.ndim == 2 and 1 in y_vector.shape:
         y_vector = y_vector.reshape(-1)  # a (1, m) row of labels, as the course writes Y
     if y_vector.ndim != 1 or len(y_vector) != len(x_matrix):

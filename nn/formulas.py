@@ -33,7 +33,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from engine.checks import check_instance
-from nn.checks import FormulaShapeError, check_batch, check_output_domain, check_params, course_formula
+from nn.checks import (
+    FormulaShapeError,
+    check_2d,
+    check_batch,
+    check_cross_entropy_domain,
+    check_output_domain,
+    check_params,
+    check_same_shape,
+    check_shape,
+    course_formula,
+)
 from nn.data import float_array
 from nn.module import MLP, Layer, check_activation, checked_parameters
 
@@ -46,7 +56,15 @@ Array = NDArray[np.float64]
 @course_formula
 def linear_forward(weights: ArrayLike, a_prev: ArrayLike, bias: ArrayLike) -> Array:
     """Z[l] = W[l] A[l−1] + b[l]; b[l] of shape (n[l], 1) is broadcast over the m columns."""
+    check_linear_forward(weights, a_prev, bias)
     return weights @ a_prev + bias
+
+
+def check_linear_forward(weights: Array, a_prev: Array, bias: Array) -> None:
+    """W[l] 2-D, A[l−1] (n[l−1], m) and b[l] (n[l], 1): a b[l] of shape (n[l],) would be added along rows."""
+    check_2d("linear_forward", "weights", weights, "W[l], (n[l], n[l−1])")
+    check_2d("linear_forward", "a_prev", a_prev, "A[l−1], (n[l−1], m)")
+    check_shape("linear_forward", "bias", bias, (weights.shape[0], 1), "b[l], (n[l], 1)")
 
 
 @course_formula
@@ -100,7 +118,13 @@ def loss(a: ArrayLike, y: ArrayLike) -> Array:
     """ℒ(a, y) = −[y ln a + (1−y) ln(1−a)] per sample (a term whose weight y or 1−y is 0 is left out).
 
     Leaving out a zero-weight term makes 0·ln 0 count as 0, as ``nn.losses`` does.
+    ValueError where ℒ is undefined or infinite (a outside [0, 1], a = 0 with y > 0, ...).
     """
+    check_cross_entropy_domain("loss", a, y, ("y ln a", "(1−y) ln(1−a)"))
+    return _loss(a, y)
+
+
+def _loss(a: Array, y: Array) -> Array:
     with np.errstate(divide="ignore"):
         first = np.where(y != 0.0, y * np.log(np.where(y != 0.0, a, 1.0)), 0.0)
         second = np.where(y != 1.0, (1.0 - y) * np.log(np.where(y != 1.0, 1.0 - a, 1.0)), 0.0)
@@ -109,8 +133,10 @@ def loss(a: ArrayLike, y: ArrayLike) -> Array:
 
 @course_formula
 def cross_entropy_cost(a: ArrayLike, y: ArrayLike) -> float:
-    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns."""
-    per_sample = loss(a, y)
+    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns; A[L] and Y both (1, m)."""
+    check_same_shape("cross_entropy_cost", "y", y, "a", a, "Y and A[L], (1, m)")
+    check_cross_entropy_domain("cross_entropy_cost", a, y, ("y ln a", "(1−y) ln(1−a)"))
+    per_sample = _loss(a, y)
     return float(np.sum(per_sample) / per_sample.shape[-1]) if per_sample.ndim else float(per_sample)
 
 
@@ -123,8 +149,14 @@ def dL_da(a: ArrayLike, y: ArrayLike) -> Array:
 
     The article slips once in an intermediate step, writing −y/ln(a) for the
     derivative of −y ln a; it is −y/a. As in ``loss``, a term whose weight
-    y or 1−y is 0 is left out, so a = 0 with y = 0 gives 1/(1−a), not nan.
+    y or 1−y is 0 is left out, so a = 0 with y = 0 gives 1/(1−a), not nan. ValueError
+    where it is infinite or undefined (a = 0 with y > 0, a = 1 with y < 1, a outside [0, 1]).
     """
+    check_cross_entropy_domain("dL_da", a, y, ("−y/a", "(1−y)/(1−a)"))
+    return _dL_da(a, y)
+
+
+def _dL_da(a: Array, y: Array) -> Array:
     first = np.divide(-y, a, out=np.zeros(np.broadcast(a, y).shape), where=y != 0.0)
     second = np.divide(1.0 - y, 1.0 - a, out=np.zeros(first.shape), where=y != 1.0)
     return first + second
@@ -143,6 +175,7 @@ def dz_sigmoid_cross_entropy(a: ArrayLike, y: ArrayLike) -> Array:
     Chain rule: dℒ/da · da/dz = [−y/a + (1−y)/(1−a)] · a(1−a) = a − y. Applied to
     whole matrices it is the vectorized dZ[L] = A[L] − Y (columns are samples).
     """
+    check_same_shape("dz_sigmoid_cross_entropy", "y", y, "a", a, "Y and A[L], (1, m)")
     return a - y
 
 
@@ -262,7 +295,7 @@ def dW(dz: ArrayLike, a_prev: ArrayLike) -> Array:
     The article writes dW[L] = 1/m dZ[L] A[L]ᵀ; the factor is A[L−1]ᵀ, the input of
     layer L (∂Z[l]/∂W[l] involves A[l−1], as dz/dw = x for one neuron).
     """
-    m = _samples(dz, "dW")
+    m = _samples(dz, "dW", a_prev)
     return (dz @ a_prev.T) / m
 
 
@@ -286,6 +319,7 @@ def dA_prev(weights: ArrayLike, dz: ArrayLike) -> Array:
 @course_formula
 def dZ_from_dA(da: ArrayLike, g_prime_z: ArrayLike) -> Array:
     """dZ[l] = dA[l] ∗ g'[l](Z[l]) (∗ is elementwise): dℒ/dz = dℒ/da · da/dz per unit and sample."""
+    check_same_shape("dZ_from_dA", "g_prime_z", g_prime_z, "da", da, "g'[l](Z[l]) and dA[l], (n[l], m)")
     return da * g_prime_z
 
 
@@ -298,7 +332,10 @@ def dz_previous_layer(weights: ArrayLike, dz: ArrayLike, g_prime_prev: ArrayLike
     the derivative of layer l−1's activation at layer l−1's Z. The article writes
     g'[L](Z[L−1]) (layer L's derivative) and dW[L]ᵀ (for W[L]ᵀ); both are slips.
     """
-    return dZ_from_dA(dA_prev(weights, dz), g_prime_prev)
+    da_prev = dA_prev(weights, dz)
+    check_same_shape("dz_previous_layer", "g_prime_prev", g_prime_prev, "W[l]ᵀ dZ[l]", da_prev,
+                     "g'[l−1](Z[l−1]) and dA[l−1], (n[l−1], m)")
+    return dZ_from_dA(da_prev, g_prime_prev)
 
 
 # ---------------------------------------------------------------------------
@@ -381,6 +418,13 @@ def forward(params: Params, x: ArrayLike) -> ForwardPass:
             f"forward: X must have shape (n_x, m) = ({weights[1].shape[1]}, m) to match W[1] of shape "
             f"{weights[1].shape}, got {a0.shape}"
         )
+    return _forward(weights, biases, names, a0)
+
+
+def _forward(
+    weights: dict[int, Array], biases: dict[int, Array], names: dict[int, str], a0: Array
+) -> ForwardPass:
+    """``forward`` on parameters and X already checked."""
     cache = ForwardPass(weights, biases, names, Z={}, A={0: a0})
     for layer in range(1, len(weights) + 1):
         cache.Z[layer] = linear_forward(weights[layer], cache.A[layer - 1], biases[layer])
@@ -390,9 +434,9 @@ def forward(params: Params, x: ArrayLike) -> ForwardPass:
 
 def forward_for_backprop(params: Params, x: ArrayLike, y: ArrayLike, caller: str) -> ForwardPass:
     """The forward pass a backward pass starts from: X, Y and the output's domain checked, Y stored."""
-    n_x = check_params(params, caller)[0][1].shape[1]
-    a0, labels = check_batch(x, y, n_x, caller=caller)
-    cache = forward(params, a0)
+    weights, biases, names = check_params(params, caller)
+    a0, labels = check_batch(x, y, weights[1].shape[1], caller=caller)
+    cache = _forward(weights, biases, names, a0)
     cache.Y = labels
     check_output_domain(cache.A[cache.L], labels, cache.g[cache.L], cache.L, caller=caller)
     return cache
@@ -401,8 +445,9 @@ def forward_for_backprop(params: Params, x: ArrayLike, y: ArrayLike, caller: str
 @course_formula
 def output_dA(a: ArrayLike, y: ArrayLike) -> Array:
     """dA[L] = −Y/A[L] + (1−Y)/(1−A[L]), [1] for each sample; inf where a sigmoid output rounded to 0 or 1."""
+    check_same_shape("output_dA", "y", y, "a", a, "Y and A[L], (1, m)")
     with np.errstate(divide="ignore", invalid="ignore"):
-        return dL_da(a, y)
+        return _dL_da(a, y)
 
 
 def vectorized_backprop(params: Params, X: ArrayLike, Y: ArrayLike) -> Grads:
@@ -443,11 +488,16 @@ def vectorized_backprop(params: Params, X: ArrayLike, Y: ArrayLike) -> Grads:
     return grads
 
 
-def _samples(dz: Array, formula: str) -> int:
-    """m, the number of columns of dZ[l] (one per sample), or a FormulaShapeError if dZ is not 2-D."""
+def _samples(dz: Array, formula: str, a_prev: Array | None = None) -> int:
+    """m, the number of columns of dZ[l] (one per sample): a FormulaShapeError if dZ (or A[l−1]) is
+    not 2-D, a ValueError if m = 0 (1/m is undefined)."""
     if dz.ndim != 2:
         raise FormulaShapeError(
             f"{formula}: dz must be 2-D, dZ[l] of shape (n[l], m) with one column per sample, got shape "
             f"{dz.shape}"
         )
+    if a_prev is not None:
+        check_2d(formula, "a_prev", a_prev, "A[l−1], (n[l−1], m)")
+    if dz.shape[1] == 0:
+        raise ValueError(f"{formula}: dz has no columns, so m = 0 and 1/m is undefined; got shape {dz.shape}")
     return dz.shape[1]

@@ -130,12 +130,18 @@ def binary_cross_entropy(predictions: Sequence[Value], targets: Sequence[float])
     exact where a has rounded to 0 or 1, and dz = a − y still). A term with
     weight 0 (y = 1 or y = 0) is left out, so 0·ln 0 counts as 0. An output of
     exactly 0 or 1 that is not a sigmoid's, with a nonzero weight on its log,
-    raises ``DomainError``: the loss is infinite there.
+    raises ``DomainError``: the loss is infinite there; so does an output outside
+    [0, 1] (not a probability: ln a or ln(1−a) is undefined, or the loss negative).
     """
     pairs = _pairs(predictions, targets, "binary_cross_entropy")
-    for i, (_, y) in enumerate(pairs):
+    for i, (a, y) in enumerate(pairs):
         if not 0.0 <= y <= 1.0:
             raise ValueError(f"binary_cross_entropy: target {i} must be in [0, 1], got {y!r}")
+        if not 0.0 <= a.data <= 1.0:
+            raise DomainError(
+                f"binary_cross_entropy: sample {i} has a = {a.data!r}, outside [0, 1]; a must be a "
+                "probability (e.g. a sigmoid output), or ln a and ln(1−a) give a wrong or undefined loss"
+            )
     terms = [_cross_entropy_term(a, y, i) for i, (a, y) in enumerate(pairs)]
     return sum_values(terms) * (1.0 / len(terms))
 

@@ -13,6 +13,8 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from engine import Value, linear, linear_layer, zero_grad
 from engine.checks import (
     check_choice,
@@ -23,6 +25,7 @@ from engine.checks import (
     check_sequence,
     short_repr,
 )
+from nn.data import refuse_masked
 
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "sigmoid": Value.sigmoid,
@@ -83,7 +86,8 @@ def checked_parameters(module: Module, function: str) -> list[tuple[str, Value]]
 
 
 def check_activation(name: object, function: str) -> str:
-    """``name`` if it is one of ``ACTIVATIONS``: a TypeError for a non-string, a ValueError listing them.
+    """The one of ``ACTIVATIONS`` equal to ``name`` (a plain str): a TypeError for a non-string, a ValueError
+    listing them.
 
     ``function`` heads the message: the public function (or argument) that was given ``name``.
     """
@@ -352,7 +356,9 @@ def _is_batch(item: object) -> bool:
 
 
 def _check_sample_container(x: object, nin: int, function: str) -> None:
-    """Refuse what is not one sample: a number, a string, a mapping, a 2-D array."""
+    """Refuse what is not one sample: a number, a string, a mapping, a 2-D array, a masked entry."""
+    if isinstance(x, np.ma.MaskedArray):
+        refuse_masked(x, function, "x")
     shape = getattr(x, "shape", None)
     if isinstance(shape, tuple) and len(shape) >= 2:
         _refuse_batch(shape, nin, function, "an array")

@@ -25,7 +25,9 @@ class SGD:
 
     ``lr`` is α > 0, ``momentum`` μ ∈ [0, 1), ``weight_decay`` λ ≥ 0 (an L2 penalty
     λ/2·Σw² added to the cost). Call ``zero_grad()`` before each ``backward()``
-    (gradients accumulate) and ``step()`` after it.
+    (gradients accumulate) and ``step()`` after it. The parameters are leaves (Values
+    you made, not computed by an op) and are fixed when the SGD is made: ``parameters``
+    and ``velocities`` are read-only tuples.
     """
 
     def __init__(
@@ -39,14 +41,43 @@ class SGD:
         seen: set[int] = set()
         for i, p in enumerate(params):
             check_instance("SGD", f"parameter {i}", p, Value, "a Value")
+            if p.op is not None:
+                # Its data is recomputed from its inputs by the graph: stepping it would change nothing real.
+                raise ValueError(
+                    f"SGD: parameter {i} ({p.label or 'unlabelled'}) is computed by the op '{p.op.name}', "
+                    "not a leaf: SGD can only update leaves (the Values you made, e.g. model.parameters()); "
+                    "pass the leaves it is computed from"
+                )
             if id(p) in seen:
                 # It would be stepped twice per step().
                 raise ValueError(f"SGD: parameter {i} ({p.label or 'unlabelled'}) is listed twice")
             seen.add(id(p))
         self._lr, self._momentum, self._weight_decay = self.check_settings("SGD", lr, momentum, weight_decay)
-        self.parameters = params
-        self.velocities = [0.0] * len(params)
-        """v for each parameter, in the order of ``parameters``."""
+        self._parameters = tuple(params)
+        self._velocities = (0.0,) * len(params)
+
+    @property
+    def parameters(self) -> tuple[Value, ...]:
+        """The Values this optimiser updates, fixed when it is made (make a new SGD for others)."""
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, value: object) -> None:
+        raise AttributeError(
+            "SGD.parameters is fixed when the SGD is made: make a new SGD(parameters, lr=...) for others"
+        )
+
+    @property
+    def velocities(self) -> tuple[float, ...]:
+        """v for each parameter, in the order of ``parameters``: the state only ``step()`` changes."""
+        return self._velocities
+
+    @velocities.setter
+    def velocities(self, value: object) -> None:
+        raise AttributeError(
+            "SGD.velocities is the optimiser's state, changed only by step(); "
+            "make a new SGD to start from v = 0"
+        )
 
     @staticmethod
     def check_settings(
@@ -100,7 +131,7 @@ class SGD:
         alpha, mu, decay = self._lr, self._momentum, self._weight_decay
         new_velocities = []
         new_data = []
-        for i, (p, v) in enumerate(zip(self.parameters, self.velocities, strict=True)):
+        for i, (p, v) in enumerate(zip(self._parameters, self._velocities, strict=True)):
             g = p.grad
             v = mu * v + (g + decay * p.data)
             w = p.data - alpha * v
@@ -111,13 +142,13 @@ class SGD:
                 )
             new_velocities.append(v)
             new_data.append(w)
-        for p, w in zip(self.parameters, new_data, strict=True):
+        for p, w in zip(self._parameters, new_data, strict=True):
             p.data = w
-        self.velocities = new_velocities
+        self._velocities = tuple(new_velocities)
 
     def __repr__(self) -> str:
         return (
-            f"SGD({len(self.parameters)} parameters, lr={self.lr:g}, momentum={self.momentum:g}, "
+            f"SGD({len(self._parameters)} parameters, lr={self.lr:g}, momentum={self.momentum:g}, "
             f"weight_decay={self.weight_decay:g})"
         )
 

@@ -28,7 +28,7 @@ from typing import NamedTuple, TextIO
 import numpy as np
 
 import engine
-from engine import Value, gc_paused, no_grad
+from engine import Value, enable_grad, gc_paused, no_grad
 from engine.checks import (
     check_callable,
     check_choice,
@@ -97,6 +97,21 @@ class History:
     def final_accuracy(self) -> float:
         """The accuracy at the last step."""
         return self.accuracy[-1]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """``fit`` stopped: a step's cost J is inf or nan (the updates overshot, or the data is too large).
+
+    Raised before that step's backward and update, so the model is as after the
+    last step whose cost was finite. ``history`` holds those steps' losses and
+    accuracies; ``step`` and ``cost`` are the step that failed and its cost.
+    """
+
+    def __init__(self, message: str, history: History, step: int, cost: float) -> None:
+        super().__init__(message)
+        self.history = history
+        self.step = step
+        self.cost = cost
 
 
 class ProgressLine:
@@ -297,7 +312,9 @@ def fit(
     three give the same losses and parameters, to rounding.
     Every argument is checked before the model changes (``steps`` up to
     ``MAX_STEPS``; a ``loss`` function must return a Value, checked before any
-    gradient is touched).
+    gradient is touched). A step whose cost is inf or nan stops the run before its
+    backward and update: ``TrainingDivergedError`` (a ``FloatingPointError``) says
+    what to change and holds the ``History`` so far.
     """
     plan = _plan(
         model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress,
@@ -307,7 +324,7 @@ def fit(
     start = time.perf_counter()
     try:
         for step, chosen in enumerate(_batches(plan), start=1):
-            cost, right = _train_step(model, plan, chosen)
+            cost, right = _train_step(model, plan, chosen, lambda cost: _refuse_diverged(plan, history, cost))
             history.loss.append(cost)
             history.accuracy.append(right / len(chosen))
             if plan.reporter is not None:
@@ -405,19 +422,44 @@ def _batches(plan: _Plan) -> Iterator[list[int]]:
         position += plan.batch
 
 
-def _train_step(model: MLP, plan: _Plan, chosen: list[int]) -> tuple[float, int]:
+def _refuse_diverged(plan: _Plan, history: History, cost: float) -> None:
+    """A ``TrainingDivergedError`` when the cost of the step after ``history`` is inf or nan."""
+    if math.isfinite(cost):
+        return
+    step, lr = len(history) + 1, plan.optimizer.lr
+    if step == 1:
+        advice = (
+            "the cost before any update is not finite, and the model is unchanged: scale the features "
+            "of X down (e.g. to mean 0, standard deviation 1), or check the loss function"
+        )
+    else:
+        advice = (
+            f"training diverged: the model is left as after step {step - 1} (the last finite cost, "
+            f"{history.loss[-1]:.4g}; the losses so far are on this error's .history); lower the learning "
+            f"rate (lr = {lr:g} now), e.g. lr={lr / 10:g}"
+        )
+    raise TrainingDivergedError(f"fit: the cost J at step {step} is {cost!r}; {advice}", history, step, cost)
+
+
+def _train_step(
+    model: MLP, plan: _Plan, chosen: list[int], check_cost: Callable[[float], None]
+) -> tuple[float, int]:
     """Forward, cost, backward, update on the rows ``chosen``; returns the cost and how many were right.
 
-    Both are measured before the update. The step's graph is dropped on return.
+    ``check_cost(J)`` runs between the forward pass and the backward pass (it may raise,
+    and then no gradient or parameter has changed). Both results are measured before the update.
+    The step's graph is dropped on return. The graph is recorded even inside a user's
+    ``no_grad()`` block (``enable_grad``): training needs it.
     """
     targets = [plan.targets[i] for i in chosen]
     if plan.compiled is not None:
-        cost, outputs = plan.compiled.backward([plan.rows[i] for i in chosen], targets)
+        cost, outputs = plan.compiled.backward([plan.rows[i] for i in chosen], targets, check_cost)
         plan.optimizer.step()
     else:
-        with gc_paused():
+        with gc_paused(), enable_grad():
             predictions = [model(plan.rows[i]) for i in chosen]
             graph_cost = _cost(plan.loss_fn, predictions, targets)
+            check_cost(graph_cost.data)
             model.zero_grad()
             graph_cost.backward()
             plan.optimizer.step()
@@ -476,10 +518,12 @@ class CompiledCost:
         return g
 
     def backward(
-        self, rows: Sequence[Sequence[float]], targets: Sequence[float]
+        self, rows: Sequence[Sequence[float]], targets: Sequence[float],
+        check_cost: Callable[[float], None] | None = None,
     ) -> tuple[float, list[float]]:
         """J over ``rows`` and ``targets``, and each sample's output a; sets every parameter's grad to
-        ∂J/∂p (all at once, as ``backward`` after ``zero_grad``)."""
+        ∂J/∂p (all at once, as ``backward`` after ``zero_grad``). ``check_cost(J)``, if given, runs
+        before any grad is set (``fit`` refuses an inf or nan J there)."""
         m = len(rows)
         groups: dict[float, list[int]] = {}
         for i, target in enumerate(targets):
@@ -505,6 +549,8 @@ class CompiledCost:
         if self._check_mean:
             self._check_mean = False
             self._compare_with_engine(rows, targets, cost)
+        if check_cost is not None:
+            check_cost(cost)
         engine.set_grads(self.parameters, gradients)  # all or none, as backward's commit
         return cost, outputs
 

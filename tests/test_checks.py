@@ -29,6 +29,16 @@ from engine.checks import (
 )
 from engine.files import file_path
 
+
+class _LoudStr(str):
+    """A str subclass whose == says yes to everything: check_choice must compare its text alone."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
 # (call, what it returns)
 ACCEPTED = [
     (lambda: check_int("f", "n", 3, minimum=1), 3),
@@ -43,6 +53,8 @@ ACCEPTED = [
     (lambda: check_bool("f", "b", False), False),
     (lambda: check_str("f", "s", ""), ""),
     (lambda: check_choice("f", "g", "tanh", ["tanh", "relu"]), "tanh"),
+    (lambda: check_choice("f", "g", np.str_("relu"), ["tanh", "relu"]), "relu"),
+    (lambda: check_choice("f", "g", _LoudStr("relu"), ["tanh", "relu"]), "relu"),
     (lambda: check_sequence("f", "s", (1, 2), of="ints"), [1, 2]),
     (lambda: check_sequence("f", "s", range(3), of="ints"), [0, 1, 2]),
     (lambda: check_sequence("f", "s", np.array([4, 1]), of="ints", min_length=1), [4, 1]),
@@ -68,6 +80,8 @@ def test_good_arguments_come_back_converted(call, expected):
 
 # (call, exception, the whole message)
 REFUSED = [
+    (lambda: check_choice("MLP", "activation", _LoudStr("softmax"), ["tanh", "relu"]), ValueError,
+     "MLP: activation must be one of 'tanh', 'relu', got 'softmax'"),
     (lambda: check_int("make_moons", "n_samples", 2.5, minimum=2), TypeError,
      "make_moons: n_samples must be an integer ≥ 2, got 2.5 (float)"),
     (lambda: check_int("make_moons", "n_samples", True, minimum=2), TypeError,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import engine
 from engine import grad
 from nn import ACTIVATIONS, MLP, binary_cross_entropy, derivations, formulas
 from nn.compare import compare_gradients
@@ -338,3 +339,13 @@ def test_seed_network_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.strip().splitlines()[-1].startswith("Verdict: PASS")
     assert demo.main(["--y", "0.3", "--x", "2,-1,0.5", "--w", "0.1,0.2,-0.3", "--b", "0.2"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("Verdict: PASS")
+
+
+def test_compare_gradients_works_the_same_inside_a_users_no_grad_block() -> None:
+    x, y = batch(2, 5, seed=7)
+    expected = compare_gradients(MLP(2, [3, 1], seed=7), x, y)
+    with engine.no_grad():
+        report = compare_gradients(MLP(2, [3, 1], seed=7), x, y)
+        assert not engine.is_grad_enabled()
+    assert report.formulas_passed and report.numerical_passed
+    assert [row.autograd for row in report.parameters] == [row.autograd for row in expected.parameters]

@@ -643,3 +643,20 @@ def test_a_lowered_integer_digit_limit_still_gives_a_named_error(existing):
     finally:
         sys.set_int_max_str_digits(before)
     assert path.read_bytes() == old_bytes and leftovers(path.parent) == []
+
+
+
+class _Name(str):
+    """A str subclass, as a learner's own string type might be."""
+
+
+@pytest.mark.parametrize("name", [np.str_("tanh"), _Name("relu")], ids=["np.str_", "a str subclass"])
+def test_an_activation_given_as_a_str_subclass_is_stored_as_a_plain_str_and_saves(tmp_path, name):
+    model = MLP(2, [3, 1], activation=name, output_activation=np.str_("sigmoid"), seed=0)
+    assert type(model.activation) is str and model.activation == str(name)
+    assert type(model.output_activation) is str
+    assert all(type(layer.activation) is str for layer in model.layers)
+    loaded = load_model(save_model(model, tmp_path / "model.json"))
+    assert loaded.activation == str(name)
+    x = np.array([[0.5, -1.0]])
+    assert predict_scores(loaded, x).tolist() == predict_scores(model, x).tolist()

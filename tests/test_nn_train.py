@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -13,6 +14,7 @@ import engine
 from nn import (
     MLP,
     SGD,
+    TrainingDivergedError,
     accuracy,
     binary_cross_entropy,
     fit,
@@ -219,3 +221,35 @@ def test_fit_shows_progress_on_stderr_by_default(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines()[-1].startswith("step 3/3  loss ")
+
+
+@pytest.mark.parametrize("compile", [False, True, "numpy"])
+def test_fit_trains_the_same_inside_a_users_no_grad_block(compile):
+    x, y = make_moons(12, 0.1, seed=6)
+    outside, inside = MLP(2, [3, 1], seed=6), MLP(2, [3, 1], seed=6)
+    expected = fit(outside, x, y, steps=3, progress=False, compile=compile)
+    with engine.no_grad():
+        history = fit(inside, x, y, steps=3, progress=False, compile=compile)
+        assert not engine.is_grad_enabled()  # the user's block is still in force after fit
+    assert history.loss == pytest.approx(expected.loss, rel=1e-12)
+    assert history.loss[2] < history.loss[0]
+    assert [p.data for p in inside.parameters()] == pytest.approx([p.data for p in outside.parameters()])
+
+
+@pytest.mark.parametrize("compile", [False, True, "numpy"])
+def test_fit_stops_at_the_first_infinite_cost_before_its_backward_and_update(compile):
+    x, y = make_moons(12, seed=0)
+    model, after_one_step = MLP(2, [3, 1], seed=1), MLP(2, [3, 1], seed=1)
+    expected = fit(after_one_step, x, y, lr=1e308, steps=1, progress=False, compile=compile)
+    with pytest.raises(TrainingDivergedError) as caught:
+        fit(model, x, y, lr=1e308, steps=3, progress=False, compile=compile)
+    assert isinstance(caught.value, FloatingPointError)
+    assert caught.match(
+        r"^fit: the cost J at step 2 is inf; training diverged: the model is left as after step 1 \(the last "
+        r"finite cost, 0\.8114; the losses so far are on this error's \.history\); lower the learning rate "
+        r"\(lr = 1e\+308 now\), e.g. lr=1e\+307$"
+    )
+    assert (caught.value.step, caught.value.cost) == (2, math.inf)
+    assert caught.value.history.loss == expected.loss and len(caught.value.history.accuracy) == 1
+    assert [p.data for p in model.parameters()] == [p.data for p in after_one_step.parameters()]
+    assert [p.grad for p in model.parameters()] == [p.grad for p in after_one_step.parameters()]

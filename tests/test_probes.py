@@ -33,7 +33,7 @@ import nn
 from engine import DomainError, GraphTooLargeError, Value
 from engine.files import remove_stale_temporaries
 from engine.notation import number, write
-from nn import MLP, SGD, ModelFileError, load_metadata, load_model, save_model
+from nn import MLP, SGD, ModelFileError, formulas, load_metadata, load_model, save_model
 from nn.checks import FormulaShapeError
 from nn.formulas import db, dW
 
@@ -419,6 +419,20 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^MLP: x must be a list of 2 numbers \(one sample\), got None \(NoneType\)"),
     Probe("model([1.0, 10**5000])", lambda w: w.model([1.0, BIG]),
           ValueError, r"^MLP: input x\[1\] must be a finite number, got an integer too large for a float"),
+    Probe("sgd.parameters.append(Value(2.0))", lambda w: w.sgd.parameters.append(Value(2.0)),
+          AttributeError, r"^'tuple' object has no attribute 'append'$"),
+    Probe("sgd.parameters = [...]", lambda w: setattr(w.sgd, "parameters", [*w.sgd.parameters, Value(2.0)]),
+          AttributeError,
+          r"^SGD\.parameters is fixed when the SGD is made: make a new SGD\(parameters, lr=\.\.\.\) "
+          r"for others$"),
+    Probe("sgd.velocities = ['a']", lambda w: setattr(w.sgd, "velocities", ["a"]),
+          AttributeError,
+          r"^SGD\.velocities is the optimiser's state, changed only by step\(\); make a new SGD to start "
+          r"from v = 0$"),
+    Probe("SGD([a computed node])", lambda w: SGD([w.x, w.y], lr=0.1),
+          ValueError,
+          r"^SGD: parameter 1 \(y\) is computed by the op 'tanh', not a leaf: SGD can only update leaves "
+          r"\(the Values you made, e\.g\. model\.parameters\(\)\); pass the leaves it is computed from$"),
     Probe("sgd.momentum = 'a'", lambda w: setattr(w.sgd, "momentum", "a"),
           TypeError, r"^SGD: momentum must be a number in \[0, 1\), got 'a' \(str\)$"),
     Probe("sgd.lr = 0", lambda w: setattr(w.sgd, "lr", 0),
@@ -440,6 +454,39 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^fit: batch_size must be an integer ≥ 1, got 2\.5 \(float\)"),
     Probe("fit(steps=10**13)", lambda w: nn.fit(w.model, w.X, w.labels, steps=10**13, progress=False),
           ValueError, r"^fit: steps must be at most MAX_STEPS = 1,000,000,000,000"),
+    Probe("fit(a loss that is inf at step 1)",
+          lambda w: nn.fit(w.model, w.X, w.labels, loss=lambda p, t: (p[0] + 2.0) * 1e308 * 10.0,
+                           progress=False),
+          nn.TrainingDivergedError,
+          r"^fit: the cost J at step 1 is inf; the cost before any update is not finite, and the model is "
+          r"unchanged: scale the features of X down \(e\.g\. to mean 0, standard deviation 1\), or check "
+          r"the loss function$"),
+    Probe("fit(X holding 10**400)", lambda w: nn.fit(w.model, [[10**400, 1.0]] * 2, [0, 1], progress=False),
+          ValueError,
+          r"^fit: X\[0, 0\] must be a finite number, got an integer too large for a float "
+          r"\(max ≈ 1\.8e308\)$"),
+    Probe("fit(y holding 10**400)", lambda w: nn.fit(w.model, [[1.0, 1.0]] * 2, [0, 10**400], progress=False),
+          ValueError, r"^fit: y\[1\] must be a finite number, got an integer too large for a float"),
+    Probe("fit(a masked X)",
+          lambda w: nn.fit(w.model, np.ma.array(w.X, mask=np.arange(w.X.size).reshape(w.X.shape) == 7),
+                           w.labels, progress=False),
+          ValueError,
+          r"^fit: X has a masked \(missing\) value at X\[3, 1\]; a masked entry has no number to compute "
+          r"with: fill it \(e\.g\. X\.filled\(0\.0\)\) or leave that sample out$"),
+    Probe("fit(a masked y)",
+          lambda w: nn.fit(w.model, w.X, np.ma.array(w.labels, mask=np.arange(12) == 5), progress=False),
+          ValueError, r"^fit: y has a masked \(missing\) value at y\[5\]"),
+    Probe("model(a masked x)", lambda w: w.model(np.ma.array([1.0, 2.0], mask=[False, True])),
+          ValueError, r"^MLP: x has a masked \(missing\) value at x\[1\]"),
+    Probe("fit(X of objects holding '2')",
+          lambda w: nn.fit(w.model, np.array([[1.0, "2"], [0.0, 1.0]], dtype=object), [0, 1], progress=False),
+          TypeError, r"^fit: X\[0, 1\] must be a finite number, got '2' \(str\)$"),
+    Probe("fit(y of objects holding '1')",
+          lambda w: nn.fit(w.model, w.X[:2], np.array([0, "1"], dtype=object), progress=False),
+          TypeError, r"^fit: y\[1\] must be a finite number, got '1' \(str\)$"),
+    Probe("fit(y a list holding '1')",
+          lambda w: nn.fit(w.model, w.X[:2], [0, "1"], progress=False),
+          TypeError, r"^fit: y\[1\] must be a finite number, got '1' \(str\)$"),
     Probe("fit(X.T)", lambda w: nn.fit(w.model, w.X.T, w.labels, progress=False),
           ValueError, r"X looks transposed: pass X\.T"),
     Probe("fit(y='abc')", lambda w: nn.fit(w.model, w.X, "abc", progress=False),
@@ -454,6 +501,15 @@ ODD_INPUTS: list[Probe] = [
           TypeError, r"^softplus: z must be a Value, got 3\.0 \(float\); wrap a number as Value\(z\)$"),
     Probe("binary_cross_entropy(y, 1.0)", lambda w: nn.binary_cross_entropy(w.y, 1.0),
           TypeError, r"^binary_cross_entropy: predictions must be a non-empty list of Values"),
+    Probe("binary_cross_entropy(a above 1)",
+          lambda w: nn.binary_cross_entropy([Value(0.3), Value(1.5)], [1, 1]),
+          DomainError,
+          r"^binary_cross_entropy: sample 1 has a = 1\.5, outside \[0, 1\]; a must be a probability "
+          r"\(e\.g\. a sigmoid output\)"),
+    Probe("binary_cross_entropy(a below 0, a number)", lambda w: nn.binary_cross_entropy([-0.5], [0]),
+          DomainError, r"^binary_cross_entropy: sample 0 has a = -0\.5, outside \[0, 1\]"),
+    Probe("binary_cross_entropy(a = 2 with y = 0.5)", lambda w: nn.binary_cross_entropy([2.0], [0.5]),
+          DomainError, r"^binary_cross_entropy: sample 0 has a = 2\.0, outside \[0, 1\]"),
     Probe("make_moons(n_samples=10**5000)", lambda w: nn.make_moons(BIG),
           ValueError,
           r"^make_moons: n_samples must be at most MAX_SAMPLES = 10,000,000, got an integer of more than"),
@@ -490,6 +546,44 @@ ODD_INPUTS: list[Probe] = [
           FormulaShapeError,
           r"^db: dz must be 2-D, dZ\[l\] of shape \(n\[l\], m\) with one column per sample, got shape "
           r"\(3,\)$"),
+    Probe("vectorized_backprop(W[1] all nan)",
+          lambda w: nn.vectorized_backprop({**nn.params_from_model(w.model), "W[1]": np.full((3, 2), np.nan)},
+                                           w.X.T, w.labels),
+          ValueError,
+          r"^vectorized_backprop: params: W\[1\] holds nan at W\[1\]\[0, 0\]; parameters must be finite "
+          r"numbers \(nan and inf would make every gradient nan\)$"),
+    Probe("cross_entropy_cost(a (1, 3), y (3, 1))",
+          lambda w: formulas.cross_entropy_cost(np.full((1, 3), 0.5), np.ones((3, 1))),
+          FormulaShapeError,
+          r"^cross_entropy_cost: y must have the shape of a \(Y and A\[L\], \(1, m\)\), got a \(1, 3\), "
+          r"y \(3, 1\); numpy would broadcast them to \(3, 3\)$"),
+    Probe("linear_forward(b of shape (n,))",
+          lambda w: formulas.linear_forward(np.eye(2), [[1, 2], [3, 4]], np.array([10.0, 20.0])),
+          FormulaShapeError,
+          r"^linear_forward: bias is b\[l\], \(n\[l\], 1\) = \(2, 1\), got shape \(2,\); numpy would "
+          r"broadcast them to \(2, 2\)$"),
+    Probe("dz_previous_layer(g' of the wrong shape)",
+          lambda w: formulas.dz_previous_layer(np.ones((3, 2)), np.ones((3, 4)), np.ones((1, 4))),
+          FormulaShapeError,
+          r"^dz_previous_layer: g_prime_prev must have the shape of W\[l\]ᵀ dZ\[l\] \(g'\[l−1\]\(Z\[l−1\]\) "
+          r"and dA\[l−1\], \(n\[l−1\], m\)\), got W\[l\]ᵀ dZ\[l\] \(2, 4\), g_prime_prev \(1, 4\)"),
+    Probe("dW(a 1-D A[l-1])", lambda w: dW(np.ones((2, 5)), np.ones(5)),
+          FormulaShapeError, r"^dW: a_prev is A\[l−1\], \(n\[l−1\], m\), 2-D, got shape \(5,\)$"),
+    Probe("dW(m = 0)", lambda w: dW(np.ones((2, 0)), np.ones((3, 0))),
+          ValueError, r"^dW: dz has no columns, so m = 0 and 1/m is undefined; got shape \(2, 0\)$"),
+    Probe("db(m = 0)", lambda w: db(np.ones((2, 0))),
+          ValueError, r"^db: dz has no columns, so m = 0 and 1/m is undefined; got shape \(2, 0\)$"),
+    Probe("loss(1.5, 0.5)", lambda w: formulas.loss(1.5, 0.5),
+          ValueError,
+          r"^loss: a must be a probability in \[0, 1\] \(e\.g\. σ\(z\)\); got a = 1\.5, y = 0\.5$"),
+    Probe("loss(-1.0, 1.0)", lambda w: formulas.loss(-1.0, 1.0),
+          ValueError, r"^loss: a must be a probability in \[0, 1\] .*; got a = -1\.0, y = 1\.0$"),
+    Probe("dL_da(0.0, 1.0)", lambda w: formulas.dL_da(0.0, 1.0),
+          ValueError, r"^dL_da: −y/a is infinite at a = 0 with y > 0; got a = 0\.0, y = 1\.0$"),
+    Probe("dL_da(a = 1 with y = 0, in a row)",
+          lambda w: formulas.dL_da(np.array([[0.5, 1.0]]), np.array([[1.0, 0.0]])),
+          ValueError, r"^dL_da: \(1−y\)/\(1−a\) is infinite at a = 1 with y < 1; got a\[0, 1\] = 1\.0, "
+          r"y\[0, 1\] = 0\.0$"),
     Probe("params_from_model(5)", lambda w: nn.params_from_model(5),
           TypeError, r"^params_from_model: model must be an nn\.MLP, got 5 \(int\)$"),
     Probe("to_torch(5)", lambda w: nn.to_torch(5),

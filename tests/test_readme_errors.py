@@ -217,6 +217,12 @@ README_ROWS: dict[str, Happen] = {
     # nn
     "DomainError: binary_cross_entropy: sample 0 has a = 1.0 with y = 0.0: (1−y)·ln(1−a) is −∞ (...)":
         lambda: binary_cross_entropy([Value(1.0)], [0.0]),
+    "DomainError: binary_cross_entropy: sample 0 has a = 1.5, outside [0, 1]; a must be a probability "
+    "(e.g. a sigmoid output), or ln a and ln(1−a) give a wrong or undefined loss":
+        lambda: binary_cross_entropy([Value(1.5)], [1]),
+    "TrainingDivergedError: fit: the cost J at step 2 is inf; training diverged: the model is left as after "
+    "step 1 (...); lower the learning rate (lr = 1e+308 now), e.g. lr=1e+307":
+        lambda: nn.fit(MLP(2, [3, 1], seed=1), *nn.make_moons(12, seed=0), lr=1e308, steps=3, progress=False),
     "ValueError: binary_cross_entropy: target 0 must be in [0, 1], got 1.5":
         lambda: binary_cross_entropy([Value(0.3)], [1.5]),
     "TypeError: make_moons: seed must be an integer from 0 to 2**64 − 1, got 'a' (str); e.g. seed=0":
