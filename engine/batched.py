@@ -277,7 +277,9 @@ class _Writer:
         self.owner = {row: unit for unit in self.units for row in unit.rows}
         self.namespace = _namespace(trace)
         reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)
-        self.identifiers = Identifiers(reserved | {"m", trace.function_name})
+        self.identifiers = Identifiers(reserved | {trace.function_name})
+        self.count = self.identifiers.claim("m", "m")
+        """The sample count's identifier: ``m`` (the nodes' names avoid it), unless an op is named m."""
         self._name_units()
         self.read_one_by_one = self._steps_read_one_by_one()  # after _name_units, which sets unit.source
 
@@ -437,7 +439,7 @@ class _Writer:
                 add(source.adjoint, term, comment(note))  # type: ignore[union-attr]
                 continue
             # A layer: Z = W·In + b.
-            scale = "1 / m * " if mean else ""
+            scale = f"1 / {self.count} * " if mean else ""
             weight_steps = np.array(unit.weights, dtype=np.int64)
             bias_steps = np.array(unit.biases, dtype=np.int64)
             if any(needed[w] for row in unit.weights for w in row):
@@ -506,7 +508,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
         matrix_inputs.append(("b", np.array(unit.biases, dtype=np.int64)))
     parameters = [steps[k].name for k in trace.arguments]
     parameters += [name for unit in layers for name in (unit.weight_name, unit.bias_name)]
-    parameters += [steps[k].name for k in read_alone] + ["m", seed]
+    parameters += [steps[k].name for k in read_alone] + [writer.count, seed]
     title = f"{trace.function_name}_batch"
     out = wrapped(f"def {title}(", parameters, "):", "")
     out.append("    # forward: every per-sample variable holds m samples (a row of m numbers, or a matrix")
@@ -522,11 +524,11 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     out += noted(backward, "    ")
     targets: list[tuple[str, Any]] = []
     returned: list[str] = []
-    scale = "1 / m * " if reduce == "mean" else ""
+    scale = f"1 / {writer.count} * " if reduce == "mean" else ""
     for k in trace.wanted():  # leaves only in W and b get theirs from dW and db below
         adjoint = trace.adjoints[k]
         if k in writer.varying_arguments:
-            returned.append(f"{scale}{adjoint}" if adjoint in assigned else "np.zeros(m)")
+            returned.append(f"{scale}{adjoint}" if adjoint in assigned else f"np.zeros({writer.count})")
         elif adjoint in assigned:
             returned.append(f"{scale}np.sum({adjoint})")
         else:

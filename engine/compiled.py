@@ -744,9 +744,16 @@ def traced_ops(trace: Trace) -> list[Op]:
     return list({id(step.op): step.op for step in trace.steps if step.op is not None}.values())
 
 
+CODE_OWN_NAMES = frozenset(("np", "stack", "m"))
+"""The names generated code uses for itself besides the ops' and ``_``-names: numpy, the batched
+replay's ``stack`` and its sample count ``m`` (``1 / m * dZ1 @ A0.T``)."""
+
+
 def reserved_names() -> set[str]:
-    """Names generated identifiers must avoid: every op's function names, and numpy's ``np``."""
-    return {name for op in OPS.values() for name in op_function_names(op)} | {"np"}
+    """Names the identifiers made for nodes, arguments and parameters must avoid: every op's
+    function names, and the names the generated code uses for itself (``CODE_OWN_NAMES``), so that
+    no variable of the generated code hides something it calls or another of its variables."""
+    return {name for op in OPS.values() for name in op_function_names(op)} | CODE_OWN_NAMES
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import tokenize
 
 import numpy as np
@@ -402,6 +403,67 @@ def test_the_names_generated_code_calls_are_ops_or_names_no_op_can_take() -> Non
     for name in (*CODE_NAMES, "_changed", "_stack"):
         with pytest.raises(ValueError, match=r"^define_op: name must be a name that compiled code does not"):
             engine.define_op(name, forward=math.sin, local_grads=lambda out, a: (a,), formula="∂/∂a = a")
+
+
+def engine_over_samples(f, columns, reduce="sum", parameters=()):
+    """Each sample's value and gradients by the engine, the parameters' summed (or averaged)."""
+    m = len(columns[0])
+    scale = 1.0 / m if reduce == "mean" else 1.0
+    values, per_sample, totals = [], [], [0.0] * len(parameters)
+    for point in zip(*columns):
+        value, gradients = engine_result(f, point, parameters)
+        values.append(value)
+        per_sample.append([scale * x for x in gradients[: len(point)]])
+        totals = [t + scale * x for t, x in zip(totals, gradients[len(point):], strict=True)]
+    return values, [list(column) for column in zip(*per_sample)], totals
+
+
+@pytest.mark.parametrize("label", ["m", "dL", "np", "stack", "x", "dx", "f", "f_batch", "tanh"])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_a_label_or_argument_named_like_the_codes_own_names_changes_nothing(label, reduce) -> None:
+    """The batched code's sample count m, its helpers np and stack, the seed dL: a node labelled so
+    gets another identifier (a node labelled m overwrote the count: 1/m scaled by 2x instead)."""
+    w = Value(0.5, label=label)
+
+    def f(x):
+        y = w * x * 2.0
+        y.label = label
+        L = y.tanh()
+        L.label = "L"
+        return L
+
+    g = engine.compile(f, parameters=[w])
+    columns = [[0.3, 0.4, -1.5]]
+    expected_values, (expected_dx,), expected_totals = engine_over_samples(f, columns, reduce, [w])
+    for fuse in (True, False):
+        values, (dx, dw) = g.batch(np.array(columns[0]), reduce=reduce, fuse=fuse)
+        assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+        assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+        assert dw == pytest.approx(expected_totals[0], rel=1e-14)
+    values, (dx, dw) = g.over_samples(columns[0], reduce=reduce)
+    assert values == pytest.approx(expected_values, rel=1e-15) and dx == pytest.approx(expected_dx, rel=1e-14)
+    assert dw == pytest.approx(expected_totals[0], rel=1e-14)
+    if label in ("m", "np", "stack", "tanh"):  # the code's own: never a variable of it
+        for source in (g.source, g.batch_source(reduce=reduce)):
+            code = "\n".join(line.split("#")[0] for line in source.splitlines())
+            assert not re.search(rf"(?<![\w.]){label} =", code)
+        assert re.findall(r"\bm\b", g.batch_source().splitlines()[0]) == ["m"]  # the count, alone
+
+
+def test_an_argument_or_parameter_named_m_batches() -> None:
+    """An argument named m was a second parameter m of the batched code: a raw SyntaxError."""
+    g = engine.compile(lambda m: m * 2.0)
+    assert g.batch(np.array([1.0, 2.0]))[1][0].tolist() == [2.0, 2.0]
+    assert g.over_samples([1.0, 2.0])[1] == ([2.0, 2.0],)
+    w = Value(0.5, label="m")
+    h = engine.compile(lambda x: (w * x).tanh(), parameters=[w])
+    values, (dx, dw) = h.batch(np.array([0.3, 0.4]), reduce="mean")
+    expected_values, (expected_dx,), (expected_dw,) = engine_over_samples(
+        lambda x: (w * x).tanh(), [[0.3, 0.4]], "mean", [w])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+    assert dw == pytest.approx(expected_dw, rel=1e-14)
+    assert "def f_batch(x, m_2, m, dt3):" in h.batch_source()
 
 
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
