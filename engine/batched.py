@@ -509,7 +509,7 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     parameters = [steps[k].name for k in trace.arguments]
     parameters += [name for unit in layers for name in (unit.weight_name, unit.bias_name)]
     parameters += [steps[k].name for k in read_alone] + [writer.count, seed]
-    title = f"{trace.function_name}_batch"
+    title = writer.identifiers.claim(f"{trace.function_name}_batch", "f_batch")  # hides nothing it calls
     out = wrapped(f"def {title}(", parameters, "):", "")
     out.append("    # forward: every per-sample variable holds m samples (a row of m numbers, or a matrix")
     out.append("    # with a sample per column); parameters are single numbers or matrices shared by all")

@@ -164,6 +164,7 @@ class Trace:
     branches: tuple[tuple[int, Callable, bool, str], ...]
     """(step, test, outcome when traced, description) of each recorded decision."""
     function_name: str
+    """The generated function's name: ``f``'s own, unless that would hide a name its code calls."""
     adjoints: dict[int, str]
     """The identifier of each node's adjoint ∂root/∂node."""
 
@@ -242,6 +243,8 @@ def _trace(
     finally:
         _recording.branches = previous
     outputs = _outputs(result, function_name)
+    # The generated function's own name must not hide an op it calls (def sigmoid(...) calling sigmoid).
+    code_name = Identifiers(reserved).claim(function_name, "f")
     backward = topological_order(outputs[0])
     # Forward order: the root's graph, then what else is computed or passed (other outputs, nodes
     # decisions were taken on, unused arguments and parameters); parents first, left to right.
@@ -249,8 +252,8 @@ def _trace(
     index = {node: k for k, node in enumerate(order)}
     in_root_graph = set(backward)
     argument_set = set(arguments)
-    steps = _steps(order, index, argument_set, reserved, function_name)
-    adjoints = _adjoint_names(steps, reserved | {function_name})
+    steps = _steps(order, index, argument_set, reserved, code_name)
+    adjoints = _adjoint_names(steps, reserved | {code_name})
     present = [p for p in parameters if p in in_root_graph]
     not_captured = argument_set | set(present)
     captured = [node for node in order if node.op is None and node not in not_captured]
@@ -262,7 +265,7 @@ def _trace(
         outputs=tuple(index[node] for node in outputs),
         backward=tuple(index[node] for node in backward),
         branches=tuple((index[b.node], b.test, b.outcome, b.description) for b in recorded),
-        function_name=function_name,
+        function_name=code_name,
         adjoints=adjoints,
     )
 

@@ -466,6 +466,29 @@ def test_an_argument_or_parameter_named_m_batches() -> None:
     assert "def f_batch(x, m_2, m, dt3):" in h.batch_source()
 
 
+@pytest.mark.parametrize("op", ["sigmoid", "tanh", "relu", "exp", "log", "step", "linear", "stack", "np"])
+def test_a_function_named_after_an_op_it_calls_replays(op) -> None:
+    """``def sigmoid(z): return z.sigmoid() * 2.0`` was written ``def sigmoid(...)`` calling sigmoid:
+    the generated function hid the op and called itself (RecursionError on every call)."""
+    def f(z):
+        applied = z * 1.0 if op in ("stack", "np") else engine.OPS[op](z)
+        return engine.OPS["sigmoid"](engine.OPS["relu"](applied)) * 2.0
+
+    f.__name__ = op
+    g = engine.compile(f)
+    value, gradients = g(0.5)
+    assert (value, list(gradients)) == engine_result(f, [0.5])
+    values, (dz,) = g.batch(np.array([0.5, 0.7]))
+    expected_values, (expected_dz,), _ = engine_over_samples(f, [[0.5, 0.7]])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dz.tolist() == pytest.approx(expected_dz, rel=1e-14)
+    assert g.source.startswith(f"def {op}_2(")
+    with pytest.raises(TypeError, match=rf"^{op}: argument 0 \(z\)"):  # messages keep f's own name
+        g("a")
+    expected_value, expected_gradients = engine_result(Value.tanh, [0.5])
+    assert engine.compile(Value.tanh)(0.5) == (expected_value, tuple(expected_gradients))
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
