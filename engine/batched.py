@@ -583,6 +583,7 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
     """``g.batch``: each path's batched code on the samples left; the samples whose recorded
     decisions come out otherwise go to the next path (a new trace when none is left)."""
     g = samples.g
+    g.drop_stale_paths()
     remaining = np.arange(samples.m)
     flags = tuple(samples.per_sample)
     columns = [np.asarray(c, dtype=float) if flag else c for c, flag in zip(samples.columns, flags)]

@@ -775,6 +775,15 @@ class Path:
         self.batched: dict[tuple, Any] = {}
         """The numpy replays made from this trace (``engine.batched``), by what they were made for."""
         self._shared_leaves = [trace.steps[k].leaf for k in trace.shared]
+        self._registered = [op for op in traced_ops(trace) if OPS.get(op.name) is op]
+        """The traced ops that were ``engine.OPS``'s when traced (f may look them up by name)."""
+
+    def redefined_op(self) -> str | None:
+        """The name of an op this trace used that ``define_op`` has redefined since (else None)."""
+        for op in self._registered:
+            if OPS.get(op.name) is not op:
+                return op.name
+        return None
 
     def shared_data(self) -> list[float]:
         """The current numbers of the parameters and captured leaves, in the order the code takes them."""
@@ -860,8 +869,16 @@ class CompiledFunction:
             return replayed
         return self.call(data, seed)
 
+    def drop_stale_paths(self) -> None:
+        """Forget the traces made with an op ``define_op`` has redefined since (a notebook cell run
+        again): ``f`` calls the new definition now, so the next replay traces it again."""
+        if any(path.redefined_op() is not None for path in self.paths):
+            with self._lock:
+                self.paths = [path for path in self.paths if path.redefined_op() is None]
+
     def call(self, data: list[float], seed: float) -> tuple[Any, tuple[float, ...]]:
         """``__call__`` on checked numbers: the first path whose decisions hold, else a new trace."""
+        self.drop_stale_paths()
         for path in list(self.paths):
             result = self._replay(path, data, seed)
             if result is not _OTHER_PATH:
@@ -950,6 +967,12 @@ class CompiledFunction:
                 f"{self.name}.{what}: nothing is traced yet; call it once (the first call traces "
                 f"{self.name} with the engine), e.g. {self.name}({example})"
             )
+        redefined = self.paths[0].redefined_op()
+        if redefined is not None:
+            raise TraceError(
+                f"{self.name}.{what}: the op {redefined!r} was redefined (define_op) since {self.name} was "
+                f"traced; call {self.name}(...) to trace it again with the new definition"
+            )
         return self.paths[0]
 
     # -- many samples
@@ -1013,6 +1036,7 @@ class CompiledFunction:
         theirs is traced when first met.
         """
         data = self.numbers(numbers)
+        self.drop_stale_paths()
         fresh = self.trace_at(data)
         if not self.paths:
             with self._lock:
@@ -1114,6 +1138,7 @@ class Samples:
                          result: tuple[list, list] | None = None) -> tuple[list, list]:
         """Each path's generated loop on the samples left; the samples it skips (a recorded
         decision came out otherwise) go to the next path, or to a new trace when none is left."""
+        self.g.drop_stale_paths()
         result = self.new_result() if result is None else result
         remaining = list(range(self.m)) if indices is None else list(indices)
         flags = tuple(self.per_sample)
@@ -1221,6 +1246,10 @@ def _difference(old: Trace, new: Trace) -> str:
                 continue  # a leaf f makes afresh each time, holding the same number
             return (f"leaf {step.name} ({step.text}) holds {y[1].data!r} here, {x[1].data!r} when "
                     "traced (f makes it from numbers, e.g. Value(x.data))")
+        if x[0] == "op" == y[0] and x[1] is not y[1] and x[1].name == y[1].name:
+            return (f"node {step.name} ({step.text}) uses op {x[1].name!r} as defined when traced, and "
+                    f"another definition of {x[1].name!r} here: the op was redefined (define_op) since; "
+                    "compile f again")
         if x[0] != y[0] or (x[0] == "op" and (x[1] is not y[1] or x[2] != y[2])):
             return (f"node {step.name} ({step.text}) is {_describe_row(y, new)} here, "
                     f"{_describe_row(x, old)} when traced (an `if` on .data, or a number operand "

@@ -489,6 +489,46 @@ def test_a_function_named_after_an_op_it_calls_replays(op) -> None:
     assert engine.compile(Value.tanh)(0.5) == (expected_value, tuple(expected_gradients))
 
 
+def test_an_op_redefined_after_compiling_is_traced_again() -> None:
+    """A notebook cell defining an op run again: the replay kept the old definition, silently."""
+    from engine.compiled import _difference
+
+    def square() -> None:
+        engine.define_op("sq_twice_defined", forward=lambda a: a * a, local_grads=lambda out, a: (2.0 * a,),
+                         formula="∂(sq a)/∂a = 2a")
+
+    def cube() -> None:
+        engine.define_op("sq_twice_defined", forward=lambda a: a * a * a,
+                         local_grads=lambda out, a: (3.0 * a * a,), formula="∂(sq a)/∂a = 3a²")
+
+    def f(x):
+        return engine.OPS["sq_twice_defined"](x) + 1.0
+
+    square()
+    g = engine.compile(f)
+    assert g(3.0) == (10.0, (6.0,))
+    before = g.trace_at([3.0])
+    cube()
+    with pytest.raises(TraceError, match=r"^f\.source: the op 'sq_twice_defined' was redefined \(define_op"):
+        g.source  # noqa: B018
+    assert "redefined (define_op) since" in _difference(before, g.trace_at([3.0]))
+    assert g(3.0) == (28.0, (27.0,)) == (engine_result(f, [3.0])[0], tuple(engine_result(f, [3.0])[1]))
+    assert "3.0 * x * x" in g.source and len(g.paths) == 1
+    square()
+    values, (dx,) = g.batch(np.array([3.0, 2.0]))
+    assert values.tolist() == [10.0, 5.0] and dx.tolist() == [6.0, 4.0]
+    cube()
+    assert g.over_samples([3.0, 2.0]) == ([28.0, 9.0], ([27.0, 12.0],))
+    square()
+    g.retrace(3.0)
+    assert g.check(3.0) == (0.0, 0.0)
+    # f holding the op object itself keeps calling the old definition: so does the replay
+    old = engine.OPS["sq_twice_defined"]
+    h = engine.compile(lambda x: old(x) + 1.0)
+    cube()
+    assert h(3.0) == (10.0, (6.0,)) and h.batch([3.0])[0].tolist() == [10.0]
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
