@@ -234,29 +234,26 @@ def _trace(
     parameters: Sequence[Value], reserved: set[str], function_name: str,
 ) -> Trace:
     """Run ``f`` with the engine on leaves holding ``numbers``; the graph it builds, as a ``Trace``."""
-    arguments = [Value(x, label=name) for x, name in zip(numbers, argument_names)]
-    previous = getattr(_recording, "branches", None)
-    _recording.branches = recorded = []
-    try:
-        with enable_grad():
-            result = f(*arguments)
-    finally:
-        _recording.branches = previous
-    outputs = _outputs(result, function_name)
+    arguments, outputs, recorded = _run(f, numbers, argument_names, function_name)
     # The generated function's own name must not hide an op it calls (def sigmoid(...) calling sigmoid).
     code_name = Identifiers(reserved).claim(function_name, "f")
-    backward = topological_order(outputs[0])
     # Forward order: the root's graph, then what else is computed or passed (other outputs, nodes
     # decisions were taken on, unused arguments and parameters); parents first, left to right.
-    order = _parents_first([*outputs, *(branch.node for branch in recorded), *arguments, *parameters])
+    roots = [*outputs, *(branch.node for branch in recorded), *arguments, *parameters]
+    built_before = _built_before(f, numbers, argument_names, function_name, roots, set(arguments))
+    engine_graph = topological_order(outputs[0])
+    _check_nothing_wanted_below(built_before, engine_graph, parameters, function_name)
+    order = _parents_first(roots, built_before)
     index = {node: k for k, node in enumerate(order)}
+    backward = [node for node in engine_graph if node in index]  # the engine's order, cut below constants
     in_root_graph = set(backward)
     argument_set = set(arguments)
-    steps = _steps(order, index, argument_set, reserved, code_name)
+    steps = _steps(order, index, argument_set, built_before, reserved, code_name)
     adjoints = _adjoint_names(steps, reserved | {code_name})
     present = [p for p in parameters if p in in_root_graph]
     not_captured = argument_set | set(present)
-    captured = [node for node in order if node.op is None and node not in not_captured]
+    captured = [node for node in order
+                if (node.op is None or node in built_before) and node not in not_captured]
     return Trace(
         steps=steps,
         arguments=tuple(index[a] for a in arguments),
@@ -270,22 +267,77 @@ def _trace(
     )
 
 
-def _parents_first(roots: Sequence[Value]) -> list[Value]:
+def _run(f: Callable[..., Any], numbers: Sequence[float], argument_names: Sequence[str],
+         function_name: str) -> tuple[list[Value], tuple[Value, ...], list[Branch]]:
+    """``f`` run with the engine on new leaves holding ``numbers``: the leaves, its outputs, its decisions."""
+    arguments = [Value(x, label=name) for x, name in zip(numbers, argument_names)]
+    previous = getattr(_recording, "branches", None)
+    _recording.branches = recorded = []
+    try:
+        with enable_grad():
+            result = f(*arguments)
+    finally:
+        _recording.branches = previous
+    return arguments, _outputs(result, function_name), recorded
+
+
+def _built_before(f: Callable[..., Any], numbers: Sequence[float], argument_names: Sequence[str],
+                  function_name: str, roots: Sequence[Value], arguments: set[Value]) -> set[Value]:
+    """The op nodes of the graph that ``f`` did not build but reads (captured): constants of ``f``.
+
+    The engine keeps such a node's number from when it was built, whatever its leaves hold
+    now, so the replay reads its number instead of recomputing it. A node computed from an
+    argument was built by ``f``; for the others, ``f`` is run once more: the nodes it builds are
+    new objects, the captured ones the same.
+    """
+    order = _parents_first(roots)
+    from_arguments = set(arguments)
+    for node in order:
+        if any(parent in from_arguments for parent in node.parents):
+            from_arguments.add(node)
+    candidates = {node for node in order if node.op is not None and node not in from_arguments}
+    if not candidates:
+        return set()
+    _, outputs, recorded = _run(f, numbers, argument_names, function_name)
+    again = _parents_first([*outputs, *(branch.node for branch in recorded)])
+    return candidates.intersection(again)
+
+
+def _check_nothing_wanted_below(built_before: set[Value], engine_graph: Sequence[Value],
+                                parameters: Sequence[Value], function_name: str) -> None:
+    """A TraceError if a parameter's gradient flows through a node ``f`` did not build: the replay
+    reads that node's number and cannot give the engine's gradient through it."""
+    wanted = {p: k for k, p in enumerate(parameters)}
+    for node in engine_graph:
+        if node not in built_before:
+            continue
+        for below in _parents_first([node])[:-1]:
+            if below in wanted:
+                raise TraceError(
+                    f"engine.compile: {function_name} reads a node built before it ran ({node!r}), "
+                    f"and parameters[{wanted[below]}] ({below!r}) lies below it: the engine keeps "
+                    "that node's number from when it was built, and a replay cannot follow the gradient "
+                    f"through it; build the node inside {function_name} (or compute it from its leaves there)"
+                )
+
+
+def _parents_first(roots: Sequence[Value], stop: set[Value] | frozenset[Value] = frozenset()) -> list[Value]:
     """Every node below ``roots``, each after its parents, parents taken left to right (so a
-    layer's units come in their order: the forward lines read as the network is written)."""
+    layer's units come in their order: the forward lines read as the network is written); the
+    nodes in ``stop`` without what is below them."""
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(root.parents))]
+        stack = [(root, iter(() if root in stop else root.parents))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
                 if parent not in seen:
                     seen.add(parent)
-                    stack.append((parent, iter(parent.parents)))
+                    stack.append((parent, iter(() if parent in stop else parent.parents)))
                     break
             else:
                 stack.pop()
@@ -354,8 +406,8 @@ class Identifiers:
 
 
 def _steps(
-    order: list[Value], index: dict[Value, int], arguments: set[Value], reserved: set[str],
-    function_name: str,
+    order: list[Value], index: dict[Value, int], arguments: set[Value], built_before: set[Value],
+    reserved: set[str], function_name: str,
 ) -> list[Step]:
     texts = _names_for_people(order)
     identifiers = Identifiers(reserved | {function_name})
@@ -366,6 +418,9 @@ def _steps(
             text = format_number(node.data)  # a number f wrapped as a leaf (linear's x): shown as it was
         course = text.split("#")[0] if _COURSE_NAME.match(text.split("#")[0]) else ""
         name = identifiers.claim(identifier_from_label(node.label) or identifier_from_label(course), f"t{k}")
+        if node in built_before:  # a constant of f: read, not recomputed
+            steps.append(Step(None, (), name, text, node.label, node))
+            continue
         inputs = tuple(index[x] if isinstance(x, Value) else float(x) for x in node.inputs)
         shared_leaf = node if node.op is None and node not in arguments else None
         steps.append(Step(node.op, inputs, name, text, node.label, shared_leaf))
@@ -1352,7 +1407,9 @@ def compile(
     ``parameters``: leaves ``f`` reads besides its arguments (a model's weights),
     whose current ``data`` each call uses. Other leaves ``f`` reads are used the
     same way, without a gradient. ``f`` may return several Values: all their
-    values come back, the gradients are those of the first. ``check=True``
+    values come back, the gradients are those of the first. A node ``f`` reads but did
+    not build (``z0 = y0 * 2`` made outside) is a constant of ``f``, as the engine sees
+    it: its number is read, not recomputed (a parameter below it is refused). ``check=True``
     compares every call with the engine (slow; for finding where a replay and
     the engine part). See the module docstring for the limit: one trace is one
     path through ``f``.

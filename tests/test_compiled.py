@@ -529,6 +529,36 @@ def test_an_op_redefined_after_compiling_is_traced_again() -> None:
     assert h(3.0) == (10.0, (6.0,)) and h.batch([3.0])[0].tolist() == [10.0]
 
 
+def test_a_node_built_before_f_ran_is_a_constant_of_f() -> None:
+    """The engine keeps a captured node's number from when it was built; the replay recomputed it
+    from its leaves' current numbers (28 instead of the engine's 20 once y0 changed)."""
+    y0 = Value(5.0, label="y0")
+    z0 = y0 * 2.0
+    w = Value(0.5, label="w")
+
+    def f(x):
+        return z0 * x + w * w  # w * w is built by f: recomputed from w's number at each call
+
+    g = engine.compile(f, parameters=[w])
+    assert g(2.0) == (20.25, (10.0, 1.0))
+    y0.data, w.data = 7.0, 1.5
+    expected_value, expected_gradients = engine_result(f, [2.0], [w])
+    assert expected_value == 22.25  # z0 is still 10
+    assert g(2.0) == (expected_value, tuple(expected_gradients))
+    values, (dx, dw) = g.batch(np.array([2.0, 3.0]))
+    assert values.tolist() == [22.25, 32.25] and dx.tolist() == [10.0, 10.0] and dw == 6.0
+    assert g.over_samples([2.0, 3.0]) == ([22.25, 32.25], ([10.0, 10.0], 6.0))
+    g.retrace(2.0)
+    assert g.check(3.0) == (0.0, 0.0)
+    assert not any("y0" in line.split("#")[0] for line in g.source.splitlines())  # z0 read, not recomputed
+    z0.data = 4.0  # a number set by hand: the engine uses it, so does the replay
+    assert g(2.0)[0] == engine_result(f, [2.0], [w])[0] == 10.25
+    h = engine.compile(lambda x: z0 * x, parameters=[y0])
+    with pytest.raises(TraceError, match=r"^engine\.compile: f reads a node built before it ran \(Value"
+                       r".*parameters\[0\] \(Value\(data=7\.0.*build the node inside"):
+        h(2.0)
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
