@@ -25,20 +25,24 @@ numpy is imported here only, so ``import engine`` does not need it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from engine.checks import short_repr
 from engine.compiled import (
     BranchChangedError,
+    CompiledFunction,
     Identifiers,
     Line,
     Path,
     Samples,
     Symbols,
     Trace,
+    TraceError,
     chain_rule_terms,
     comment,
     forward_note,
@@ -90,6 +94,57 @@ def array_form(op: Op) -> Callable[..., Any]:
     return np.vectorize(op.forward, otypes=[float])
 
 
+class _WrongArrayFormError(Exception):
+    """A user's ``array_forward`` disagrees with the op's forward (not a ValueError: never a fallback)."""
+
+
+ARRAY_FORM_RTOL = 1e-9
+"""How far an op's ``array_forward`` may be from its forward, relative: rounding only."""
+
+
+def checked_array_form(op: Op) -> Callable[..., Any]:
+    """``array_form(op)``; a user's ``array_forward`` is compared with the op's forward element by
+    element on the first arrays it gets (the batch's own numbers), raising if they differ."""
+    form = array_form(op)
+    if op.array_forward is None:
+        return form
+    unchecked = [True]
+
+    def checked(*inputs: Any) -> Any:
+        result = form(*inputs)
+        if unchecked[0]:
+            _compare_array_form(op, inputs, result)
+            unchecked[0] = False
+        return result
+
+    return checked
+
+
+def _compare_array_form(op: Op, inputs: Sequence[Any], result: Any) -> None:
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in inputs))
+    shape = arrays[0].shape if arrays else ()
+    try:
+        given = np.broadcast_to(np.asarray(result, dtype=float), shape)
+    except (TypeError, ValueError):
+        raise _WrongArrayFormError(
+            f"engine.compile: the array_forward of op {op.name!r} returned {short_repr(result)} for "
+            f"inputs of shape {shape}: it must return one number per element, its forward elementwise"
+        ) from None
+    for position in np.ndindex(shape):
+        numbers = [float(a[position]) for a in arrays]
+        try:
+            expected = float(op.forward(*numbers))
+        except (ArithmeticError, ValueError, TypeError):
+            continue  # outside the op's domain: the batch falls back and the engine says why
+        mine = float(given[position])
+        if math.isfinite(expected) and not abs(mine - expected) <= ARRAY_FORM_RTOL * abs(expected):
+            raise _WrongArrayFormError(
+                f"engine.compile: the array_forward of op {op.name!r} gives {mine!r} at "
+                f"{', '.join(map(repr, numbers))}, its forward {expected!r}: array_forward must be the "
+                f"forward on arrays (fix it in define_op({op.name!r}, ...), or leave it out)"
+            )
+
+
 def _rule_on_arrays(op: Op) -> Callable[..., tuple]:
     """``op.local_grads`` element by element, for a rule that cannot run on symbols."""
     def one(*numbers: float) -> tuple:
@@ -117,7 +172,7 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 def _namespace(trace: Trace) -> dict[str, Any]:
     """What the batched code calls: numpy, its helpers, and the ops and rules on arrays."""
     helpers = {"np": np, "stack": _stack, "_changed": _changed}  # names define_op refuses (CODE_NAMES)
-    return {**helpers, **op_namespace(trace, array_form, _rule_on_arrays)}
+    return {**helpers, **op_namespace(trace, checked_array_form, _rule_on_arrays)}
 
 
 # ---------------------------------------------------------------------------
@@ -588,6 +643,15 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
     flags = tuple(samples.per_sample)
     columns = [np.asarray(c, dtype=float) if flag else c for c, flag in zip(samples.columns, flags)]
     seeds = np.asarray(samples.seeds, dtype=float)
+    try:
+        return _run_paths(g, samples, fuse, flags, columns, seeds, remaining)
+    except _WrongArrayFormError as wrong:
+        raise TraceError(str(wrong)) from None
+
+
+def _run_paths(g: CompiledFunction, samples: Samples, fuse: bool, flags: tuple[bool, ...], columns: list,
+               seeds: np.ndarray, remaining: np.ndarray) -> tuple[Any, tuple]:
+    """``run_batched``'s loop over the paths."""
     result: _Result | None = None
     k = 0
     while remaining.size:

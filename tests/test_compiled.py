@@ -559,6 +559,33 @@ def test_a_node_built_before_f_ran_is_a_constant_of_f() -> None:
         h(2.0)
 
 
+def test_a_wrong_array_forward_is_refused_naming_the_op() -> None:
+    """A user's array_forward was never compared with its forward: g.batch gave its numbers silently."""
+    wrong = engine.define_op("twice_wrong_on_arrays", forward=lambda a: a * 2.0,
+                             local_grads=lambda out, a: (2.0,), formula="∂(2a)/∂a = 2",
+                             array_forward=lambda a: 1.0)
+    g = engine.compile(lambda x: wrong(x))
+    with pytest.raises(TraceError, match=r"^engine\.compile: the array_forward of op 'twice_wrong_on_arrays' "
+                       r"gives 1\.0 at 0\.1, its forward 0\.2: array_forward must be the forward on arrays"):
+        g.batch(np.array([0.1, 0.2]))
+    # wrong for negative numbers only: found on the batch's own numbers
+    half = engine.define_op("abs_half_wrong", forward=abs, local_grads=lambda out, a: (1.0,), formula="1",
+                            array_forward=lambda a: a)
+    with pytest.raises(TraceError, match=r"'abs_half_wrong' gives -0\.5 at -0\.5, its forward 0\.5"):
+        engine.compile(lambda x: half(x) * 3.0).batch(np.array([0.5, 0.25, -0.5]))
+    shaped = engine.define_op("wrong_shape_on_arrays", forward=lambda a: a, local_grads=lambda out, a: (1.0,),
+                              formula="1", array_forward=lambda a: np.zeros(7))
+    with pytest.raises(TraceError, match=r"'wrong_shape_on_arrays' returned .* for inputs of shape \(2,\)"):
+        engine.compile(lambda x: shaped(x)).batch(np.array([0.1, 0.2]))
+    right = engine.define_op("twice_on_arrays", forward=lambda a: a * 2.0, local_grads=lambda out, a: (2.0,),
+                             formula="∂(2a)/∂a = 2", array_forward=lambda a: a * 2.0)
+    h = engine.compile(lambda x: right(x).tanh())
+    values, (dx,) = h.batch(np.array([0.1, -0.2]))
+    expected_values, (expected_dx,), _ = engine_over_samples(lambda x: right(x).tanh(), [[0.1, -0.2]])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
