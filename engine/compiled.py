@@ -38,7 +38,7 @@ import operator
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from engine.checks import (
@@ -120,7 +120,14 @@ def branch_on(value: Value, test: Callable[[float], Any], description: str) -> b
         fail(TypeError, "branch_on", "value", "a Value", describe(value))
     if not callable(test):
         fail(TypeError, "branch_on", "test", "a function of the node's number", describe(test))
-    outcome = bool(test(value.data))
+    answer = test(value.data)
+    try:
+        outcome = bool(answer)
+    except (TypeError, ValueError):  # numpy's "truth value of an array is ambiguous"
+        raise TypeError(
+            f"branch_on: test must return one truth value (True or False) for the number "
+            f"{value.data!r} ({description}), got {describe(answer)}"
+        ) from None
     branches = getattr(_recording, "branches", None)
     if branches is not None:
         branches.append(Branch(value, test, outcome, str(description)))
@@ -866,6 +873,7 @@ def all_finite(values: Iterable[Any]) -> bool:
 
 
 _DATA = operator.attrgetter("data")
+_MISSING = object()  # an argument not given yet
 _OTHER_PATH = object()  # a replay's recorded decision came out otherwise: try another path
 
 
@@ -884,7 +892,7 @@ class CompiledFunction:
         self.check_each_call = check_flag(check, "check")
         self.function = f
         self.name = _function_name(f)
-        self.argument_names, self.arity = _argument_names(f)
+        self.argument_names, self.arity, self.defaulted = _argument_names(f)
         self.paths: list[Path] = []
         """The traces made so far, each with its generated code (several if a recorded decision changed)."""
         self._lock = threading.Lock()
@@ -912,10 +920,10 @@ class CompiledFunction:
         return f"<compiled {self.name}: {len(self.paths)} path(s), {nodes} nodes in the first>"
 
     # -- one sample
-    def __call__(self, *numbers: Any, gradient: Any = 1.0) -> tuple[Any, tuple[float, ...]]:
+    def __call__(self, *numbers: Any, gradient: Any = 1.0, **named: Any) -> tuple[Any, tuple[float, ...]]:
         """(value, gradients) of ``f`` at ``numbers``: the value ``f`` returns (a tuple of values if
         it returns several), and ∂value/∂x for each argument, then for each parameter."""
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
         seed = as_number(gradient, f"{self.name}: gradient")
         if self.check_each_call:
             self.retrace(*data)
@@ -1001,6 +1009,36 @@ class CompiledFunction:
             for k, (x, name) in enumerate(zip(numbers, self.argument_names))
         ]
 
+    def by_position(self, given: Sequence[Any], named: dict[str, Any]) -> Sequence[Any]:
+        """The arguments in ``f``'s order: ``given`` by position, then those ``named`` by keyword."""
+        if not named:
+            return given
+        names = self.argument_names
+        if self.arity is None and not self.paths:
+            raise TypeError(
+                f"{self.name}: takes its arguments (*{names[0]}) by position, got {', '.join(named)}="
+            )
+        arguments: list[Any] = list(given) + [_MISSING] * max(0, len(names) - len(given))
+        for name, value in named.items():
+            if name in self.defaulted:
+                raise TypeError(
+                    f"{self.name}: engine.compile traces only the arguments without a default "
+                    f"({', '.join(names)}); {name} keeps its default"
+                )
+            if name not in names:
+                raise TypeError(
+                    f"{self.name}: no argument named {name!r} (its arguments: {', '.join(names)})"
+                )
+            k = names.index(name)
+            if arguments[k] is not _MISSING:
+                raise TypeError(f"{self.name}: argument {k} ({name}) given twice, by position and by name")
+            arguments[k] = value
+        missing = [name for name, value in zip(names, arguments) if value is _MISSING]
+        if missing:
+            plural = "s" if len(missing) > 1 else ""
+            raise TypeError(f"{self.name}: missing argument{plural} {', '.join(missing)}")
+        return arguments
+
     def fix_arity(self, count: int) -> None:
         """Check the number of arguments (the first call fixes it for ``f(*args)``)."""
         if self.arity is None:
@@ -1009,9 +1047,19 @@ class CompiledFunction:
             self.arity = count
             self.argument_names = [f"{self.argument_names[0]}_{k}" for k in range(count)]
         elif count != self.arity:
+            defaults = ""
+            if self.defaulted and count > self.arity:
+                kept = ", ".join(self.defaulted)
+                defaults = (
+                    f"; engine.compile traces only the arguments without a default ({kept} "
+                    f"{'keeps its default' if len(self.defaulted) == 1 else 'keep their defaults'}): to vary "
+                    "them, compile a "
+                    f"function that takes them without one, e.g. lambda {', '.join(self.argument_names)}, "
+                    f"{', '.join(self.defaulted)}: {self.name}(...)"
+                )
             raise TypeError(
                 f"{self.name}: takes {self.arity} argument{'s' if self.arity != 1 else ''} "
-                f"({', '.join(self.argument_names)}), got {count}"
+                f"({', '.join(self.argument_names)}), got {count}{defaults}"
             )
 
     def first_path(self, what: str) -> Path:
@@ -1031,7 +1079,8 @@ class CompiledFunction:
         return self.paths[0]
 
     # -- many samples
-    def over_samples(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum") -> tuple[list, tuple]:
+    def over_samples(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", **named: Any
+                     ) -> tuple[list, tuple]:
         """The per-sample replay over m samples, in one generated loop.
 
         Each argument is a number (the same for every sample) or a sequence of m
@@ -1042,10 +1091,11 @@ class CompiledFunction:
         (their contributions summed over the samples). ``gradient`` seeds each
         sample's backward pass (a number, or m numbers).
         """
-        samples = Samples(self, arguments, gradient, reduce)
+        samples = Samples(self, self.by_position(arguments, named), gradient, reduce)
         return samples.finish(samples.run_over_samples())
 
-    def batch(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", fuse: bool = True) -> tuple:
+    def batch(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", fuse: bool = True,
+              **named: Any) -> tuple:
         """The same trace evaluated with numpy arrays of m samples at once (``engine.batched``).
 
         Arguments, ``gradient`` and ``reduce`` as in ``over_samples``; values and
@@ -1055,7 +1105,7 @@ class CompiledFunction:
         """
         from engine.batched import run_batched
 
-        samples = Samples(self, arguments, gradient, reduce)
+        samples = Samples(self, self.by_position(arguments, named), gradient, reduce)
         return run_batched(samples, check_flag(fuse, "fuse"))
 
     def batch_source(self, per_sample: Iterable[int | str] | None = None, reduce: str = "sum",
@@ -1069,19 +1119,19 @@ class CompiledFunction:
         return batched_replay(path, flags, check_reduce(reduce), check_flag(fuse, "fuse")).source
 
     # -- checks
-    def check(self, *numbers: Any, rtol: float = 1e-9, atol: float = 1e-12) -> ReplayCheck:
+    def check(self, *numbers: Any, rtol: float = 1e-9, atol: float = 1e-12, **named: Any) -> ReplayCheck:
         """Compare the replay with the engine at ``numbers``: the graph, the value, every gradient.
 
         Raises ``TraceError`` naming what differs (another graph, or a number off
         by more than atol + rtol·|engine's|); else returns the largest differences.
         """
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
         rtol = check_real(f"{self.name}.check", "rtol", rtol, minimum=0.0)
         atol = check_real(f"{self.name}.check", "atol", atol, minimum=0.0)
         self.retrace(*data)
         return _compare(self.name, self.call(data, 1.0), self.engine(data, 1.0), rtol, atol)
 
-    def retrace(self, *numbers: Any) -> None:
+    def retrace(self, *numbers: Any, **named: Any) -> None:
         """Trace ``f`` again at ``numbers`` and raise ``TraceError`` if it builds another graph.
 
         Another graph means ``f``'s control flow, or a number operand, depends on
@@ -1090,7 +1140,7 @@ class CompiledFunction:
         Decisions recorded with ``branch_on`` are not differences: each path of
         theirs is traced when first met.
         """
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
         self.drop_stale_paths()
         fresh = self.trace_at(data)
         if not self.paths:
@@ -1247,6 +1297,10 @@ def _is_sequence(x: Any) -> bool:
 def _numbers_of(x: Any, where: str) -> list[float]:
     """A sequence of one number per sample as a list of finite floats (checked item by item only
     when the quick test fails, so that the error names the item)."""
+    if isinstance(x, (set, frozenset, Mapping)):
+        kind = "a dict (its keys?)" if isinstance(x, Mapping) else "a set, which has no order"
+        raise TypeError(f"{where}: one number per sample, in order (a list or an array); got {kind}: "
+                        f"{short_repr(x)}")
     shape = getattr(x, "shape", None)
     if shape is not None and len(shape) != 1:
         raise ValueError(f"{where}: one number per sample, a 1-D sequence; got an array of shape {shape}")
@@ -1359,21 +1413,24 @@ def _function_name(f: Callable) -> str:
     return name if isinstance(name, str) and usable_identifier(name) else "f"
 
 
-def _argument_names(f: Callable) -> tuple[list[str], int | None]:
-    """The names of ``f``'s positional parameters (None as the count if it takes ``*args``)."""
+def _argument_names(f: Callable) -> tuple[list[str], int | None, list[str]]:
+    """The names of ``f``'s positional parameters without a default (None as the count if it takes
+    ``*args``), and the names of those with one (never traced: they keep their defaults)."""
     try:
         signature = inspect.signature(f)
     except (TypeError, ValueError):
-        return ["x"], None
+        return ["x"], None, []
     names: list[str] = []
+    defaulted: list[str] = []
     for parameter in signature.parameters.values():
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            return [parameter.name if usable_identifier(parameter.name) else "x"], None
+            return [parameter.name if usable_identifier(parameter.name) else "x"], None, []
         if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            if parameter.default is not inspect.Parameter.empty:
-                break
+            if parameter.default is not inspect.Parameter.empty or defaulted:
+                defaulted.append(parameter.name)
+                continue
             names.append(parameter.name if usable_identifier(parameter.name) else f"x{len(names)}")
-    return names, len(names)
+    return names, len(names), defaulted
 
 
 def _per_sample_flags(g: CompiledFunction, per_sample: Iterable[int | str] | None) -> tuple[bool, ...]:

@@ -652,11 +652,46 @@ def test_a_function_returning_one_of_its_arguments_replays_too() -> None:
         (lambda: engine.compile(lambda x: x * 2).batch([[1.0]]), TypeError, r"argument 0 \(x\)\[0\]"),
         (lambda: engine.compile(lambda x: x * 2).over_samples([1.0], reduce="max"), ValueError,
          "reduce must be one of 'sum', 'mean', got 'max'"),
+        (lambda: engine.compile(lambda x, y: x * y).batch({0.1, 0.2}, 1.0), TypeError,
+         r"^f: argument 0 \(x\): one number per sample, in order \(a list or an array\); got a set"),
+        (lambda: engine.compile(lambda x, y: x * y).over_samples({0.1: 1, 0.2: 2}, 1.0), TypeError,
+         r"^f: argument 0 \(x\): one number per sample, in order .* got a dict"),
+        (lambda: engine.compile(lambda x: x * 2).batch([1.0, 2.0], gradient={1.0, 2.0}), TypeError,
+         r"^f: gradient: one number per sample, in order .* got a set"),
+        (lambda: engine.compile(lambda x: x * 2.0 if engine.branch_on(x, lambda v: np.array([v, v]) > 0,
+                                                                      "x > 0") else x)(1.0), TypeError,
+         r"^branch_on: test must return one truth value \(True or False\) for the number 1\.0 \(x > 0\)"),
+        (lambda: engine.compile(lambda x, y=3.0: x * y)(2.0, 4.0), TypeError,
+         r"^f: takes 1 argument \(x\), got 2; engine\.compile traces only the arguments without a default "
+         r"\(y keeps its default\)"),
+        (lambda: engine.compile(lambda x, y=3.0: x * y)(2.0, y=4.0), TypeError,
+         r"^f: engine\.compile traces only the arguments without a default \(x\); y keeps its default"),
+        (lambda: engine.compile(lambda x: x * 2)(z=1.0), TypeError,
+         r"^f: no argument named 'z' \(its arguments: x\)"),
+        (lambda: engine.compile(lambda x: x * 2)(1.0, x=1.0), TypeError, r"^f: argument 0 \(x\) given twice"),
+        (lambda: engine.compile(lambda x, y: x * y)(y=1.0), TypeError, r"^f: missing argument x$"),
     ],
 )
 def test_bad_arguments_are_refused_clearly(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_arguments_may_be_given_by_name() -> None:
+    """g(x=1.0) was refused by Python's own 'unexpected keyword argument' message, naming __call__."""
+    def f(x, y, z=2.0):
+        return (x * y + z).tanh()
+
+    g = engine.compile(f)
+    expected_value, expected_gradients = engine_result(f, [0.5, -1.0])
+    assert g(y=-1.0, x=0.5) == g(0.5, y=-1.0) == g(0.5, -1.0) == (expected_value, tuple(expected_gradients))
+    assert g.over_samples(x=[0.5, 0.5], y=-1.0) == g.over_samples([0.5, 0.5], -1.0)
+    values, (dx, dy) = g.batch(y=np.array([-1.0, -1.0]), x=0.5, reduce="mean")
+    assert values.tolist() == pytest.approx([expected_value] * 2, rel=1e-15)
+    assert dx == pytest.approx(expected_gradients[0], rel=1e-14)
+    assert dy.tolist() == pytest.approx([expected_gradients[1] / 2] * 2, rel=1e-14)
+    g.retrace(y=2.0, x=1.0)
+    assert g.check(x=0.5, y=-1.0) == (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------
