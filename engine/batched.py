@@ -25,20 +25,24 @@ numpy is imported here only, so ``import engine`` does not need it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from engine.checks import short_repr
 from engine.compiled import (
     BranchChangedError,
+    CompiledFunction,
     Identifiers,
     Line,
     Path,
     Samples,
     Symbols,
     Trace,
+    TraceError,
     chain_rule_terms,
     comment,
     forward_note,
@@ -90,6 +94,57 @@ def array_form(op: Op) -> Callable[..., Any]:
     return np.vectorize(op.forward, otypes=[float])
 
 
+class _WrongArrayFormError(Exception):
+    """A user's ``array_forward`` disagrees with the op's forward (not a ValueError: never a fallback)."""
+
+
+ARRAY_FORM_RTOL = 1e-9
+"""How far an op's ``array_forward`` may be from its forward, relative: rounding only."""
+
+
+def checked_array_form(op: Op) -> Callable[..., Any]:
+    """``array_form(op)``; a user's ``array_forward`` is compared with the op's forward element by
+    element on the first arrays it gets (the batch's own numbers), raising if they differ."""
+    form = array_form(op)
+    if op.array_forward is None:
+        return form
+    unchecked = [True]
+
+    def checked(*inputs: Any) -> Any:
+        result = form(*inputs)
+        if unchecked[0]:
+            _compare_array_form(op, inputs, result)
+            unchecked[0] = False
+        return result
+
+    return checked
+
+
+def _compare_array_form(op: Op, inputs: Sequence[Any], result: Any) -> None:
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in inputs))
+    shape = arrays[0].shape if arrays else ()
+    try:
+        given = np.broadcast_to(np.asarray(result, dtype=float), shape)
+    except (TypeError, ValueError):
+        raise _WrongArrayFormError(
+            f"engine.compile: the array_forward of op {op.name!r} returned {short_repr(result)} for "
+            f"inputs of shape {shape}: it must return one number per element, its forward elementwise"
+        ) from None
+    for position in np.ndindex(shape):
+        numbers = [float(a[position]) for a in arrays]
+        try:
+            expected = float(op.forward(*numbers))
+        except (ArithmeticError, ValueError, TypeError):
+            continue  # outside the op's domain: the batch falls back and the engine says why
+        mine = float(given[position])
+        if math.isfinite(expected) and not abs(mine - expected) <= ARRAY_FORM_RTOL * abs(expected):
+            raise _WrongArrayFormError(
+                f"engine.compile: the array_forward of op {op.name!r} gives {mine!r} at "
+                f"{', '.join(map(repr, numbers))}, its forward {expected!r}: array_forward must be the "
+                f"forward on arrays (fix it in define_op({op.name!r}, ...), or leave it out)"
+            )
+
+
 def _rule_on_arrays(op: Op) -> Callable[..., tuple]:
     """``op.local_grads`` element by element, for a rule that cannot run on symbols."""
     def one(*numbers: float) -> tuple:
@@ -117,7 +172,7 @@ def _changed(test: Callable, values: Any, outcome: bool) -> Any:
 def _namespace(trace: Trace) -> dict[str, Any]:
     """What the batched code calls: numpy, its helpers, and the ops and rules on arrays."""
     helpers = {"np": np, "stack": _stack, "_changed": _changed}  # names define_op refuses (CODE_NAMES)
-    return {**helpers, **op_namespace(trace, array_form, _rule_on_arrays)}
+    return {**helpers, **op_namespace(trace, checked_array_form, _rule_on_arrays)}
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +332,9 @@ class _Writer:
         self.owner = {row: unit for unit in self.units for row in unit.rows}
         self.namespace = _namespace(trace)
         reserved = {step.name for step in self.steps} | set(trace.adjoints.values()) | set(self.namespace)
-        self.identifiers = Identifiers(reserved | {"m", trace.function_name})
+        self.identifiers = Identifiers(reserved | {trace.function_name})
+        self.count = self.identifiers.claim("m", "m")
+        """The sample count's identifier: ``m`` (the nodes' names avoid it), unless an op is named m."""
         self._name_units()
         self.read_one_by_one = self._steps_read_one_by_one()  # after _name_units, which sets unit.source
 
@@ -437,7 +494,7 @@ class _Writer:
                 add(source.adjoint, term, comment(note))  # type: ignore[union-attr]
                 continue
             # A layer: Z = W·In + b.
-            scale = "1 / m * " if mean else ""
+            scale = f"1 / {self.count} * " if mean else ""
             weight_steps = np.array(unit.weights, dtype=np.int64)
             bias_steps = np.array(unit.biases, dtype=np.int64)
             if any(needed[w] for row in unit.weights for w in row):
@@ -506,8 +563,8 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
         matrix_inputs.append(("b", np.array(unit.biases, dtype=np.int64)))
     parameters = [steps[k].name for k in trace.arguments]
     parameters += [name for unit in layers for name in (unit.weight_name, unit.bias_name)]
-    parameters += [steps[k].name for k in read_alone] + ["m", seed]
-    title = f"{trace.function_name}_batch"
+    parameters += [steps[k].name for k in read_alone] + [writer.count, seed]
+    title = writer.identifiers.claim(f"{trace.function_name}_batch", "f_batch")  # hides nothing it calls
     out = wrapped(f"def {title}(", parameters, "):", "")
     out.append("    # forward: every per-sample variable holds m samples (a row of m numbers, or a matrix")
     out.append("    # with a sample per column); parameters are single numbers or matrices shared by all")
@@ -522,11 +579,11 @@ def _write(trace: Trace, per_sample: tuple[bool, ...], reduce: str, fuse: bool) 
     out += noted(backward, "    ")
     targets: list[tuple[str, Any]] = []
     returned: list[str] = []
-    scale = "1 / m * " if reduce == "mean" else ""
+    scale = f"1 / {writer.count} * " if reduce == "mean" else ""
     for k in trace.wanted():  # leaves only in W and b get theirs from dW and db below
         adjoint = trace.adjoints[k]
         if k in writer.varying_arguments:
-            returned.append(f"{scale}{adjoint}" if adjoint in assigned else "np.zeros(m)")
+            returned.append(f"{scale}{adjoint}" if adjoint in assigned else f"np.zeros({writer.count})")
         elif adjoint in assigned:
             returned.append(f"{scale}np.sum({adjoint})")
         else:
@@ -581,10 +638,20 @@ def run_batched(samples: Samples, fuse: bool) -> tuple[Any, tuple]:
     """``g.batch``: each path's batched code on the samples left; the samples whose recorded
     decisions come out otherwise go to the next path (a new trace when none is left)."""
     g = samples.g
+    g.drop_stale_paths()
     remaining = np.arange(samples.m)
     flags = tuple(samples.per_sample)
     columns = [np.asarray(c, dtype=float) if flag else c for c, flag in zip(samples.columns, flags)]
     seeds = np.asarray(samples.seeds, dtype=float)
+    try:
+        return _run_paths(g, samples, fuse, flags, columns, seeds, remaining)
+    except _WrongArrayFormError as wrong:
+        raise TraceError(str(wrong)) from None
+
+
+def _run_paths(g: CompiledFunction, samples: Samples, fuse: bool, flags: tuple[bool, ...], columns: list,
+               seeds: np.ndarray, remaining: np.ndarray) -> tuple[Any, tuple]:
+    """``run_batched``'s loop over the paths."""
     result: _Result | None = None
     k = 0
     while remaining.size:

@@ -38,7 +38,7 @@ import operator
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from engine.checks import (
@@ -120,7 +120,14 @@ def branch_on(value: Value, test: Callable[[float], Any], description: str) -> b
         fail(TypeError, "branch_on", "value", "a Value", describe(value))
     if not callable(test):
         fail(TypeError, "branch_on", "test", "a function of the node's number", describe(test))
-    outcome = bool(test(value.data))
+    answer = test(value.data)
+    try:
+        outcome = bool(answer)
+    except (TypeError, ValueError):  # numpy's "truth value of an array is ambiguous"
+        raise TypeError(
+            f"branch_on: test must return one truth value (True or False) for the number "
+            f"{value.data!r} ({description}), got {describe(answer)}"
+        ) from None
     branches = getattr(_recording, "branches", None)
     if branches is not None:
         branches.append(Branch(value, test, outcome, str(description)))
@@ -164,6 +171,7 @@ class Trace:
     branches: tuple[tuple[int, Callable, bool, str], ...]
     """(step, test, outcome when traced, description) of each recorded decision."""
     function_name: str
+    """The generated function's name: ``f``'s own, unless that would hide a name its code calls."""
     adjoints: dict[int, str]
     """The identifier of each node's adjoint ∂root/∂node."""
 
@@ -233,27 +241,26 @@ def _trace(
     parameters: Sequence[Value], reserved: set[str], function_name: str,
 ) -> Trace:
     """Run ``f`` with the engine on leaves holding ``numbers``; the graph it builds, as a ``Trace``."""
-    arguments = [Value(x, label=name) for x, name in zip(numbers, argument_names)]
-    previous = getattr(_recording, "branches", None)
-    _recording.branches = recorded = []
-    try:
-        with enable_grad():
-            result = f(*arguments)
-    finally:
-        _recording.branches = previous
-    outputs = _outputs(result, function_name)
-    backward = topological_order(outputs[0])
+    arguments, outputs, recorded = _run(f, numbers, argument_names, function_name)
+    # The generated function's own name must not hide an op it calls (def sigmoid(...) calling sigmoid).
+    code_name = Identifiers(reserved).claim(function_name, "f")
     # Forward order: the root's graph, then what else is computed or passed (other outputs, nodes
     # decisions were taken on, unused arguments and parameters); parents first, left to right.
-    order = _parents_first([*outputs, *(branch.node for branch in recorded), *arguments, *parameters])
+    roots = [*outputs, *(branch.node for branch in recorded), *arguments, *parameters]
+    built_before = _built_before(f, numbers, argument_names, function_name, roots, set(arguments))
+    engine_graph = topological_order(outputs[0])
+    _check_nothing_wanted_below(built_before, engine_graph, parameters, function_name)
+    order = _parents_first(roots, built_before)
     index = {node: k for k, node in enumerate(order)}
+    backward = [node for node in engine_graph if node in index]  # the engine's order, cut below constants
     in_root_graph = set(backward)
     argument_set = set(arguments)
-    steps = _steps(order, index, argument_set, reserved, function_name)
-    adjoints = _adjoint_names(steps, reserved | {function_name})
+    steps = _steps(order, index, argument_set, built_before, reserved, code_name)
+    adjoints = _adjoint_names(steps, reserved | {code_name})
     present = [p for p in parameters if p in in_root_graph]
     not_captured = argument_set | set(present)
-    captured = [node for node in order if node.op is None and node not in not_captured]
+    captured = [node for node in order
+                if (node.op is None or node in built_before) and node not in not_captured]
     return Trace(
         steps=steps,
         arguments=tuple(index[a] for a in arguments),
@@ -262,27 +269,82 @@ def _trace(
         outputs=tuple(index[node] for node in outputs),
         backward=tuple(index[node] for node in backward),
         branches=tuple((index[b.node], b.test, b.outcome, b.description) for b in recorded),
-        function_name=function_name,
+        function_name=code_name,
         adjoints=adjoints,
     )
 
 
-def _parents_first(roots: Sequence[Value]) -> list[Value]:
+def _run(f: Callable[..., Any], numbers: Sequence[float], argument_names: Sequence[str],
+         function_name: str) -> tuple[list[Value], tuple[Value, ...], list[Branch]]:
+    """``f`` run with the engine on new leaves holding ``numbers``: the leaves, its outputs, its decisions."""
+    arguments = [Value(x, label=name) for x, name in zip(numbers, argument_names)]
+    previous = getattr(_recording, "branches", None)
+    _recording.branches = recorded = []
+    try:
+        with enable_grad():
+            result = f(*arguments)
+    finally:
+        _recording.branches = previous
+    return arguments, _outputs(result, function_name), recorded
+
+
+def _built_before(f: Callable[..., Any], numbers: Sequence[float], argument_names: Sequence[str],
+                  function_name: str, roots: Sequence[Value], arguments: set[Value]) -> set[Value]:
+    """The op nodes of the graph that ``f`` did not build but reads (captured): constants of ``f``.
+
+    The engine keeps such a node's number from when it was built, whatever its leaves hold
+    now, so the replay reads its number instead of recomputing it. A node computed from an
+    argument was built by ``f``; for the others, ``f`` is run once more: the nodes it builds are
+    new objects, the captured ones the same.
+    """
+    order = _parents_first(roots)
+    from_arguments = set(arguments)
+    for node in order:
+        if any(parent in from_arguments for parent in node.parents):
+            from_arguments.add(node)
+    candidates = {node for node in order if node.op is not None and node not in from_arguments}
+    if not candidates:
+        return set()
+    _, outputs, recorded = _run(f, numbers, argument_names, function_name)
+    again = _parents_first([*outputs, *(branch.node for branch in recorded)])
+    return candidates.intersection(again)
+
+
+def _check_nothing_wanted_below(built_before: set[Value], engine_graph: Sequence[Value],
+                                parameters: Sequence[Value], function_name: str) -> None:
+    """A TraceError if a parameter's gradient flows through a node ``f`` did not build: the replay
+    reads that node's number and cannot give the engine's gradient through it."""
+    wanted = {p: k for k, p in enumerate(parameters)}
+    for node in engine_graph:
+        if node not in built_before:
+            continue
+        for below in _parents_first([node])[:-1]:
+            if below in wanted:
+                raise TraceError(
+                    f"engine.compile: {function_name} reads a node built before it ran ({node!r}), "
+                    f"and parameters[{wanted[below]}] ({below!r}) lies below it: the engine keeps "
+                    "that node's number from when it was built, and a replay cannot follow the gradient "
+                    f"through it; build the node inside {function_name} (or compute it from its leaves there)"
+                )
+
+
+def _parents_first(roots: Sequence[Value], stop: set[Value] | frozenset[Value] = frozenset()) -> list[Value]:
     """Every node below ``roots``, each after its parents, parents taken left to right (so a
-    layer's units come in their order: the forward lines read as the network is written)."""
+    layer's units come in their order: the forward lines read as the network is written); the
+    nodes in ``stop`` without what is below them."""
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(root.parents))]
+        stack = [(root, iter(() if root in stop else root.parents))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
                 if parent not in seen:
                     seen.add(parent)
-                    stack.append((parent, iter(parent.parents)))
+                    stack.append((parent, iter(() if parent in stop else parent.parents)))
                     break
             else:
                 stack.pop()
@@ -351,8 +413,8 @@ class Identifiers:
 
 
 def _steps(
-    order: list[Value], index: dict[Value, int], arguments: set[Value], reserved: set[str],
-    function_name: str,
+    order: list[Value], index: dict[Value, int], arguments: set[Value], built_before: set[Value],
+    reserved: set[str], function_name: str,
 ) -> list[Step]:
     texts = _names_for_people(order)
     identifiers = Identifiers(reserved | {function_name})
@@ -363,6 +425,9 @@ def _steps(
             text = format_number(node.data)  # a number f wrapped as a leaf (linear's x): shown as it was
         course = text.split("#")[0] if _COURSE_NAME.match(text.split("#")[0]) else ""
         name = identifiers.claim(identifier_from_label(node.label) or identifier_from_label(course), f"t{k}")
+        if node in built_before:  # a constant of f: read, not recomputed
+            steps.append(Step(None, (), name, text, node.label, node))
+            continue
         inputs = tuple(index[x] if isinstance(x, Value) else float(x) for x in node.inputs)
         shared_leaf = node if node.op is None and node not in arguments else None
         steps.append(Step(node.op, inputs, name, text, node.label, shared_leaf))
@@ -744,9 +809,16 @@ def traced_ops(trace: Trace) -> list[Op]:
     return list({id(step.op): step.op for step in trace.steps if step.op is not None}.values())
 
 
+CODE_OWN_NAMES = frozenset(("np", "stack", "m"))
+"""The names generated code uses for itself besides the ops' and ``_``-names: numpy, the batched
+replay's ``stack`` and its sample count ``m`` (``1 / m * dZ1 @ A0.T``)."""
+
+
 def reserved_names() -> set[str]:
-    """Names generated identifiers must avoid: every op's function names, and numpy's ``np``."""
-    return {name for op in OPS.values() for name in op_function_names(op)} | {"np"}
+    """Names the identifiers made for nodes, arguments and parameters must avoid: every op's
+    function names, and the names the generated code uses for itself (``CODE_OWN_NAMES``), so that
+    no variable of the generated code hides something it calls or another of its variables."""
+    return {name for op in OPS.values() for name in op_function_names(op)} | CODE_OWN_NAMES
 
 
 # ---------------------------------------------------------------------------
@@ -765,6 +837,15 @@ class Path:
         self.batched: dict[tuple, Any] = {}
         """The numpy replays made from this trace (``engine.batched``), by what they were made for."""
         self._shared_leaves = [trace.steps[k].leaf for k in trace.shared]
+        self._registered = [op for op in traced_ops(trace) if OPS.get(op.name) is op]
+        """The traced ops that were ``engine.OPS``'s when traced (f may look them up by name)."""
+
+    def redefined_op(self) -> str | None:
+        """The name of an op this trace used that ``define_op`` has redefined since (else None)."""
+        for op in self._registered:
+            if OPS.get(op.name) is not op:
+                return op.name
+        return None
 
     def shared_data(self) -> list[float]:
         """The current numbers of the parameters and captured leaves, in the order the code takes them."""
@@ -792,6 +873,7 @@ def all_finite(values: Iterable[Any]) -> bool:
 
 
 _DATA = operator.attrgetter("data")
+_MISSING = object()  # an argument not given yet
 _OTHER_PATH = object()  # a replay's recorded decision came out otherwise: try another path
 
 
@@ -810,7 +892,7 @@ class CompiledFunction:
         self.check_each_call = check_flag(check, "check")
         self.function = f
         self.name = _function_name(f)
-        self.argument_names, self.arity = _argument_names(f)
+        self.argument_names, self.arity, self.defaulted = _argument_names(f)
         self.paths: list[Path] = []
         """The traces made so far, each with its generated code (several if a recorded decision changed)."""
         self._lock = threading.Lock()
@@ -838,10 +920,10 @@ class CompiledFunction:
         return f"<compiled {self.name}: {len(self.paths)} path(s), {nodes} nodes in the first>"
 
     # -- one sample
-    def __call__(self, *numbers: Any, gradient: Any = 1.0) -> tuple[Any, tuple[float, ...]]:
+    def __call__(self, *numbers: Any, gradient: Any = 1.0, **named: Any) -> tuple[Any, tuple[float, ...]]:
         """(value, gradients) of ``f`` at ``numbers``: the value ``f`` returns (a tuple of values if
         it returns several), and ∂value/∂x for each argument, then for each parameter."""
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
         seed = as_number(gradient, f"{self.name}: gradient")
         if self.check_each_call:
             self.retrace(*data)
@@ -850,8 +932,16 @@ class CompiledFunction:
             return replayed
         return self.call(data, seed)
 
+    def drop_stale_paths(self) -> None:
+        """Forget the traces made with an op ``define_op`` has redefined since (a notebook cell run
+        again): ``f`` calls the new definition now, so the next replay traces it again."""
+        if any(path.redefined_op() is not None for path in self.paths):
+            with self._lock:
+                self.paths = [path for path in self.paths if path.redefined_op() is None]
+
     def call(self, data: list[float], seed: float) -> tuple[Any, tuple[float, ...]]:
         """``__call__`` on checked numbers: the first path whose decisions hold, else a new trace."""
+        self.drop_stale_paths()
         for path in list(self.paths):
             result = self._replay(path, data, seed)
             if result is not _OTHER_PATH:
@@ -919,6 +1009,36 @@ class CompiledFunction:
             for k, (x, name) in enumerate(zip(numbers, self.argument_names))
         ]
 
+    def by_position(self, given: Sequence[Any], named: dict[str, Any]) -> Sequence[Any]:
+        """The arguments in ``f``'s order: ``given`` by position, then those ``named`` by keyword."""
+        if not named:
+            return given
+        names = self.argument_names
+        if self.arity is None and not self.paths:
+            raise TypeError(
+                f"{self.name}: takes its arguments (*{names[0]}) by position, got {', '.join(named)}="
+            )
+        arguments: list[Any] = list(given) + [_MISSING] * max(0, len(names) - len(given))
+        for name, value in named.items():
+            if name in self.defaulted:
+                raise TypeError(
+                    f"{self.name}: engine.compile traces only the arguments without a default "
+                    f"({', '.join(names)}); {name} keeps its default"
+                )
+            if name not in names:
+                raise TypeError(
+                    f"{self.name}: no argument named {name!r} (its arguments: {', '.join(names)})"
+                )
+            k = names.index(name)
+            if arguments[k] is not _MISSING:
+                raise TypeError(f"{self.name}: argument {k} ({name}) given twice, by position and by name")
+            arguments[k] = value
+        missing = [name for name, value in zip(names, arguments) if value is _MISSING]
+        if missing:
+            plural = "s" if len(missing) > 1 else ""
+            raise TypeError(f"{self.name}: missing argument{plural} {', '.join(missing)}")
+        return arguments
+
     def fix_arity(self, count: int) -> None:
         """Check the number of arguments (the first call fixes it for ``f(*args)``)."""
         if self.arity is None:
@@ -927,9 +1047,19 @@ class CompiledFunction:
             self.arity = count
             self.argument_names = [f"{self.argument_names[0]}_{k}" for k in range(count)]
         elif count != self.arity:
+            defaults = ""
+            if self.defaulted and count > self.arity:
+                kept = ", ".join(self.defaulted)
+                defaults = (
+                    f"; engine.compile traces only the arguments without a default ({kept} "
+                    f"{'keeps its default' if len(self.defaulted) == 1 else 'keep their defaults'}): to vary "
+                    "them, compile a "
+                    f"function that takes them without one, e.g. lambda {', '.join(self.argument_names)}, "
+                    f"{', '.join(self.defaulted)}: {self.name}(...)"
+                )
             raise TypeError(
                 f"{self.name}: takes {self.arity} argument{'s' if self.arity != 1 else ''} "
-                f"({', '.join(self.argument_names)}), got {count}"
+                f"({', '.join(self.argument_names)}), got {count}{defaults}"
             )
 
     def first_path(self, what: str) -> Path:
@@ -940,10 +1070,17 @@ class CompiledFunction:
                 f"{self.name}.{what}: nothing is traced yet; call it once (the first call traces "
                 f"{self.name} with the engine), e.g. {self.name}({example})"
             )
+        redefined = self.paths[0].redefined_op()
+        if redefined is not None:
+            raise TraceError(
+                f"{self.name}.{what}: the op {redefined!r} was redefined (define_op) since {self.name} was "
+                f"traced; call {self.name}(...) to trace it again with the new definition"
+            )
         return self.paths[0]
 
     # -- many samples
-    def over_samples(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum") -> tuple[list, tuple]:
+    def over_samples(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", **named: Any
+                     ) -> tuple[list, tuple]:
         """The per-sample replay over m samples, in one generated loop.
 
         Each argument is a number (the same for every sample) or a sequence of m
@@ -954,10 +1091,11 @@ class CompiledFunction:
         (their contributions summed over the samples). ``gradient`` seeds each
         sample's backward pass (a number, or m numbers).
         """
-        samples = Samples(self, arguments, gradient, reduce)
+        samples = Samples(self, self.by_position(arguments, named), gradient, reduce)
         return samples.finish(samples.run_over_samples())
 
-    def batch(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", fuse: bool = True) -> tuple:
+    def batch(self, *arguments: Any, gradient: Any = 1.0, reduce: str = "sum", fuse: bool = True,
+              **named: Any) -> tuple:
         """The same trace evaluated with numpy arrays of m samples at once (``engine.batched``).
 
         Arguments, ``gradient`` and ``reduce`` as in ``over_samples``; values and
@@ -967,7 +1105,7 @@ class CompiledFunction:
         """
         from engine.batched import run_batched
 
-        samples = Samples(self, arguments, gradient, reduce)
+        samples = Samples(self, self.by_position(arguments, named), gradient, reduce)
         return run_batched(samples, check_flag(fuse, "fuse"))
 
     def batch_source(self, per_sample: Iterable[int | str] | None = None, reduce: str = "sum",
@@ -981,19 +1119,19 @@ class CompiledFunction:
         return batched_replay(path, flags, check_reduce(reduce), check_flag(fuse, "fuse")).source
 
     # -- checks
-    def check(self, *numbers: Any, rtol: float = 1e-9, atol: float = 1e-12) -> ReplayCheck:
+    def check(self, *numbers: Any, rtol: float = 1e-9, atol: float = 1e-12, **named: Any) -> ReplayCheck:
         """Compare the replay with the engine at ``numbers``: the graph, the value, every gradient.
 
         Raises ``TraceError`` naming what differs (another graph, or a number off
         by more than atol + rtol·|engine's|); else returns the largest differences.
         """
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
         rtol = check_real(f"{self.name}.check", "rtol", rtol, minimum=0.0)
         atol = check_real(f"{self.name}.check", "atol", atol, minimum=0.0)
         self.retrace(*data)
         return _compare(self.name, self.call(data, 1.0), self.engine(data, 1.0), rtol, atol)
 
-    def retrace(self, *numbers: Any) -> None:
+    def retrace(self, *numbers: Any, **named: Any) -> None:
         """Trace ``f`` again at ``numbers`` and raise ``TraceError`` if it builds another graph.
 
         Another graph means ``f``'s control flow, or a number operand, depends on
@@ -1002,7 +1140,8 @@ class CompiledFunction:
         Decisions recorded with ``branch_on`` are not differences: each path of
         theirs is traced when first met.
         """
-        data = self.numbers(numbers)
+        data = self.numbers(self.by_position(numbers, named))
+        self.drop_stale_paths()
         fresh = self.trace_at(data)
         if not self.paths:
             with self._lock:
@@ -1104,6 +1243,7 @@ class Samples:
                          result: tuple[list, list] | None = None) -> tuple[list, list]:
         """Each path's generated loop on the samples left; the samples it skips (a recorded
         decision came out otherwise) go to the next path, or to a new trace when none is left."""
+        self.g.drop_stale_paths()
         result = self.new_result() if result is None else result
         remaining = list(range(self.m)) if indices is None else list(indices)
         flags = tuple(self.per_sample)
@@ -1157,6 +1297,10 @@ def _is_sequence(x: Any) -> bool:
 def _numbers_of(x: Any, where: str) -> list[float]:
     """A sequence of one number per sample as a list of finite floats (checked item by item only
     when the quick test fails, so that the error names the item)."""
+    if isinstance(x, (set, frozenset, Mapping)):
+        kind = "a dict (its keys?)" if isinstance(x, Mapping) else "a set, which has no order"
+        raise TypeError(f"{where}: one number per sample, in order (a list or an array); got {kind}: "
+                        f"{short_repr(x)}")
     shape = getattr(x, "shape", None)
     if shape is not None and len(shape) != 1:
         raise ValueError(f"{where}: one number per sample, a 1-D sequence; got an array of shape {shape}")
@@ -1211,6 +1355,10 @@ def _difference(old: Trace, new: Trace) -> str:
                 continue  # a leaf f makes afresh each time, holding the same number
             return (f"leaf {step.name} ({step.text}) holds {y[1].data!r} here, {x[1].data!r} when "
                     "traced (f makes it from numbers, e.g. Value(x.data))")
+        if x[0] == "op" == y[0] and x[1] is not y[1] and x[1].name == y[1].name:
+            return (f"node {step.name} ({step.text}) uses op {x[1].name!r} as defined when traced, and "
+                    f"another definition of {x[1].name!r} here: the op was redefined (define_op) since; "
+                    "compile f again")
         if x[0] != y[0] or (x[0] == "op" and (x[1] is not y[1] or x[2] != y[2])):
             return (f"node {step.name} ({step.text}) is {_describe_row(y, new)} here, "
                     f"{_describe_row(x, old)} when traced (an `if` on .data, or a number operand "
@@ -1265,21 +1413,24 @@ def _function_name(f: Callable) -> str:
     return name if isinstance(name, str) and usable_identifier(name) else "f"
 
 
-def _argument_names(f: Callable) -> tuple[list[str], int | None]:
-    """The names of ``f``'s positional parameters (None as the count if it takes ``*args``)."""
+def _argument_names(f: Callable) -> tuple[list[str], int | None, list[str]]:
+    """The names of ``f``'s positional parameters without a default (None as the count if it takes
+    ``*args``), and the names of those with one (never traced: they keep their defaults)."""
     try:
         signature = inspect.signature(f)
     except (TypeError, ValueError):
-        return ["x"], None
+        return ["x"], None, []
     names: list[str] = []
+    defaulted: list[str] = []
     for parameter in signature.parameters.values():
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            return [parameter.name if usable_identifier(parameter.name) else "x"], None
+            return [parameter.name if usable_identifier(parameter.name) else "x"], None, []
         if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            if parameter.default is not inspect.Parameter.empty:
-                break
+            if parameter.default is not inspect.Parameter.empty or defaulted:
+                defaulted.append(parameter.name)
+                continue
             names.append(parameter.name if usable_identifier(parameter.name) else f"x{len(names)}")
-    return names, len(names)
+    return names, len(names), defaulted
 
 
 def _per_sample_flags(g: CompiledFunction, per_sample: Iterable[int | str] | None) -> tuple[bool, ...]:
@@ -1313,7 +1464,9 @@ def compile(
     ``parameters``: leaves ``f`` reads besides its arguments (a model's weights),
     whose current ``data`` each call uses. Other leaves ``f`` reads are used the
     same way, without a gradient. ``f`` may return several Values: all their
-    values come back, the gradients are those of the first. ``check=True``
+    values come back, the gradients are those of the first. A node ``f`` reads but did
+    not build (``z0 = y0 * 2`` made outside) is a constant of ``f``, as the engine sees
+    it: its number is read, not recomputed (a parameter below it is refused). ``check=True``
     compares every call with the engine (slow; for finding where a replay and
     the engine part). See the module docstring for the limit: one trace is one
     path through ``f``.

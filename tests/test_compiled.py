@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import tokenize
 
 import numpy as np
@@ -404,6 +405,187 @@ def test_the_names_generated_code_calls_are_ops_or_names_no_op_can_take() -> Non
             engine.define_op(name, forward=math.sin, local_grads=lambda out, a: (a,), formula="∂/∂a = a")
 
 
+def engine_over_samples(f, columns, reduce="sum", parameters=()):
+    """Each sample's value and gradients by the engine, the parameters' summed (or averaged)."""
+    m = len(columns[0])
+    scale = 1.0 / m if reduce == "mean" else 1.0
+    values, per_sample, totals = [], [], [0.0] * len(parameters)
+    for point in zip(*columns):
+        value, gradients = engine_result(f, point, parameters)
+        values.append(value)
+        per_sample.append([scale * x for x in gradients[: len(point)]])
+        totals = [t + scale * x for t, x in zip(totals, gradients[len(point):], strict=True)]
+    return values, [list(column) for column in zip(*per_sample)], totals
+
+
+@pytest.mark.parametrize("label", ["m", "dL", "np", "stack", "x", "dx", "f", "f_batch", "tanh"])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_a_label_or_argument_named_like_the_codes_own_names_changes_nothing(label, reduce) -> None:
+    """The batched code's sample count m, its helpers np and stack, the seed dL: a node labelled so
+    gets another identifier (a node labelled m overwrote the count: 1/m scaled by 2x instead)."""
+    w = Value(0.5, label=label)
+
+    def f(x):
+        y = w * x * 2.0
+        y.label = label
+        L = y.tanh()
+        L.label = "L"
+        return L
+
+    g = engine.compile(f, parameters=[w])
+    columns = [[0.3, 0.4, -1.5]]
+    expected_values, (expected_dx,), expected_totals = engine_over_samples(f, columns, reduce, [w])
+    for fuse in (True, False):
+        values, (dx, dw) = g.batch(np.array(columns[0]), reduce=reduce, fuse=fuse)
+        assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+        assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+        assert dw == pytest.approx(expected_totals[0], rel=1e-14)
+    values, (dx, dw) = g.over_samples(columns[0], reduce=reduce)
+    assert values == pytest.approx(expected_values, rel=1e-15) and dx == pytest.approx(expected_dx, rel=1e-14)
+    assert dw == pytest.approx(expected_totals[0], rel=1e-14)
+    if label in ("m", "np", "stack", "tanh"):  # the code's own: never a variable of it
+        for source in (g.source, g.batch_source(reduce=reduce)):
+            code = "\n".join(line.split("#")[0] for line in source.splitlines())
+            assert not re.search(rf"(?<![\w.]){label} =", code)
+        assert re.findall(r"\bm\b", g.batch_source().splitlines()[0]) == ["m"]  # the count, alone
+
+
+def test_an_argument_or_parameter_named_m_batches() -> None:
+    """An argument named m was a second parameter m of the batched code: a raw SyntaxError."""
+    g = engine.compile(lambda m: m * 2.0)
+    assert g.batch(np.array([1.0, 2.0]))[1][0].tolist() == [2.0, 2.0]
+    assert g.over_samples([1.0, 2.0])[1] == ([2.0, 2.0],)
+    w = Value(0.5, label="m")
+    h = engine.compile(lambda x: (w * x).tanh(), parameters=[w])
+    values, (dx, dw) = h.batch(np.array([0.3, 0.4]), reduce="mean")
+    expected_values, (expected_dx,), (expected_dw,) = engine_over_samples(
+        lambda x: (w * x).tanh(), [[0.3, 0.4]], "mean", [w])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+    assert dw == pytest.approx(expected_dw, rel=1e-14)
+    assert "def f_batch(x, m_2, m, dt3):" in h.batch_source()
+
+
+@pytest.mark.parametrize("op", ["sigmoid", "tanh", "relu", "exp", "log", "step", "linear", "stack", "np"])
+def test_a_function_named_after_an_op_it_calls_replays(op) -> None:
+    """``def sigmoid(z): return z.sigmoid() * 2.0`` was written ``def sigmoid(...)`` calling sigmoid:
+    the generated function hid the op and called itself (RecursionError on every call)."""
+    def f(z):
+        applied = z * 1.0 if op in ("stack", "np") else engine.OPS[op](z)
+        return engine.OPS["sigmoid"](engine.OPS["relu"](applied)) * 2.0
+
+    f.__name__ = op
+    g = engine.compile(f)
+    value, gradients = g(0.5)
+    assert (value, list(gradients)) == engine_result(f, [0.5])
+    values, (dz,) = g.batch(np.array([0.5, 0.7]))
+    expected_values, (expected_dz,), _ = engine_over_samples(f, [[0.5, 0.7]])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dz.tolist() == pytest.approx(expected_dz, rel=1e-14)
+    assert g.source.startswith(f"def {op}_2(")
+    with pytest.raises(TypeError, match=rf"^{op}: argument 0 \(z\)"):  # messages keep f's own name
+        g("a")
+    expected_value, expected_gradients = engine_result(Value.tanh, [0.5])
+    assert engine.compile(Value.tanh)(0.5) == (expected_value, tuple(expected_gradients))
+
+
+def test_an_op_redefined_after_compiling_is_traced_again() -> None:
+    """A notebook cell defining an op run again: the replay kept the old definition, silently."""
+    from engine.compiled import _difference
+
+    def square() -> None:
+        engine.define_op("sq_twice_defined", forward=lambda a: a * a, local_grads=lambda out, a: (2.0 * a,),
+                         formula="∂(sq a)/∂a = 2a")
+
+    def cube() -> None:
+        engine.define_op("sq_twice_defined", forward=lambda a: a * a * a,
+                         local_grads=lambda out, a: (3.0 * a * a,), formula="∂(sq a)/∂a = 3a²")
+
+    def f(x):
+        return engine.OPS["sq_twice_defined"](x) + 1.0
+
+    square()
+    g = engine.compile(f)
+    assert g(3.0) == (10.0, (6.0,))
+    before = g.trace_at([3.0])
+    cube()
+    with pytest.raises(TraceError, match=r"^f\.source: the op 'sq_twice_defined' was redefined \(define_op"):
+        g.source  # noqa: B018
+    assert "redefined (define_op) since" in _difference(before, g.trace_at([3.0]))
+    assert g(3.0) == (28.0, (27.0,)) == (engine_result(f, [3.0])[0], tuple(engine_result(f, [3.0])[1]))
+    assert "3.0 * x * x" in g.source and len(g.paths) == 1
+    square()
+    values, (dx,) = g.batch(np.array([3.0, 2.0]))
+    assert values.tolist() == [10.0, 5.0] and dx.tolist() == [6.0, 4.0]
+    cube()
+    assert g.over_samples([3.0, 2.0]) == ([28.0, 9.0], ([27.0, 12.0],))
+    square()
+    g.retrace(3.0)
+    assert g.check(3.0) == (0.0, 0.0)
+    # f holding the op object itself keeps calling the old definition: so does the replay
+    old = engine.OPS["sq_twice_defined"]
+    h = engine.compile(lambda x: old(x) + 1.0)
+    cube()
+    assert h(3.0) == (10.0, (6.0,)) and h.batch([3.0])[0].tolist() == [10.0]
+
+
+def test_a_node_built_before_f_ran_is_a_constant_of_f() -> None:
+    """The engine keeps a captured node's number from when it was built; the replay recomputed it
+    from its leaves' current numbers (28 instead of the engine's 20 once y0 changed)."""
+    y0 = Value(5.0, label="y0")
+    z0 = y0 * 2.0
+    w = Value(0.5, label="w")
+
+    def f(x):
+        return z0 * x + w * w  # w * w is built by f: recomputed from w's number at each call
+
+    g = engine.compile(f, parameters=[w])
+    assert g(2.0) == (20.25, (10.0, 1.0))
+    y0.data, w.data = 7.0, 1.5
+    expected_value, expected_gradients = engine_result(f, [2.0], [w])
+    assert expected_value == 22.25  # z0 is still 10
+    assert g(2.0) == (expected_value, tuple(expected_gradients))
+    values, (dx, dw) = g.batch(np.array([2.0, 3.0]))
+    assert values.tolist() == [22.25, 32.25] and dx.tolist() == [10.0, 10.0] and dw == 6.0
+    assert g.over_samples([2.0, 3.0]) == ([22.25, 32.25], ([10.0, 10.0], 6.0))
+    g.retrace(2.0)
+    assert g.check(3.0) == (0.0, 0.0)
+    assert not any("y0" in line.split("#")[0] for line in g.source.splitlines())  # z0 read, not recomputed
+    z0.data = 4.0  # a number set by hand: the engine uses it, so does the replay
+    assert g(2.0)[0] == engine_result(f, [2.0], [w])[0] == 10.25
+    h = engine.compile(lambda x: z0 * x, parameters=[y0])
+    with pytest.raises(TraceError, match=r"^engine\.compile: f reads a node built before it ran \(Value"
+                       r".*parameters\[0\] \(Value\(data=7\.0.*build the node inside"):
+        h(2.0)
+
+
+def test_a_wrong_array_forward_is_refused_naming_the_op() -> None:
+    """A user's array_forward was never compared with its forward: g.batch gave its numbers silently."""
+    wrong = engine.define_op("twice_wrong_on_arrays", forward=lambda a: a * 2.0,
+                             local_grads=lambda out, a: (2.0,), formula="∂(2a)/∂a = 2",
+                             array_forward=lambda a: 1.0)
+    g = engine.compile(lambda x: wrong(x))
+    with pytest.raises(TraceError, match=r"^engine\.compile: the array_forward of op 'twice_wrong_on_arrays' "
+                       r"gives 1\.0 at 0\.1, its forward 0\.2: array_forward must be the forward on arrays"):
+        g.batch(np.array([0.1, 0.2]))
+    # wrong for negative numbers only: found on the batch's own numbers
+    half = engine.define_op("abs_half_wrong", forward=abs, local_grads=lambda out, a: (1.0,), formula="1",
+                            array_forward=lambda a: a)
+    with pytest.raises(TraceError, match=r"'abs_half_wrong' gives -0\.5 at -0\.5, its forward 0\.5"):
+        engine.compile(lambda x: half(x) * 3.0).batch(np.array([0.5, 0.25, -0.5]))
+    shaped = engine.define_op("wrong_shape_on_arrays", forward=lambda a: a, local_grads=lambda out, a: (1.0,),
+                              formula="1", array_forward=lambda a: np.zeros(7))
+    with pytest.raises(TraceError, match=r"'wrong_shape_on_arrays' returned .* for inputs of shape \(2,\)"):
+        engine.compile(lambda x: shaped(x)).batch(np.array([0.1, 0.2]))
+    right = engine.define_op("twice_on_arrays", forward=lambda a: a * 2.0, local_grads=lambda out, a: (2.0,),
+                             formula="∂(2a)/∂a = 2", array_forward=lambda a: a * 2.0)
+    h = engine.compile(lambda x: right(x).tanh())
+    values, (dx,) = h.batch(np.array([0.1, -0.2]))
+    expected_values, (expected_dx,), _ = engine_over_samples(lambda x: right(x).tanh(), [[0.1, -0.2]])
+    assert values.tolist() == pytest.approx(expected_values, rel=1e-15)
+    assert dx.tolist() == pytest.approx(expected_dx, rel=1e-14)
+
+
 def test_the_fused_batched_code_is_the_courses_vectorized_form() -> None:
     model = nn.MLP(2, [3, 3, 1], seed=2)
 
@@ -470,11 +652,46 @@ def test_a_function_returning_one_of_its_arguments_replays_too() -> None:
         (lambda: engine.compile(lambda x: x * 2).batch([[1.0]]), TypeError, r"argument 0 \(x\)\[0\]"),
         (lambda: engine.compile(lambda x: x * 2).over_samples([1.0], reduce="max"), ValueError,
          "reduce must be one of 'sum', 'mean', got 'max'"),
+        (lambda: engine.compile(lambda x, y: x * y).batch({0.1, 0.2}, 1.0), TypeError,
+         r"^f: argument 0 \(x\): one number per sample, in order \(a list or an array\); got a set"),
+        (lambda: engine.compile(lambda x, y: x * y).over_samples({0.1: 1, 0.2: 2}, 1.0), TypeError,
+         r"^f: argument 0 \(x\): one number per sample, in order .* got a dict"),
+        (lambda: engine.compile(lambda x: x * 2).batch([1.0, 2.0], gradient={1.0, 2.0}), TypeError,
+         r"^f: gradient: one number per sample, in order .* got a set"),
+        (lambda: engine.compile(lambda x: x * 2.0 if engine.branch_on(x, lambda v: np.array([v, v]) > 0,
+                                                                      "x > 0") else x)(1.0), TypeError,
+         r"^branch_on: test must return one truth value \(True or False\) for the number 1\.0 \(x > 0\)"),
+        (lambda: engine.compile(lambda x, y=3.0: x * y)(2.0, 4.0), TypeError,
+         r"^f: takes 1 argument \(x\), got 2; engine\.compile traces only the arguments without a default "
+         r"\(y keeps its default\)"),
+        (lambda: engine.compile(lambda x, y=3.0: x * y)(2.0, y=4.0), TypeError,
+         r"^f: engine\.compile traces only the arguments without a default \(x\); y keeps its default"),
+        (lambda: engine.compile(lambda x: x * 2)(z=1.0), TypeError,
+         r"^f: no argument named 'z' \(its arguments: x\)"),
+        (lambda: engine.compile(lambda x: x * 2)(1.0, x=1.0), TypeError, r"^f: argument 0 \(x\) given twice"),
+        (lambda: engine.compile(lambda x, y: x * y)(y=1.0), TypeError, r"^f: missing argument x$"),
     ],
 )
 def test_bad_arguments_are_refused_clearly(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_arguments_may_be_given_by_name() -> None:
+    """g(x=1.0) was refused by Python's own 'unexpected keyword argument' message, naming __call__."""
+    def f(x, y, z=2.0):
+        return (x * y + z).tanh()
+
+    g = engine.compile(f)
+    expected_value, expected_gradients = engine_result(f, [0.5, -1.0])
+    assert g(y=-1.0, x=0.5) == g(0.5, y=-1.0) == g(0.5, -1.0) == (expected_value, tuple(expected_gradients))
+    assert g.over_samples(x=[0.5, 0.5], y=-1.0) == g.over_samples([0.5, 0.5], -1.0)
+    values, (dx, dy) = g.batch(y=np.array([-1.0, -1.0]), x=0.5, reduce="mean")
+    assert values.tolist() == pytest.approx([expected_value] * 2, rel=1e-15)
+    assert dx == pytest.approx(expected_gradients[0], rel=1e-14)
+    assert dy.tolist() == pytest.approx([expected_gradients[1] / 2] * 2, rel=1e-14)
+    g.retrace(y=2.0, x=1.0)
+    assert g.check(x=0.5, y=-1.0) == (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------
