@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from engine.checks import (
+    CODE_NAMES,
     as_number,
     check_bool,
     check_choice,
@@ -809,9 +810,10 @@ def traced_ops(trace: Trace) -> list[Op]:
     return list({id(step.op): step.op for step in trace.steps if step.op is not None}.values())
 
 
-CODE_OWN_NAMES = frozenset(("np", "stack", "m"))
-"""The names generated code uses for itself besides the ops' and ``_``-names: numpy, the batched
-replay's ``stack`` and its sample count ``m`` (``1 / m * dZ1 @ A0.T``)."""
+CODE_OWN_NAMES = frozenset((*CODE_NAMES, "m"))
+"""The names generated code uses for itself besides the ops' and ``_``-names: numpy and the batched
+replay's ``stack`` (``define_op`` refuses them as op names: ``CODE_NAMES``), and its sample count
+``m`` (``1 / m * dZ1 @ A0.T``), which is renamed when an op takes it."""
 
 
 def reserved_names() -> set[str]:
