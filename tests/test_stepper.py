@@ -221,6 +221,25 @@ def test_bad_root_and_path_are_refused_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_only_html_suffixes_are_written(tmp_path, neuron):
+    # save_html(y, "page.svg") wrote an HTML page named page.svg; the case is free, as for save_svg
+    n, page = neuron
+    for name in ("page.svg", "page.txt", "page.HTML.bak", "page.xhtml"):
+        suffix = name[name.rindex("."):]
+        message = (
+            f"save_html: cannot write '{suffix}' files ({tmp_path / name}): the page is HTML, so the "
+            "suffix must be .html or .htm"
+        )
+        with pytest.raises(ValueError, match=re.escape(message)):
+            save_html(n["L"], tmp_path / name)
+        with pytest.raises(ValueError, match=re.escape(message.replace("save_html", "Stepper.save"))):
+            page.save(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    for name in ("a.html", "b.htm", "c.HTM", "d.Html"):
+        assert save_html(n["L"], tmp_path / name) == tmp_path / name
+        assert page.save(tmp_path / "again" / name).read_text(encoding="utf-8") == page.html
+
+
 def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GraphvizNotFoundError, match=r"stepper: .*apt-get install graphviz"):
