@@ -53,7 +53,7 @@ from engine.explain import (
     op_symbol,
     walk,
 )
-from engine.files import atomic_write, file_path
+from engine.files import file_path, write_file
 from engine.notation import linear_parts
 from engine.value import Value
 
@@ -1058,14 +1058,12 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
         data = render(source, file_format, "save_svg")
     except GraphvizNotFoundError:
         source_path = path.with_suffix(".gv")
-        source_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(source_path, lambda file: file.write(source))
+        write_file("save_svg", source_path, lambda file: file.write(source), make_folders=True)
         raise GraphvizNotFoundError(
             f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not written. "
             f"{_INSTALL_GRAPHVIZ} and try again. The DOT source is saved in {source_path}: render it "
             f"later with dot -T{file_format} {source_path} -o {path}",
             source_path,
         ) from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda file: file.write(data), binary=True)
+    write_file("save_svg", path, lambda file: file.write(data), binary=True, make_folders=True)
     return path

@@ -39,7 +39,7 @@ from engine.explain import (
     op_symbol,
     walk,
 )
-from engine.files import atomic_write, file_path
+from engine.files import file_path, write_file
 from engine.value import Value
 
 PANEL_WIDTH = 380
@@ -184,8 +184,7 @@ def _html_path(caller: str, path: object) -> Path:
 
 def _write(page: str, path: str | os.PathLike[str], caller: str) -> Path:
     path = _html_path(caller, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda file: file.write(page))
+    return write_file(caller, path, lambda file: file.write(page), make_folders=True)
 
 
 # ---------------------------------------------------------------------------
