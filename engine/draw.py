@@ -32,7 +32,7 @@ import re
 import subprocess
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -136,9 +136,14 @@ RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
 
 
 def _values(value: object, option: str, caller: str) -> list[Value]:
-    """``value`` (a Value or an iterable of Values) as a list, or a TypeError naming ``option``."""
+    """``value`` (a Value, or a list, tuple, set or other iterable of Values; order does not matter
+    to ``highlight`` or ``parameters``) as a list, or a TypeError naming ``option``. A dict is
+    refused: whether its keys or its values were meant cannot be told."""
     if isinstance(value, Value):
         return [value]
+    if isinstance(value, Mapping):
+        fail(TypeError, caller, option, "a Value or a list (or set) of Values", describe(value),
+             f"pass list({option}.keys()) or list({option}.values()), whichever holds the Values")
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         fail(TypeError, caller, option, "a Value or a list of Values", describe(value))
     values = list(value)
@@ -945,10 +950,11 @@ def draw(
     which is which and what made-up names such as ``t7`` or ``a#2`` mean. Ops are
     separate small nodes. ``show_local_grads`` writes on each edge v → op of c
     the local derivative ∂c/∂v and the contribution dL/dc · ∂c/∂v (from the
-    stored grads); ``highlight`` colours every path from ``root`` to the given
-    node(s). ``collapse_neurons`` draws each ``linear`` node and the activation
-    on it as one neuron box, its leaf weights and bias inside, in index order, a
-    fully connected layer's edges through one junction, so an MLP stays readable.
+    stored grads); ``highlight`` (a Value, or a list or set of them) colours every
+    path from ``root`` to the given node(s). ``collapse_neurons`` draws each
+    ``linear`` node and the activation on it as one neuron box, its leaf weights
+    and bias inside, in index order, a fully connected layer's edges through one
+    junction, so an MLP stays readable.
 
     ``rankdir="auto"`` picks left-to-right or top-down, and for up to 60 boxes a
     wrap into columns or rows, so the drawing fits a 16:9 screen; ``"LR"``,

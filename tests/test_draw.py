@@ -357,6 +357,21 @@ def test_highlight_outside_the_graph_is_refused():
         draw(x * 2, highlight=Value(3.0, label="stranger"))
 
 
+def test_highlight_takes_a_set_but_not_a_dict():
+    # draw(y, highlight={x: 1}) drew the paths to the dict's keys: keys or values, which was meant?
+    x, w = Value(1.0, label="x"), Value(2.0, label="w")
+    y = (x * w).tanh()
+    assert to_dot(y, highlight={x, w}) == to_dot(y, highlight=[x, w]) == to_dot(y, highlight=(w, x))
+    for option in ("highlight", "parameters"):
+        message = (
+            f"draw: {option} must be a Value or a list (or set) of Values, got {{{x!r}: 1}} (dict); pass "
+            f"list({option}.keys()) or list({option}.values()), whichever holds the Values"
+        )
+        with pytest.raises(TypeError) as caught:
+            draw(y, **{option: {x: 1}})
+        assert str(caught.value) == message
+
+
 # ---------------------------------------------------------------------------
 # Size limits
 # ---------------------------------------------------------------------------
