@@ -32,7 +32,7 @@ import re
 import subprocess
 import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -53,7 +53,7 @@ from engine.explain import (
     op_symbol,
     walk,
 )
-from engine.files import atomic_write, file_path
+from engine.files import file_path, write_file
 from engine.notation import linear_parts
 from engine.value import Value
 
@@ -136,9 +136,14 @@ RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
 
 
 def _values(value: object, option: str, caller: str) -> list[Value]:
-    """``value`` (a Value or an iterable of Values) as a list, or a TypeError naming ``option``."""
+    """``value`` (a Value, or a list, tuple, set or other iterable of Values; order does not matter
+    to ``highlight`` or ``parameters``) as a list, or a TypeError naming ``option``. A dict is
+    refused: whether its keys or its values were meant cannot be told."""
     if isinstance(value, Value):
         return [value]
+    if isinstance(value, Mapping):
+        fail(TypeError, caller, option, "a Value or a list (or set) of Values", describe(value),
+             f"pass list({option}.keys()) or list({option}.values()), whichever holds the Values")
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         fail(TypeError, caller, option, "a Value or a list of Values", describe(value))
     values = list(value)
@@ -181,6 +186,7 @@ class _Boxing:
     def __init__(self, collapse: bool) -> None:
         self.collapse = collapse
         self.activation_of: dict[int, Value] = {}  # id(z) -> a, for the neurons found so far
+        self._inputs: dict[int, list[tuple[int, Value]]] = {}  # id(node) -> inputs(node), found once
 
     def key(self, node: Value) -> Value:
         """The node that stands for ``node``'s box: a neuron's z stands for its a too."""
@@ -195,9 +201,14 @@ class _Boxing:
         return _folded_slots(node) if self.collapse and op_name(node) == "linear" else ()
 
     def inputs(self, node: Value) -> list[tuple[int, Value]]:
-        """(slot, parent) for the parents drawn as boxes of their own."""
-        folded = self.folded(node)
-        return [(slot, parent) for slot, parent in enumerate(node.parents) if slot not in folded]
+        """(slot, parent) for the parents drawn as boxes of their own; found once per node, in time
+        linear in its parents (a neuron may have 100,000 inputs, and this is asked for every box)."""
+        found = self._inputs.get(id(node))
+        if found is None:
+            folded = set(self.folded(node))
+            found = [(slot, parent) for slot, parent in enumerate(node.parents) if slot not in folded]
+            self._inputs[id(node)] = found
+        return found
 
     def input_boxes(self, node: Value) -> list[Value]:
         return [self.key(parent) for _, parent in self.inputs(node)]
@@ -356,10 +367,19 @@ class _Painter:
         self.warnings: list[str] = []  # lines shown even without a legend: what was left out
         self.label_edges = options.show_local_grads
         self.shares: Counter[int] = Counter()  # id(parameter) -> how many neuron boxes hold it
+        self._local_grads: dict[int, tuple[float, ...]] = {}  # id(node) -> node.local_grads, read once
         self.ids = Drawing(graphviz.Digraph(), names)  # where each node goes; the graph comes last
 
     def number(self, x: float) -> str:
         return format_number(x, self.options.digits)
+
+    def local_grads(self, node: Value) -> tuple[float, ...]:
+        """``node.local_grads``, computed once per node: a sum's are made from all its n parents on
+        every read, so reading them once per edge would take time n × edges."""
+        found = self._local_grads.get(id(node))
+        if found is None:
+            found = self._local_grads[id(node)] = node.local_grads
+        return found
 
     def paint(self, boxes: dict[int, _Box], boxing: _Boxing, cut: _Cut) -> _Scene:
         """Every box, op and edge of the drawing, and the notes of what was left out."""
@@ -480,7 +500,7 @@ class _Painter:
         uses = self.shares[id(parameter)]
         if uses > 1 and self.options.show_grad:
             cells[-1] += f" (Σ of {uses})"
-            cells.append(f"this use {_html(self.number(self.gradient(z) * z.local_grads[slot]))}")
+            cells.append(f"this use {_html(self.number(self.gradient(z) * self.local_grads(z)[slot]))}")
             self.notes[
                 "(Σ of k): a W or b used by k boxes (e.g. one per sample) has one grad, the sum of "
                 "its uses; 'this use' is this box's part, dL/dz · ∂z/∂w"
@@ -497,7 +517,8 @@ class _Painter:
             cells.append(f"‖dw‖ {_html(self.number(math.hypot(*map(self.gradient, weights))))}")
             if self.shares[id(weights[0])] > 1:
                 cells[-1] += f" (Σ of {self.shares[id(weights[0])]})"
-                parts = (self.gradient(z) * z.local_grads[slot] for slot in slots)
+                local = self.local_grads(z)
+                parts = (self.gradient(z) * local[slot] for slot in slots)
                 cells.append(f"this use ‖·‖ {_html(self.number(math.hypot(*parts)))}")
         return cells
 
@@ -578,7 +599,7 @@ class _Painter:
     ) -> None:
         """One point between a layer and the next: each source → point → each target."""
         junction = f"j{number}"
-        lit_targets = [box for box in targets if self.highlighted([box.node])]
+        lit_targets = {box.index for box in targets if self.highlighted([box.node])}
         into_first = sources_of[targets[0].index]  # every target has the same sources
         lit_sources = {s for s in sources if self.highlighted(p for _, p in into_first[s])}
         lit = bool(lit_targets) and bool(lit_sources)
@@ -595,7 +616,7 @@ class _Painter:
                        {"arrowhead": "none", **self._edge_style(lit and source in lit_sources)})
         for box in targets:
             edge_id = f"{junction}_to_{box.index}"
-            self._edge(junction, f"v{box.index}", edge_id, self._edge_style(lit and box in lit_targets))
+            self._edge(junction, f"v{box.index}", edge_id, self._edge_style(lit and box.index in lit_targets))
             for slots in sources_of[box.index].values():
                 for slot, _ in slots:
                     self.ids.edge_of[(id(box.node), slot)] = edge_id
@@ -612,7 +633,8 @@ class _Painter:
         lit = id(child) in self.on_path and self.highlighted(p for _, p in slots)
         style = self._edge_style(lit)
         if len(slots) > _MAX_PARALLEL:
-            local = sum(child.local_grads[slot] for slot, _ in slots)
+            local_grads = self.local_grads(child)
+            local = sum(local_grads[slot] for slot, _ in slots)
             text = f"×{len(slots)}"
             if self.label_edges:
                 text += f" (Σ ∂ = {self.number(local)}; {self._contribution(child, local)})"
@@ -641,7 +663,7 @@ class _Painter:
 
     def _edge_label(self, child: Value, slot: int, parent: Value) -> list[str]:
         if self.label_edges:
-            local = child.local_grads[slot]
+            local = self.local_grads(child)[slot]
             self.notes["edge v → c: ∂c/∂v, then dL/dc × ∂c/∂v = what v gets from c (chain rule)"] = None
             partial = f"{self.names.partial(child, parent)} = {self.number(local)}"
             return [partial, self._contribution(child, local)]
@@ -928,10 +950,11 @@ def draw(
     which is which and what made-up names such as ``t7`` or ``a#2`` mean. Ops are
     separate small nodes. ``show_local_grads`` writes on each edge v → op of c
     the local derivative ∂c/∂v and the contribution dL/dc · ∂c/∂v (from the
-    stored grads); ``highlight`` colours every path from ``root`` to the given
-    node(s). ``collapse_neurons`` draws each ``linear`` node and the activation
-    on it as one neuron box, its leaf weights and bias inside, in index order, a
-    fully connected layer's edges through one junction, so an MLP stays readable.
+    stored grads); ``highlight`` (a Value, or a list or set of them) colours every
+    path from ``root`` to the given node(s). ``collapse_neurons`` draws each
+    ``linear`` node and the activation on it as one neuron box, its leaf weights
+    and bias inside, in index order, a fully connected layer's edges through one
+    junction, so an MLP stays readable.
 
     ``rankdir="auto"`` picks left-to-right or top-down, and for up to 60 boxes a
     wrap into columns or rows, so the drawing fits a 16:9 screen; ``"LR"``,
@@ -1041,14 +1064,12 @@ def save_svg(root: Value, path: str | os.PathLike[str], **options: object) -> Pa
         data = render(source, file_format, "save_svg")
     except GraphvizNotFoundError:
         source_path = path.with_suffix(".gv")
-        source_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(source_path, lambda file: file.write(source))
+        write_file("save_svg", source_path, lambda file: file.write(source), make_folders=True)
         raise GraphvizNotFoundError(
             f"save_svg: the Graphviz program 'dot' was not found on PATH, so {path} was not written. "
             f"{_INSTALL_GRAPHVIZ} and try again. The DOT source is saved in {source_path}: render it "
             f"later with dot -T{file_format} {source_path} -o {path}",
             source_path,
         ) from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda file: file.write(data), binary=True)
+    write_file("save_svg", path, lambda file: file.write(data), binary=True, make_folders=True)
     return path

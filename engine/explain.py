@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from engine.backprop import grad
 from engine.checks import check_instance, check_int
-from engine.notation import MAX_DIGITS, format_number, linear_parts, number, readable, write
+from engine.notation import MAX_DIGITS, Precedence, format_number, linear_parts, number, readable, write
 from engine.symbolic import Expression, derivative_formulas, name_precedence
 from engine.value import Value, topological_order
 
@@ -151,6 +151,7 @@ class NodeNames:
         self._inner: dict[int, list[Value]] = {}  # id -> the made-up names inside its expression name
         self._next_index = max(index.values(), default=-1) + 1  # for nodes outside the walk
         self._mentioned: dict[int, Value] | None = None
+        self._rules: dict[int, _StandInRule] = {}  # id(node) -> its op's rule run on stand-ins
 
     def __call__(self, node: Value) -> str:
         """The name of ``node`` (assigned on first use), noted as mentioned when recording."""
@@ -310,27 +311,71 @@ class NodeNames:
 
         Written by running the op's own ``local_grads`` rule on the names (engine.symbolic),
         so it is the rule that computes the number; ``∂c/∂v`` if the rule cannot run on names.
-        Only the names the formula writes are noted as mentioned.
+        Only the names the formula writes are noted as mentioned. The rule runs once per node
+        on stand-ins, then on the names of only those operands this slot's formula uses: a
+        sum of n terms is not written n times over for each of the terms shown.
         """
-        inputs = node.inputs
-        value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
-        out = Expression(self._name(node))
-        symbols = [
-            Expression(self._name(x)) if isinstance(x, Value) else Expression.constant(x, self._digits)
-            for x in inputs
-        ]
-        formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
-        formula = None if formulas is None else formulas[value_slots[slot]]
+        rule = self._rules.get(id(node)) or self._stand_in_rule(node)
+        position = rule.value_slots[slot]
+        formula = None if rule.formulas is None else rule.formulas[position]
         if formula is None:
             return self.partial(node, node.parents[slot])
-        if self._mentioned is not None:
-            named = {id(out): node, **{id(sym): x for sym, x in zip(symbols, inputs) if isinstance(x, Value)}}
-            for used in _symbols_in(formula):
-                if id(used) in named:
-                    self._mention(named[id(used)])
+        used = {rule.operand[id(symbol)] for symbol in _symbols_in(formula) if id(symbol) in rule.operand}
+        if used:  # the same rule again, on names where this formula needs them
+            named: dict[int, Value] = {}
+            out, symbols = rule.out, list(rule.symbols)
+            for k in sorted(used):
+                x = node if k < 0 else rule.inputs[k]
+                symbol = Expression(self._name(x))
+                named[id(symbol)] = x
+                if k < 0:
+                    out = symbol
+                else:
+                    symbols[k] = symbol
+            formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
+            formula = None if formulas is None else formulas[position]
+            if formula is None:
+                return self.partial(node, node.parents[slot])
+            if self._mentioned is not None:
+                for symbol in _symbols_in(formula):
+                    if id(symbol) in named:
+                        self._mention(named[id(symbol)])
         if isinstance(formula, Expression):
             return formula.write("text", self._digits)
         return number(formula, "text", self._digits)[0]
+
+    def _stand_in_rule(self, node: Value) -> _StandInRule:
+        """``node``'s op rule run on a stand-in for its result and for each Value operand (numbers
+        as themselves), kept for every slot asked about; names the node and its operands in order."""
+        inputs = node.inputs
+        self._name(node)
+        out = Expression("", precedence=Precedence.ATOM)
+        operand = {id(out): -1}
+        symbols = []
+        for k, x in enumerate(inputs):
+            if isinstance(x, Value):
+                self._name(x)  # named in slot order, as when the formulas were written over all names
+                symbol = Expression("", precedence=Precedence.ATOM)
+                operand[id(symbol)] = k
+            else:
+                symbol = Expression.constant(x, self._digits)
+            symbols.append(symbol)
+        value_slots = [k for k, x in enumerate(inputs) if isinstance(x, Value)]
+        formulas = derivative_formulas(node.op, out, symbols)  # type: ignore[arg-type]
+        rule = self._rules[id(node)] = _StandInRule(inputs, value_slots, out, symbols, operand, formulas)
+        return rule
+
+
+@dataclass(frozen=True)
+class _StandInRule:
+    """An op's local derivatives over stand-ins: which operands each slot's formula uses."""
+
+    inputs: tuple
+    value_slots: list[int]  # the position in ``inputs`` of each parent
+    out: Expression
+    symbols: list[Expression]  # a stand-in for each Value operand, a constant for a number
+    operand: dict[int, int]  # id(stand-in) -> its position in ``inputs`` (-1: the result)
+    formulas: tuple | None
 
 
 def _symbols_in(formula: object) -> list[Expression]:
@@ -471,6 +516,7 @@ class ChainRule:
                     self.consumers.setdefault(id(parent), []).append((node, slot))
         self.names = NodeNames({id(node): k for k, node in enumerate(walk(root)[0])}, digits)
         self._defined: set[int] = set()
+        self._local_grads: dict[int, tuple[float, ...]] = {}  # id(consumer) -> its local_grads
 
     @property
     def forward_order(self) -> list[Value]:
@@ -479,11 +525,14 @@ class ChainRule:
 
     def backward_step(self, node: Value) -> BackwardStep:
         """dL/d``node`` with one term per use of ``node``, upstream × local."""
-        gradients = self.gradients
-        terms = tuple(
-            Term(consumer, slot, gradients[id(consumer)], consumer.local_grads[slot])
-            for consumer, slot in self.consumers.get(id(node), ())
-        )
+        gradients, local_grads = self.gradients, self._local_grads
+        terms = []
+        for consumer, slot in self.consumers.get(id(node), ()):
+            local = local_grads.get(id(consumer))
+            if local is None:  # read once: a sum makes its local derivatives from all n terms
+                local = local_grads[id(consumer)] = consumer.local_grads
+            terms.append(Term(consumer, slot, gradients[id(consumer)], local[slot]))
+        terms = tuple(terms)
         return BackwardStep(node, gradients[id(node)], terms)
 
     def gradient_name(self, node: Value) -> str:

@@ -28,7 +28,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from engine.checks import check_bool, check_callable, check_path, check_real, fail, short_repr
 
@@ -66,42 +66,60 @@ def atomic_write(path: PathLike, write: Callable[[IO[Any]], None], *, binary: bo
       old content.
     - A name too long for a temporary beside it (near the filesystem's 255-byte
       limit) is written through a short temporary name.
+    - The system's refusals (a missing folder, a file where a folder should be,
+      a folder where the file should be, a name too long, no permission, a full
+      disk) raise the usual ``OSError`` subclass with a message that names
+      ``atomic_write`` and ``path`` and says which it was.
     """
-    given = check_path("atomic_write", "path", path)
-    binary = check_bool("atomic_write", "binary", binary)
-    check_callable("atomic_write", "write", write, "a function of the open file")
-    if not given.parent.is_dir():
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"atomic_write: cannot write {str(given)!r}: folder {str(given.parent)!r} does not exist",
-        )
-    _check_name_length(given)
-    target = _follow_symlinks(given)
+    return write_file("atomic_write", path, write, binary=binary)
+
+
+def write_file(
+    caller: str, path: PathLike, write: Callable[[IO[Any]], None], *, binary: bool = False,
+    make_folders: bool = False,
+) -> Path:
+    """``atomic_write``, its errors naming ``caller``; with ``make_folders`` missing folders are made."""
+    given = check_path(caller, "path", path)
+    binary = check_bool(caller, "binary", binary)
+    check_callable(caller, "write", write, "a function of the open file")
+
+    def refuse(code: int, reason: str) -> NoReturn:
+        raise OSError(code, f"{caller}: cannot write {str(given)!r}: {reason}")  # OSError picks the subclass
+
+    problem = _folder_problem(given, may_be_missing=make_folders)
+    if problem is not None:
+        refuse(*problem)
+    if make_folders:
+        try:
+            given.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            refuse(error.errno, f"could not make folder {str(given.parent)!r}: {error.strerror}")
+    _check_name_length(given, refuse)
+    target = _follow_symlinks(given, refuse)
     folder = target.parent
     if not folder.is_dir():
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"atomic_write: cannot write {str(given)!r}: it links to {str(target)!r}, "
-            "whose folder does not exist",
-        )
-    name_max = _check_name_length(target)
+        refuse(errno.ENOENT, f"it links to {str(target)!r}, whose folder does not exist")
+    name_max = _check_name_length(target, refuse)
     if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"atomic_write: cannot write {str(given)!r}: it is a folder")
+        refuse(errno.EISDIR, "it is a folder")
     with contextlib.suppress(OSError):  # cleaning up is a courtesy: it never stops a save
         remove_stale_temporaries(target)
 
     temp = folder / _temporary_name(target.name, name_max)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        refuse(error.errno, f"could not create a file in folder {str(folder)!r}: {error.strerror}")
     lock = None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as file:
             lock = _hold_lock(fd)
             write(file)
-            file.flush()
-            os.fsync(file.fileno())
+            _system_step(refuse, "writing it", file.flush)
+            _system_step(refuse, "writing it", os.fsync, file.fileno())
         with contextlib.suppress(FileNotFoundError):  # a new file keeps the umask's mode
             os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
-        os.replace(temp, target)
+        _system_step(refuse, "putting the new file in place", os.replace, temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -110,6 +128,63 @@ def atomic_write(path: PathLike, write: Callable[[IO[Any]], None], *, binary: bo
             os.close(lock)
     _fsync_folder(folder)
     return given
+
+
+def _system_step(refuse: Callable[[int, str], NoReturn], doing: str, step: Callable[..., object],
+                 *arguments: object) -> None:
+    """``step(*arguments)``, a refusal of the system (a full disk, no permission) said as ``refuse`` does."""
+    try:
+        step(*arguments)
+    except OSError as error:
+        refuse(error.errno, f"{error.strerror or error} ({doing})")
+
+
+def _folder_problem(path: Path, may_be_missing: bool = False) -> tuple[int, str] | None:
+    """Why ``path``'s folder cannot hold it, as (errno, reason): a missing folder (unless it
+    ``may_be_missing``, to be made), a file where a folder should be, a name too long, no
+    permission; None when there is none. Found from the top, so the reason names the culprit."""
+    folder = path.parent
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.stat(folder).st_mode):
+            return None
+    parts = [*reversed(folder.parents), folder]
+    for k, part in enumerate(parts):
+        try:
+            info = os.stat(part)
+        except FileNotFoundError:
+            if not may_be_missing:
+                return errno.ENOENT, f"folder {str(folder)!r} does not exist"
+            name_max = _name_max(parts[k - 1]) if k else _DEFAULT_NAME_MAX
+            for later in parts[k:]:  # the folders that would be made
+                if len(os.fsencode(later.name)) > name_max:
+                    return errno.ENAMETOOLONG, _too_long(later.name, name_max)
+            size = len(os.fsencode(path.name))
+            if size > name_max:
+                return errno.ENAMETOOLONG, _long_name(size, name_max)
+            return None
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                name_max = _name_max(parts[k - 1]) if k else _DEFAULT_NAME_MAX
+                if len(os.fsencode(part.name)) > name_max:
+                    return error.errno, _too_long(part.name, name_max)
+                size = len(os.fsencode(str(part)))
+                return error.errno, f"the path is {size} bytes, too long for the system"
+            return error.errno, f"cannot open folder {str(part)!r}: {error.strerror}"
+        if not stat.S_ISDIR(info.st_mode):
+            return errno.ENOTDIR, f"{str(part)!r} is a file, not a folder"
+    return errno.ENOTDIR, f"{str(folder)!r} is not a folder"  # pragma: no cover - changed as we looked
+
+
+def _long_name(size: int, name_max: int) -> str:
+    return f"its name is {size} bytes, more than this folder's limit of {name_max}"
+
+
+def _too_long(folder_name: str, name_max: int) -> str:
+    shown = folder_name if len(folder_name) <= 40 else folder_name[:39] + "…"
+    return (
+        f"the folder name {shown!r} is {len(os.fsencode(folder_name))} bytes, more than the limit of "
+        f"{name_max}"
+    )
 
 
 def file_path(function: str, path: object, suffix: str) -> Path:
@@ -144,25 +219,21 @@ def remove_stale_temporaries(path: PathLike, *, older_than: float = STALE_AFTER_
     return removed
 
 
-def _follow_symlinks(path: Path) -> Path:
+def _follow_symlinks(path: Path, refuse: Callable[[int, str], NoReturn]) -> Path:
     """The file that ``path`` names after following symbolic links in its last component."""
     for _ in range(_MAX_SYMLINKS):
         if not path.is_symlink():
             return path
         path = path.parent / os.readlink(path)  # a relative link is relative to the link's folder
-    raise OSError(errno.ELOOP, f"atomic_write: cannot write {str(path)!r}: too many levels of symbolic links")
+    refuse(errno.ELOOP, "too many levels of symbolic links")
 
 
-def _check_name_length(path: Path) -> int:
+def _check_name_length(path: Path, refuse: Callable[[int, str], NoReturn]) -> int:
     """The folder's name limit, in bytes, after checking that ``path``'s name is within it."""
     name_max = _name_max(path.parent)
     size = len(os.fsencode(path.name))
     if size > name_max:
-        raise OSError(
-            errno.ENAMETOOLONG,
-            f"atomic_write: cannot write {str(path)!r}: its name is {size} bytes, "
-            f"more than this folder's limit of {name_max}",
-        )
+        refuse(errno.ENAMETOOLONG, _long_name(size, name_max))
     return name_max
 
 

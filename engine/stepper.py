@@ -39,7 +39,7 @@ from engine.explain import (
     op_symbol,
     walk,
 )
-from engine.files import atomic_write, file_path
+from engine.files import file_path, write_file
 from engine.value import Value
 
 PANEL_WIDTH = 380
@@ -88,7 +88,8 @@ class Stepper:
         self.html = page
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the page to ``path`` (``.html`` added when there is no suffix); returns the path."""
+        """Write the page to ``path`` (``.html`` or ``.htm``; ``.html`` added when there is no
+        suffix); returns the path."""
         return _write(self.html, path, "Stepper.save")
 
     def _repr_html_(self) -> str:
@@ -150,9 +151,10 @@ def save_html(root: Value, path: str | os.PathLike[str], **options: object) -> P
     """Write the step-through page of ``root`` (options as for ``stepper``) to ``path``; returns it.
 
     One self-contained HTML file: open it in any browser, offline or from disk.
-    ``.html`` is added when ``path`` has no suffix; missing folders are made.
+    The suffix must be ``.html`` or ``.htm`` (``.html`` is added when there is none;
+    any other suffix is refused before anything is written); missing folders are made.
     """
-    file_path("save_html", path, ".html")  # checked before the page is made
+    _html_path("save_html", path)  # checked before the page is made
     page = stepper(root, **options)  # type: ignore[arg-type]
     return _write(page.html, path, "save_html")
 
@@ -168,10 +170,21 @@ def _check(root: object, options: DrawOptions, max_terms: object, title: object)
         check_instance("stepper", "title", title, str, "a string or None")
 
 
-def _write(page: str, path: str | os.PathLike[str], caller: str) -> Path:
+def _html_path(caller: str, path: object) -> Path:
+    """``path`` checked to name an HTML file (``.html`` or ``.htm``, in any case), ``.html`` added
+    when it has no suffix; a ValueError naming ``caller`` and the path for any other suffix."""
     path = file_path(caller, path, ".html")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda file: file.write(page))
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(
+            f"{caller}: cannot write {path.suffix!r} files ({path}): the page is HTML, so the suffix "
+            "must be .html or .htm"
+        )
+    return path
+
+
+def _write(page: str, path: str | os.PathLike[str], caller: str) -> Path:
+    path = _html_path(caller, path)
+    return write_file(caller, path, lambda file: file.write(page), make_folders=True)
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from engine import (
     Value,
     draw,
     gc_paused,
+    linear,
     save_svg,
     sum_values,
     to_dot,
@@ -356,6 +357,21 @@ def test_highlight_outside_the_graph_is_refused():
         draw(x * 2, highlight=Value(3.0, label="stranger"))
 
 
+def test_highlight_takes_a_set_but_not_a_dict():
+    # draw(y, highlight={x: 1}) drew the paths to the dict's keys: keys or values, which was meant?
+    x, w = Value(1.0, label="x"), Value(2.0, label="w")
+    y = (x * w).tanh()
+    assert to_dot(y, highlight={x, w}) == to_dot(y, highlight=[x, w]) == to_dot(y, highlight=(w, x))
+    for option in ("highlight", "parameters"):
+        message = (
+            f"draw: {option} must be a Value or a list (or set) of Values, got {{{x!r}: 1}} (dict); pass "
+            f"list({option}.keys()) or list({option}.values()), whichever holds the Values"
+        )
+        with pytest.raises(TypeError) as caught:
+            draw(y, **{option: {x: 1}})
+        assert str(caught.value) == message
+
+
 # ---------------------------------------------------------------------------
 # Size limits
 # ---------------------------------------------------------------------------
@@ -404,6 +420,46 @@ def test_a_wide_node_counts_its_undrawn_inputs_in_one_note():
     assert notes == {"cut0": ["… 4,951 inputs"]}
     assert "cut0->o0" in edge_titles(svg)  # the note feeds the sum's op
     assert draw(total, max_nodes=5_001).source.count("->") == 5_001  # 5,000 inputs + the op's edge
+
+
+def test_a_wide_sum_reads_its_local_derivatives_once(monkeypatch):
+    # a sum makes its local derivatives from all n parents on every read: one read per edge (up to
+    # 6 × max_nodes + 50 of them) was time n × edges, 8 s for 20,000 uses of one x
+    reads = []
+    local_grads = Value.local_grads
+    counted = property(lambda node: reads.append(node) or local_grads.fget(node))
+    monkeypatch.setattr(Value, "local_grads", counted)
+    x = Value(1.0, label="x")
+    total = sum_values([x] * 20_000)
+    total.backward()
+    reads.clear()
+    dot = to_dot(total)
+    assert "label=<×1850>" in dot  # the edge budget, 6 × max_nodes + 50
+    assert "… 18,150 inputs" in dot
+    assert len(reads) == 1
+
+
+def test_collapsing_a_wide_neuron_takes_time_linear_in_its_inputs(monkeypatch):
+    # each box's inputs were found by testing every slot against a tuple of the folded slots, on
+    # every one of the ~6 times they are asked for: n² steps, 25 s for 20,000 inputs. Count the
+    # slots such membership tests scan: the drawing may read each slot a few times, not n times.
+    scanned = [0]
+
+    class Slots(tuple):
+        def __contains__(self, slot: object) -> bool:
+            scanned[0] += len(self)
+            return tuple.__contains__(self, slot)
+
+    module = sys.modules["engine.draw"]  # engine.draw is the function
+    folded_slots = module._folded_slots
+    monkeypatch.setattr(module, "_folded_slots", lambda z: Slots(folded_slots(z)))
+    n = 20_000
+    weights = [Value(0.01, label=f"w{i}") for i in range(n)]
+    z = linear(weights, [float(i % 7) for i in range(n)], Value(0.5, label="b"))
+    dot = to_dot(z.tanh(), collapse_neurons=True)
+    assert scanned[0] <= 10 * n
+    assert "w0 … w19999 (20000)" in dot  # the weights, folded into the neuron box
+    assert "… 19,701 inputs" in dot  # the x's past max_nodes=300, counted in one note
 
 
 def test_graph_exactly_at_the_limit_is_drawn_whole():

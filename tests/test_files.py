@@ -243,3 +243,122 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, monkeypa
     with pytest.raises(error, match=message):
         atomic_write(path, write, **options)
     assert os.listdir(tmp_path) == []
+
+
+# --- the system's refusals, each naming the function and the path --------------------------------
+def _savers():
+    """(function name, save(path)) for every function that writes a file through atomic_write."""
+    import engine
+    import nn
+
+    y = engine.Value(1.0, label="x") * 2
+    return [
+        ("atomic_write", lambda path: write_text(path, "x")),
+        ("atomic_write", lambda path: nn.save_model(nn.MLP(2, [1]), path)),  # save_model's messages
+        ("save_svg", lambda path: engine.save_svg(y, path)),
+        ("save_html", lambda path: engine.save_html(y, path)),
+        ("Stepper.save", lambda path: engine.stepper(y).save(path)),
+    ]
+
+
+SAVERS = _savers()
+SAVER_IDS = ["atomic_write", "save_model", "save_svg", "save_html", "Stepper.save"]
+
+
+def _named(function: str, name: str) -> str:
+    """``name`` with the suffix ``function`` writes."""
+    suffix = {"save_svg": ".svg", "save_html": ".html", "Stepper.save": ".html"}.get(function, ".txt")
+    return name.removesuffix(".txt") + suffix
+
+
+@pytest.mark.parametrize(("function", "save"), SAVERS, ids=SAVER_IDS)
+def test_a_file_where_a_folder_should_be_is_named(tmp_path, monkeypatch, function, save):
+    # save_svg(y, "file.txt/g.svg") gave "FileExistsError: [Errno 17] File exists: '.../file.txt'"
+    monkeypatch.chdir(tmp_path)
+    Path("file.txt").write_text("mine")
+    for path in ("file.txt/g.txt", "file.txt/sub/g.txt"):
+        path = _named(function, path)
+        with pytest.raises(NotADirectoryError) as caught:
+            save(path)
+        assert str(caught.value) == (
+            f"[Errno {errno.ENOTDIR}] {function}: cannot write '{path}': 'file.txt' is a file, not a folder"
+        )
+    assert os.listdir() == ["file.txt"] and Path("file.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("function", "save"), SAVERS, ids=SAVER_IDS)
+def test_a_folder_where_the_file_should_be_and_names_too_long_are_named(tmp_path, monkeypatch, function,
+                                                                       save):
+    monkeypatch.chdir(tmp_path)
+    folder = _named(function, "taken.txt")
+    Path(folder).mkdir()
+    with pytest.raises(IsADirectoryError) as caught:
+        save(folder)
+    assert str(caught.value) == f"[Errno {errno.EISDIR}] {function}: cannot write '{folder}': it is a folder"
+    long_folder = "d" * 300
+    path = _named(function, f"{long_folder}/g.txt")
+    with pytest.raises(OSError) as caught:
+        save(path)
+    assert caught.value.errno == errno.ENAMETOOLONG
+    assert str(caught.value) == (
+        f"[Errno {errno.ENAMETOOLONG}] {function}: cannot write '{path}': the folder name "
+        f"'{'d' * 39}…' is 300 bytes, more than the limit of 255"
+    )
+    path = _named(function, "m" * 296 + ".txt")
+    with pytest.raises(OSError) as caught:
+        save(path)
+    assert str(caught.value) == (
+        f"[Errno {errno.ENAMETOOLONG}] {function}: cannot write '{path}': its name is {len(path)} bytes, "
+        "more than this folder's limit of 255"
+    )
+    assert os.listdir() == [folder]
+
+
+@pytest.mark.parametrize(("function", "save"), SAVERS, ids=SAVER_IDS)
+def test_no_permission_or_a_full_disk_is_named(tmp_path, monkeypatch, function, save):
+    # as root, a folder without write permission would still be written: the system's refusals are faked
+    monkeypatch.chdir(tmp_path)
+    path = _named(function, "out.txt")
+    real_open = os.open
+
+    def no_permission(name, *arguments, **options):
+        if str(name).endswith(".tmp"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *arguments, **options)
+
+    monkeypatch.setattr(os, "open", no_permission)
+    with pytest.raises(PermissionError) as caught:
+        save(path)
+    assert str(caught.value) == (
+        f"[Errno {errno.EACCES}] {function}: cannot write '{path}': could not create a file in folder '.': "
+        "Permission denied"
+    )
+    monkeypatch.setattr(os, "open", real_open)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as caught:
+        save(path)
+    assert str(caught.value) == (
+        f"[Errno {errno.ENOSPC}] {function}: cannot write '{path}': No space left on device (writing it)"
+    )
+    assert os.listdir() == []  # the temporary is gone
+
+
+@pytest.mark.parametrize(("function", "save"), SAVERS[2:], ids=SAVER_IDS[2:])
+def test_a_folder_that_cannot_be_made_is_named(tmp_path, monkeypatch, function, save):
+    monkeypatch.chdir(tmp_path)
+    path = _named(function, "new/out.txt")
+
+    def no_permission(self, *arguments, **options):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", no_permission)
+    with pytest.raises(PermissionError) as caught:
+        save(path)
+    assert str(caught.value) == (
+        f"[Errno {errno.EACCES}] {function}: cannot write '{path}': could not make folder 'new': "
+        "Permission denied"
+    )

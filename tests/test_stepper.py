@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_draw import load_demo, seeds_neuron
-from test_explain import result
+from test_explain import count_expressions, result
 
 from engine import (
     GraphTooLargeError,
@@ -22,6 +22,7 @@ from engine import (
     Value,
     explain,
     gc_paused,
+    linear,
     save_html,
     stepper,
     sum_values,
@@ -185,6 +186,20 @@ def test_a_node_with_many_uses_writes_a_few_and_sums_them_all():
     assert dx.lines[-1].endswith(" = 210")  # Σ k for k = 1..20
 
 
+def test_a_wide_node_writes_each_steps_formula_once(monkeypatch):
+    # every input's backward step wrote the formulas of all the node's inputs: n² symbols, 8.4 s
+    # for a node of 2,000 inputs (max_nodes raised to draw it)
+    n = 99
+    xs = [Value(float(i), label=f"x{i}") for i in range(n)]
+    z = linear([Value(0.5, label=f"w{i}") for i in range(n)], xs, Value(1.0, label="b"))
+    z.label = "z"
+    built = count_expressions(monkeypatch)
+    page = stepper(z, max_nodes=2 * n + 2)
+    assert built[0] <= 3 * (2 * n + 2)
+    dw7 = next(step for step in page.steps if step.title == "dz/dw7")
+    assert dw7.lines[:3] == ("dz/dw7 = ∂z/∂w7", "       = x7", "       = 7")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [({"digits": 0}, ValueError, "digits"), ({"max_nodes": 0}, ValueError, "max_nodes"),
@@ -204,6 +219,25 @@ def test_bad_root_and_path_are_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"save_html: path must be a file name, got '\.\.', which names"):
         save_html(Value(1.0) * 2, "..")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_html_suffixes_are_written(tmp_path, neuron):
+    # save_html(y, "page.svg") wrote an HTML page named page.svg; the case is free, as for save_svg
+    n, page = neuron
+    for name in ("page.svg", "page.txt", "page.HTML.bak", "page.xhtml"):
+        suffix = name[name.rindex("."):]
+        message = (
+            f"save_html: cannot write '{suffix}' files ({tmp_path / name}): the page is HTML, so the "
+            "suffix must be .html or .htm"
+        )
+        with pytest.raises(ValueError, match=re.escape(message)):
+            save_html(n["L"], tmp_path / name)
+        with pytest.raises(ValueError, match=re.escape(message.replace("save_html", "Stepper.save"))):
+            page.save(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    for name in ("a.html", "b.htm", "c.HTM", "d.Html"):
+        assert save_html(n["L"], tmp_path / name) == tmp_path / name
+        assert page.save(tmp_path / "again" / name).read_text(encoding="utf-8") == page.html
 
 
 def test_missing_dot_says_how_to_install(tmp_path, monkeypatch):
