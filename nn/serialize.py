@@ -35,7 +35,6 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from engine import atomic_write
 from engine.checks import (
     check_choice,
     check_instance,
@@ -48,6 +47,7 @@ from engine.checks import (
     fail,
     short_repr,
 )
+from engine.files import write_file
 from nn.module import ACTIVATIONS, MLP, checked_parameters, parameter_count
 
 FORMAT = "chainrule-mlp"
@@ -110,7 +110,7 @@ def save_model(model: MLP, path: PathLike, *, metadata: dict[str, Any] | None = 
     def write(file: Any) -> None:
         file.write(text)
 
-    return atomic_write(target, write)
+    return write_file("save_model", target, write)  # engine.atomic_write, its errors naming save_model
 
 
 def load_model(path: PathLike) -> MLP:

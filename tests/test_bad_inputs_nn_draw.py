@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -224,12 +223,11 @@ def _chain(n: int) -> Value:
 
 def test_a_hundred_thousand_node_graph_is_refused_or_cut_in_seconds() -> None:
     big = _chain(100_000)
-    start = time.perf_counter()
     with pytest.raises(GraphTooLargeError, match=r"has 100,001 nodes to draw, more than max_nodes=300"):
         draw(big, on_overflow="raise")
     cut = draw(big)  # truncate (the default): the 300 nodes nearest the root and one placeholder
-    assert time.perf_counter() - start < 10
     assert "left out" in cut.source
+    assert cut.source.count("label=") < 2 * 300 + 20  # dot gets a small graph, never the 100,001 nodes
 
 
 def test_missing_dot_saves_the_source_and_says_how_to_install(tmp_path: Path, monkeypatch) -> None:

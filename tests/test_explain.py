@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -124,9 +123,7 @@ def test_output_is_bounded_on_a_big_graph():
         for _ in range(20_000):
             node = (node * 0.999).tanh()
         terms = sum_values([node * k for k in range(1, 50)])
-    start = time.perf_counter()
-    text = explain(terms, max_steps=60, max_terms=4)
-    assert time.perf_counter() - start < 5
+    text = explain(terms, max_steps=60, max_terms=4)  # bounded work: no time asserted (project rule)
     lines = text.splitlines()
     assert len(lines) < 60 * 4 + 10
     assert "more steps not shown (max_steps=60)" in text

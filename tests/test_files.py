@@ -254,7 +254,7 @@ def _savers():
     y = engine.Value(1.0, label="x") * 2
     return [
         ("atomic_write", lambda path: write_text(path, "x")),
-        ("atomic_write", lambda path: nn.save_model(nn.MLP(2, [1]), path)),  # save_model's messages
+        ("save_model", lambda path: nn.save_model(nn.MLP(2, [1]), path)),
         ("save_svg", lambda path: engine.save_svg(y, path)),
         ("save_html", lambda path: engine.save_html(y, path)),
         ("Stepper.save", lambda path: engine.stepper(y).save(path)),

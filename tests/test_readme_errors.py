@@ -262,7 +262,7 @@ README_ROWS: dict[str, Happen] = {
         lambda: load_model(
         _model_file(_with_document(lambda d: d["architecture"].update(activation=[])))
     ),
-    "OSError: [Errno ...] atomic_write: cannot write '...': its name is 300 bytes, more than this "
+    "OSError: [Errno ...] save_model: cannot write '...': its name is 300 bytes, more than this "
     "folder's limit of 255": lambda: save_model(MLP(2, [1]), "m" * 300),
     # drawings, pages, optional packages, compile
     "GraphTooLargeError: draw: the graph has 100,001 nodes to draw, more than max_nodes=300. ...":
