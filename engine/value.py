@@ -726,8 +726,7 @@ def zero_grad(nodes: Value | Iterable[Value]) -> None:
         targets = _search(nodes)[0]
     else:
         targets = list(as_tuple(nodes, "zero_grad", "nodes", "Values"))
-        for k, node in enumerate(targets):
-            check_node(node, "zero_grad", f"nodes[{k}]", hint="no gradient was changed")
+        _check_nodes(targets, "zero_grad")
     _commit(targets, [0.0] * len(targets), add=False)
 
 
@@ -738,14 +737,24 @@ def set_grads(nodes: Iterable[Value], grads: Iterable[Number]) -> None:
     are one commit, like ``backward``'s (Ctrl-C and other threads see all or none).
     """
     targets = list(as_tuple(nodes, "set_grads", "nodes", "Values"))
-    for k, node in enumerate(targets):
-        check_node(node, "set_grads", f"nodes[{k}]", hint="no gradient was changed")
+    _check_nodes(targets, "set_grads")
     numbers = as_tuple(grads, "set_grads", "grads", "numbers")
     if len(numbers) != len(targets):
         raise ValueError(
             f"set_grads: {len(targets)} nodes but {len(numbers)} gradients; no gradient was changed"
         )
-    _commit(targets, [as_number(g, f"set_grads: grads[{k}]") for k, g in enumerate(numbers)], add=False)
+    values = [  # a finite float (numpy's too) as it is; anything else checked, naming its place
+        float(g) if isinstance(g, float) and g - g == 0.0 else as_number(g, f"set_grads: grads[{k}]")
+        for k, g in enumerate(numbers)
+    ]
+    _commit(targets, values, add=False)
+
+
+def _check_nodes(nodes: list[Value], function: str) -> None:
+    """Every item a Value, or a TypeError naming the first that is not (the quick test first)."""
+    if not all(type(node) is Value for node in nodes):
+        for k, node in enumerate(nodes):
+            check_node(node, function, f"nodes[{k}]", hint="no gradient was changed")
 
 
 def _commit(nodes: list[Value], values: Iterable[float], add: bool) -> None:
