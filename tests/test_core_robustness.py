@@ -215,27 +215,34 @@ class TraceStop(BaseException):
     pass
 
 
-def engine_lines(call: Callable[[], object], stop_at: int | None = None) -> int:
-    """Run ``call`` counting the lines executed in engine/; raise TraceStop at line ``stop_at``.
-
-    Lines run while Ctrl-C is being held (the SIGINT handler is not Python's usual one: the engine
-    defers it around its commits) are not counted: no Ctrl-C can stop the engine there.
-    """
+def _stopped(
+    call: Callable[[], object], stop_at: int | None, traced: Callable[[str], bool], event: str
+) -> int:
+    """Run ``call`` counting the ``event``s ("line" or "call": a function's entry) in the modules
+    ``traced`` accepts, while Ctrl-C is not held (the SIGINT handler is Python's usual one: the
+    engine defers it around its commits, where no Ctrl-C can stop it); raise TraceStop at the
+    ``stop_at``-th."""
     count = 0
 
-    def local(frame, event, arg):  # type: ignore[no-untyped-def]
+    def stop_here() -> None:
         nonlocal count
-        if event == "line" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             count += 1
             if count == stop_at:
                 raise TraceStop
+
+    def local(frame, kind, arg):  # type: ignore[no-untyped-def]
+        if kind == "line":
+            stop_here()
         return local
 
-    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
-        module = frame.f_globals.get("__name__", "")
-        # engine.modes holds the deferral and the bookkeeping around it; a stop inside its own few
-        # lines stands for a second Ctrl-C during cleanup, which no Python code can fully guard.
-        return local if module.startswith("engine") and module != "engine.modes" else None
+    def tracer(frame, kind, arg):  # type: ignore[no-untyped-def]
+        if not traced(frame.f_globals.get("__name__", "")):
+            return None
+        if event == "call":
+            stop_here()
+            return None
+        return local
 
     sys.settrace(tracer)
     try:
@@ -243,6 +250,16 @@ def engine_lines(call: Callable[[], object], stop_at: int | None = None) -> int:
     finally:
         sys.settrace(None)
     return count
+
+
+def engine_lines(call: Callable[[], object], stop_at: int | None = None) -> int:
+    """Run ``call`` counting the lines executed in engine/; raise TraceStop at line ``stop_at``.
+
+    engine.modes holds the deferral and the bookkeeping around it: its own points are stopped at
+    by ``_mode_calls``, at the moments a Ctrl-C can land there.
+    """
+    return _stopped(call, stop_at, lambda module: module.startswith("engine") and module != "engine.modes",
+                    "line")
 
 
 @pytest.mark.parametrize("name", ["backward", "zero_grad", "set_grads", "grad", "chain_rule"])
@@ -481,23 +498,7 @@ def _mode_calls(call: Callable[[], object], stop_at: int | None = None) -> int:
     a call), never between two plain assignments: a stop at every entry is a Ctrl-C at every moment
     it can land around a mode block, e.g. at the start of gc_paused's cleanup.
     """
-    count = 0
-
-    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
-        nonlocal count
-        held = signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        if frame.f_globals.get("__name__") in ("engine.modes", "contextlib") and not held:
-            count += 1
-            if count == stop_at:
-                raise TraceStop
-        return None
-
-    sys.settrace(tracer)
-    try:
-        call()
-    finally:
-        sys.settrace(None)
-    return count
+    return _stopped(call, stop_at, lambda module: module in ("engine.modes", "contextlib"), "call")
 
 
 @pytest.mark.parametrize("block", ["gc_paused", "no_grad", "detect_anomaly", "nested"])
