@@ -129,7 +129,7 @@ def check_real(
     ValueError: SGD: lr must be a finite number > 0, got -1
     """
     expected = _interval_text(minimum, maximum, above, below) if finite else "a number"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or _is_time(value):
         fail(TypeError, function, name, expected, describe(value), hint)
     try:
         number = float(value)
@@ -337,12 +337,23 @@ def as_number(value: Any, where: str) -> float:
     return number
 
 
+def _is_time(value: Any) -> bool:
+    """A numpy time (timedelta64, datetime64, or a 0-d array of one), which numpy counts as an integer."""
+    return hasattr(type(value), "dtype") and getattr(getattr(value, "dtype", None), "kind", "") in ("m", "M")
+
+
+def _is_masked(value: Any) -> bool:
+    """np.ma.masked, or a 0-d masked array whose one entry is masked: a missing value."""
+    if type(value).__name__ not in ("MaskedConstant", "MaskedArray"):  # by name: no numpy import here
+        return False
+    return getattr(value, "shape", None) == () and bool(getattr(value, "mask", False))
+
+
 def _real_as_float(value: Any, where: str) -> float:
-    kind = type(value).__name__  # numpy's, asked by name: the engine does not import numpy
-    if kind in ("timedelta64", "datetime64"):  # numpy counts them as integers
+    if _is_time(value):
         raise TypeError(_expected_number(where, value) + "; a time is not a number: convert it, e.g. "
                         "t / np.timedelta64(1, 's') for seconds")
-    if kind == "MaskedConstant":  # np.ma.masked: a missing value, which float() would turn into 0.0
+    if _is_masked(value):  # float() would read the hidden number (0.0 for np.ma.masked)
         raise ValueError(f"{where}: got a masked (missing) value; fill it first, e.g. array.filled(0.0)")
     # an array's class has .shape (asked of the class: a mock answers every attribute)
     shape = getattr(value, "shape", None) if hasattr(type(value), "shape") else None

@@ -357,7 +357,8 @@ class Op:
         return self
 
     def __reduce__(self) -> tuple:
-        return (_registered_op, (self.definition.name, self.const_slot, self.definition.formula))
+        definition = self.definition
+        return (_registered_op, (definition.name, self.const_slot, definition.formula, definition.arity))
 
 
 OPS: dict[str, Op] = {}
@@ -736,15 +737,22 @@ def set_grads(nodes: Iterable[Value], grads: Iterable[Number]) -> None:
     Every node and number is checked before any ``grad`` changes, and the stores
     are one commit, like ``backward``'s (Ctrl-C and other threads see all or none).
     """
+    if isinstance(nodes, (set, frozenset, dict)):  # no order: each number would land on any node
+        raise TypeError(
+            f"set_grads: nodes must be in an order that matches grads (a list or tuple), got a "
+            f"{type(nodes).__name__}; no gradient was changed"
+        )
     targets = list(as_tuple(nodes, "set_grads", "nodes", "Values"))
     _check_nodes(targets, "set_grads")
+    if len({id(node) for node in targets}) != len(targets):
+        raise ValueError("set_grads: a node is given twice (one grad each); no gradient was changed")
     numbers = as_tuple(grads, "set_grads", "grads", "numbers")
     if len(numbers) != len(targets):
         raise ValueError(
             f"set_grads: {len(targets)} nodes but {len(numbers)} gradients; no gradient was changed"
         )
     values = [  # a finite float (numpy's too) as it is; anything else checked, naming its place
-        float(g) if isinstance(g, float) and g - g == 0.0 else as_number(g, f"set_grads: grads[{k}]")
+        float(g) if isinstance(g, float) and math.isfinite(g) else as_number(g, f"set_grads: grads[{k}]")
         for k, g in enumerate(numbers)
     ]
     _commit(targets, values, add=False)
@@ -992,7 +1000,13 @@ def _linear_operands(operands: tuple, what: str, numbers_allowed: bool) -> tuple
     return tuple(checked)
 
 
-def _registered_op(name: str, const_slot: int | None, formula: str | None = None) -> Op:
+def _inputs_text(arity: int | None) -> str:
+    return "any number of inputs" if arity is None else f"{arity} input{'s' if arity != 1 else ''}"
+
+
+def _registered_op(
+    name: str, const_slot: int | None, formula: str | None = None, arity: int | None = None
+) -> Op:
     """The op named ``name`` (its form with a number operand in ``const_slot``): how ops unpickle.
 
     The op must be defined here as it was when pickled (its formula says so): a node whose op
@@ -1004,9 +1018,12 @@ def _registered_op(name: str, const_slot: int | None, formula: str | None = None
             f"a pickled Value's op {name!r} is not defined here: define it with engine.define_op "
             "(the same rule) before loading"
         )
-    if formula is not None and op.formula != formula:
+    if formula is not None and (op.formula, op.arity) != (formula, arity):
         raise ValueError(
-            f"a pickled Value's op {name!r} was redefined since it was pickled: its formula was "
-            f"{formula!r}, now {op.formula!r}; define it as it was before loading"
+            f"a pickled Value's op {name!r} was redefined since it was pickled: it was {formula!r} "
+            f"({_inputs_text(arity)}), now {op.formula!r} ({_inputs_text(op.arity)}); define it as it "
+            "was before loading"
         )
+    if const_slot is not None and len(op.with_constant) <= const_slot:
+        raise ValueError(f"a pickled Value's op {name!r} had a number operand, which it now cannot have")
     return op if const_slot is None else op.with_constant[const_slot]

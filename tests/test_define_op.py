@@ -778,8 +778,18 @@ def test_a_node_unpickles_only_where_its_op_is_defined_as_it_was() -> None:
     define_op("cubed", forward=lambda a: a ** 3, local_grads=lambda out, a: (3.0 * a ** 2,),
               formula="∂(a³)/∂a = 3·a²")
     with pytest.raises(ValueError, match=r"^a pickled Value's op 'cubed' was redefined since it was pickled: "
-                                         r"its formula was '∂\(a³\)/∂a = 3a²', now '∂\(a³\)/∂a = 3·a²'"):
+                                         r"it was '∂\(a³\)/∂a = 3a²' \(1 input\), now '∂\(a³\)/∂a = 3·a²'"):
         rebuild(*arguments)
     del engine.OPS["cubed"]
     with pytest.raises(ValueError, match=r"^a pickled Value's op 'cubed' is not defined here: define it"):
         rebuild(*arguments)
+
+
+def test_a_node_does_not_unpickle_onto_an_op_of_another_arity_with_the_same_formula() -> None:
+    op = define_op("paired", forward=lambda a, b: a * b + b, local_grads=lambda out, a, b: (b, a + 1.0),
+                   formula="paired")
+    rebuild, arguments = op.with_constant[1].__reduce__()
+    define_op("paired", forward=lambda a: a, local_grads=lambda out, a: (1.0,), formula="paired")
+    with pytest.raises(ValueError, match=r"it was 'paired' \(2 inputs\), now 'paired' \(1 input\)"):
+        rebuild(*arguments)  # was a raw IndexError
+
