@@ -45,16 +45,25 @@ def _central_differences(
 ) -> list[float]:
     """(f(x + ε) − f(x − ε)) / 2ε for each Value x of ``values``; every ``data`` restored, even on errors.
 
-    A nudged number or a value of ``f`` that is not finite is refused (naming
-    ``function``): the estimate would be nan or inf, not a derivative.
+    The step divided by is the one the floats took, (x + ε) − (x − ε), which is
+    not 2ε once x is large (at 1e10 a float moves by 1.9e−6). A nudged number or
+    a value of ``f`` that is not finite is refused (naming ``function``), and so
+    is an ε too small to move x at all: the estimate would not be a derivative.
     """
     estimates = []
     with gc_paused():
         for i, value in enumerate(values):
             original = value.data
+            upper_x, lower_x = original + eps, original - eps
+            if upper_x - lower_x == 0.0:
+                raise ValueError(
+                    f"{function}: values[{i}].data ± eps is values[{i}].data itself ({original!r} ± {eps!r} "
+                    "rounds to it): no step to measure; use an eps of at least "
+                    f"{math.ulp(original):.3g} (the spacing of floats there)"
+                )
             try:
                 samples = []
-                for nudged in (original + eps, original - eps):
+                for nudged in (upper_x, lower_x):
                     if not math.isfinite(nudged):
                         raise ValueError(
                             f"{function}: values[{i}].data ± eps = {nudged!r} is not finite; use a smaller "
@@ -67,7 +76,7 @@ def _central_differences(
             finally:
                 value.data = original
             upper, lower = samples
-            estimates.append((upper - lower) / (2.0 * eps))
+            estimates.append((upper - lower) / (upper_x - lower_x))
     return estimates
 
 

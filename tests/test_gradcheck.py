@@ -138,3 +138,17 @@ def test_gradcheck_and_numerical_grad_work_inside_no_grad() -> None:
         assert not engine.is_grad_enabled()  # the user's block is as it was
     assert report.passed and report.inputs[0].autograd == 12.0
     assert estimate == pytest.approx(12.0, rel=1e-8)
+
+
+def test_central_differences_divide_by_the_step_the_floats_took() -> None:
+    """At 1e10 a float moves by 1.9e−6, not by eps = 1e−6: dividing by 2·eps gave 3.81 for d(2x)/dx."""
+    for start in (1.0, 1e9, 1e10):
+        x = Value(start)
+        assert numerical_grad(lambda x=x: x * 2.0, [x]) == [2.0]
+    assert gradcheck(lambda z: z * 2.0, [1e10]).passed
+    x = Value(1e11)
+    no_step = (r"^numerical_grad: values\[0\]\.data ± eps is values\[0\]\.data itself \(100000000000\.0 ± "
+               r"1e-06 rounds to it\): no step to measure; use an eps of at least 1\.53e-05")
+    with pytest.raises(ValueError, match=no_step):
+        numerical_grad(lambda: x * 2.0, [x])
+    assert x.data == 1e11
