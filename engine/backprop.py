@@ -12,7 +12,18 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.checks import as_number, check_bool, check_callable, check_instance, check_int, describe, fail
+from engine.checks import (
+    AnomalyError,
+    DomainError,
+    as_number,
+    check_bool,
+    check_callable,
+    check_instance,
+    check_int,
+    describe,
+    describe_operand,
+    fail,
+)
 from engine.modes import enable_grad
 from engine.symbolic import Expression, derivative_formulas
 from engine.value import Op, Value, chain_rule, topological_order
@@ -82,9 +93,16 @@ def _graph_of_gradients(order: list[Value], wanted: list[Value]) -> list[Value]:
             local_grads = op.local_grads(node, *inputs)
             for x, local in zip(inputs, local_grads):
                 if isinstance(x, Value):
-                    contribution = local * upstream
-                    earlier = grads.get(x)
-                    grads[x] = contribution if earlier is None else earlier + contribution
+                    try:
+                        contribution = local * upstream
+                        earlier = grads.get(x)
+                        grads[x] = contribution if earlier is None else earlier + contribution
+                    except DomainError as error:  # inf · 0 or inf − inf: refused as without create_graph
+                        raise AnomalyError(
+                            f"grad: the chain rule gave a gradient that is not a number at "
+                            f"{describe_operand(x)} (inf · 0, or inf − inf; {error}); no grad was changed. "
+                            "Rescale the loss or the inputs"
+                        ) from None
     return [grads.get(node, Value(0.0)) for node in wanted]
 
 

@@ -214,3 +214,14 @@ def test_detect_anomaly_inside_no_grad_stops_every_overflow(overflow: Callable[[
         overflow()
     with no_grad():
         assert math.isinf(overflow().data)  # without detect_anomaly: the documented float overflow
+
+
+def test_grad_with_create_graph_refuses_a_nan_gradient_as_grad_does() -> None:
+    x = Value(-1.0, label="x")
+    y = (x.relu() * 1e200) * 1e200 + x
+    for create_graph in (False, True):
+        with pytest.raises(AnomalyError, match=r"^grad: the chain rule gave"):
+            engine.grad(y, x, create_graph=create_graph)
+    said = r"^grad: the chain rule gave a gradient that is not a number at -1\.0 \(label 'x'\) \(inf · 0"
+    with pytest.raises(AnomalyError, match=said):
+        engine.grad(y, x, create_graph=True)
