@@ -127,8 +127,12 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     it is itself differentiated) it returns a Value with its own graph, so
     derivatives nest: ``derivative(derivative(f))(x)`` is f''(x). The other
     arguments (numbers become Values) and keyword arguments go to ``f`` as given.
-    ``f`` returns a Value, or a number only when it is a constant (derivative 0):
-    a number computed from x's own number (``math.sin(x)``) is refused.
+    When no graph leads from f's result to x, f is a constant (derivative 0) if its
+    result stays put when x moves (f runs once more, at x + 1e−6·max(1, |x|)); a
+    result that moves was computed from x's number (``math.sin(x)``, ``float(x * 2)``,
+    ``Value(x.data ** 2)``) and is refused. (A number read from x and multiplied
+    back in, ``x * Value(x.data)``, cannot be told apart: it is differentiated as a
+    constant factor.)
 
     >>> derivative(lambda x: x ** 3)(2.0)        # 3x²
     12.0
@@ -149,22 +153,29 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
             )
         point = args[argnum]
         nested = isinstance(point, Value)
-        x = point if nested else _Argument(as_number(point, f"d_{name}: argument {argnum}"))
+        x = point if nested else Value(as_number(point, f"d_{name}: argument {argnum}"))
         # the other numbers as Values too (f may call y.exp() on them); anything else as given
         others = [Value(a) if isinstance(a, numbers.Real) and not isinstance(a, Value) else a for a in args]
-        with enable_grad():
-            output = f(*others[:argnum], x, *others[argnum + 1 :], **keywords)
-        if isinstance(output, Value):
+
+        def f_at(argument: Value) -> Any:
+            with enable_grad():
+                return f(*others[:argnum], argument, *others[argnum + 1 :], **keywords)
+
+        output = f_at(x)
+        if isinstance(output, Value) and x in topological_order(output):
             return grad(output, x, create_graph=nested)
-        if isinstance(x, _Argument) and x.number_read:
+        if not isinstance(output, (Value, int, float)) or isinstance(output, bool):
+            fail(TypeError, f"d_{name}", f"{name}'s result", "a Value (or a number, for a constant function)",
+                 describe(output))
+        # No graph leads from the result to x: a constant, unless it moves with x (math.sin(x),
+        # float(x * 2), Value(x.data ** 2) read x's number and left the graph). f runs once more to see.
+        number = _number_of(output)
+        if _number_of(f_at(Value(x.data + 1e-6 * max(1.0, abs(x.data))))) != number:
             raise TypeError(
                 f"d_{name}: {name} returned {describe(output)}, computed from its argument's number (a math "
                 "function such as math.sin(x), float(x) or x.data), so no graph leads to x; write it with "
                 "Value ops (x.exp(), engine.tanh(x), or engine.define_op for sin)"
             )
-        if isinstance(output, bool) or not isinstance(output, (int, float)):
-            fail(TypeError, f"d_{name}", f"{name}'s result", "a Value (or a number, for a constant function)",
-                 describe(output))
         return Value(0.0) if nested else 0.0  # f ignored its argument: a constant
 
     df.__name__ = f"d_{name}"
@@ -172,26 +183,5 @@ def derivative(f: Callable[..., Value | float], argnum: int = 0) -> Callable[...
     return df
 
 
-class _Argument(Value):
-    """The point x that ``derivative`` hands to f, noting whether f read its number: ``math.sin(x)``
-    calls ``float(x)`` and returns a float with no graph, which must not pass for a constant."""
-
-    __slots__ = ("number_read",)
-
-    def __init__(self, data: Any) -> None:
-        super().__init__(data)
-        self.number_read = False
-
-    def __float__(self) -> float:
-        self.number_read = True
-        return super().__float__()
-
-    @property
-    def data(self) -> float:
-        """The number (reading it is noted)."""
-        self.number_read = True
-        return self._data
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        Value.data.fset(self, value)  # type: ignore[attr-defined]
+def _number_of(result: Any) -> Any:
+    return result.data if isinstance(result, Value) else result

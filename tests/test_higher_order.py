@@ -189,7 +189,14 @@ def test_derivative_refuses_a_result_with_no_graph_to_its_argument() -> None:
     ):
         with pytest.raises(TypeError, match=pattern):
             derivative(function)(0.5)
+    for function in (lambda x: float(x * 2), lambda x: (x * 2).data, lambda x: Value(x.data ** 2),
+                     lambda x: Value(math.sin(x))):  # the graph left inside f, a Value made of a number
+        with pytest.raises(TypeError, match=r"computed from its argument's number"):
+            derivative(function)(1.0)
     assert derivative(lambda x: 3.0)(1.0) == 0.0  # a constant: its derivative is 0
+    assert derivative(lambda x: Value(3.0))(1.0) == 0.0
+    assert derivative(lambda x: 1.0 if x.data > 0 else 0.0)(1.0) == 0.0  # a step, read off x: flat here
+    assert derivative(derivative(lambda x: 5.0))(1.0) == 0.0
     with pytest.raises(TypeError, match=r"^d_<lambda>: argument 0: expected a real number .*got 'a' \(str\)"):
         derivative(lambda x: x)("a")
 
