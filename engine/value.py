@@ -161,6 +161,18 @@ class Value:
             text += f", label={short_repr(self._label)}"
         return text + ")"
 
+    def __deepcopy__(self, memo: dict) -> Value:
+        """A copy of this node's whole graph, parents first, without recursion (copy.deepcopy's own
+        walk recursed through the parents and stopped near 100 nodes deep)."""
+        for node in reversed(_search(self)[0]):
+            if id(node) not in memo:
+                twin = _new_value(type(node))
+                twin._data, twin._grad, twin._label = node._data, node._grad, node._label
+                twin._op, twin._const, twin._local_grads = node._op, node._const, node._local_grads
+                twin._parents = tuple(memo[id(parent)] for parent in node._parents)
+                memo[id(node)] = twin
+        return memo[id(self)]
+
     def __float__(self) -> float:
         return self._data
 

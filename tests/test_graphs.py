@@ -208,3 +208,19 @@ def test_products_and_wide_sums_read_their_derivatives_from_the_parents() -> Non
     b.data = 5.0
     product.backward()
     assert a.grad == 5.0
+
+
+def test_deepcopy_copies_a_deep_graph_whole_and_keeps_shared_nodes_shared() -> None:
+    """copy.deepcopy's own walk recursed through the parents: RecursionError near 100 nodes deep."""
+    import copy
+
+    x = Value(2.0, label="x")
+    y = x
+    with gc_paused():
+        for _ in range(100_000):
+            y = y * 1.0 + 0.5
+    y_copy, x_copy = copy.deepcopy([y, x])
+    assert y_copy.data == y.data and x_copy is not x and x_copy.label == "x"
+    y_copy.backward()
+    assert x_copy.grad == 1.0 and x.grad == 0.0  # the copy's leaf is the leaf inside the copied graph
+    assert y_copy.op is y.op and y_copy.parents[0] is not y.parents[0]
