@@ -282,6 +282,14 @@ def _resolve_optimizer(
     mine = {id(p) for p in model.parameters()}
     if not any(id(p) in mine for p in optimizer.parameters):
         raise ValueError("fit: the optimizer holds none of this model's parameters")
+    for i, p in enumerate(optimizer.parameters):
+        if id(p) not in mine:
+            # fit computes no gradient for it: each step would move it by its stale grad.
+            raise ValueError(
+                f"fit: the optimizer's parameter {i} ({p.label or 'unlabelled'}, data {p.data!r}) is not one "
+                "of this model's parameters, and fit computes no gradient for it: make the optimizer from "
+                "the model's parameters only, e.g. SGD(model.parameters(), lr=0.1)"
+            )
     return optimizer
 
 
@@ -309,8 +317,9 @@ def fit(
     ``seed`` fixing the shuffles), computes the cost ``loss`` ("bce", "mse",
     "hinge" or a function ``(predictions, targets) -> Value``), backpropagates and
     updates: W := W − α dW (``nn.SGD``: momentum 0.9 and α = 0.1 unless given, or
-    pass your own ``optimizer``). ``progress``: True (the default) shows a progress
-    line on stderr, False nothing, a function is called with each ``StepRecord``.
+    pass your own ``optimizer``, over the model's parameters or some of them).
+    ``progress``: True (the default) shows a progress line on stderr, False
+    nothing, a function is called with each ``StepRecord``.
     ``compile``: False (the engine builds each step's graph), True (one sample's
     cost traced once and replayed per sample as straight-line Python, see
     ``engine.compile``) or "numpy" (that replay on the whole batch at once); all

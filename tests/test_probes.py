@@ -462,6 +462,13 @@ ODD_INPUTS: list[Probe] = [
           TypeError,
           r"^fit: loss must be a function \(predictions, targets\) -> Value, got a function that returned "
           r"5\.0"),
+    Probe("fit(an optimizer holding a Value not in the model)",
+          lambda w: nn.fit(w.model, w.X, w.labels, optimizer=SGD([*w.model.parameters(), w.x], lr=0.1),
+                           progress=False),
+          ValueError,
+          r"^fit: the optimizer's parameter 13 \(x, data 2\.0\) is not one of this model's parameters, and "
+          r"fit computes no gradient for it: make the optimizer from the model's parameters only, e\.g\. "
+          r"SGD\(model\.parameters\(\), lr=0\.1\)$"),
     Probe("fit(batch_size=2.5)", lambda w: nn.fit(w.model, w.X, w.labels, batch_size=2.5, progress=False),
           TypeError, r"^fit: batch_size must be an integer ≥ 1, got 2\.5 \(float\)"),
     Probe("fit(steps=10**13)", lambda w: nn.fit(w.model, w.X, w.labels, steps=10**13, progress=False),
