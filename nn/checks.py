@@ -116,14 +116,18 @@ def _labels(ys: Array, m: int, x_shape: tuple[int, ...], samples_as: str, caller
     """Y as (1, m) with every label in [0, 1], or a ValueError naming its shape or the bad label."""
     allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (m,)]
     if ys.shape not in allowed:
-        y_samples = ys.shape[-1] if samples_as == "columns" or ys.ndim < 2 else ys.shape[0]
+        if ys.ndim == 0:  # a scalar: no axis to count samples on
+            y_samples = 0
+        else:
+            y_samples = ys.shape[-1] if samples_as == "columns" or ys.ndim < 2 else ys.shape[0]
         if ys.ndim in (1, 2) and ys.size == y_samples and y_samples != m:
             raise ValueError(
                 f"{caller}: X has m = {m} samples (shape {x_shape}) but Y has {y_samples} (shape {ys.shape})"
             )
+        hint = "; a single label is an array too, e.g. Y = np.array([[1.0]])" if ys.ndim == 0 else ""
         raise ValueError(
-            f"{caller}: Y must have shape {' or '.join(map(str, allowed))} for m = {m} samples, "
-            f"got {ys.shape}"
+            f"{caller}: Y must have shape {' or '.join(map(str, allowed))} for m = {m} "
+            f"sample{'s' if m != 1 else ''}, got {ys.shape}{hint}"
         )
     ys = ys.reshape(1, m)
     bad = ~(np.isfinite(ys) & (ys >= 0.0) & (ys <= 1.0))

@@ -551,6 +551,18 @@ ODD_INPUTS: list[Probe] = [
           TypeError,
           r"^GradientReport\.table: max_rows must be an integer ≥ 0, got 'a' \(str\); or None for every "
           r"row$"),
+    Probe("compare_gradients(Y a scalar)", lambda w: nn.compare_gradients(w.model, np.zeros((2, 1)), 1.0),
+          ValueError,
+          r"^compare_gradients: Y must have shape \(1, 1\) or \(1,\) for m = 1 sample, got \(\); a single "
+          r"label is an array too, e.g\. Y = np\.array\(\[\[1\.0\]\]\)$"),
+    Probe("compare_gradients(Y a 0-d array)",
+          lambda w: nn.compare_gradients(w.model, np.zeros((2, 3)), np.array(1.0)),
+          ValueError,
+          r"^compare_gradients: Y must have shape \(1, 3\) or \(3,\) for m = 3 samples, got \(\);"),
+    Probe("vectorized_backprop(Y a scalar)",
+          lambda w: nn.vectorized_backprop(nn.params_from_model(w.model), np.zeros((2, 1)), 1.0),
+          ValueError,
+          r"^vectorized_backprop: Y must have shape \(1, 1\) or \(1,\) for m = 1 sample, got \(\);"),
     Probe("vectorized_backprop(5, X, Y)", lambda w: nn.vectorized_backprop(5, w.X.T, w.labels),
           TypeError, r"^vectorized_backprop: params must be a dict \{'W\[1\]': \.\.\., .*got 5 \(int\)"),
     Probe("vectorized_backprop(W[1]='a')",
