@@ -133,11 +133,26 @@ def _loss(a: Array, y: Array) -> Array:
 
 @course_formula
 def cross_entropy_cost(a: ArrayLike, y: ArrayLike) -> float:
-    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns; A[L] and Y both (1, m)."""
+    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns; A[L] and Y both (1, m), m ≥ 1.
+
+    Any other shape is refused (a ``FormulaShapeError``): m is the number of
+    columns, so samples as rows, (m, 1), would divide by 1.
+    """
     check_same_shape("cross_entropy_cost", "y", y, "a", a, "Y and A[L], (1, m)")
+    for name, array in (("a", a), ("y", y)):
+        if array.ndim != 2 or array.shape[0] != 1:
+            as_rows = array.ndim == 2 and array.shape[1] == 1
+            rows = "; its samples look like rows: pass a.T and y.T" if as_rows else ""
+            raise FormulaShapeError(
+                f"cross_entropy_cost: {name} is {'A[L]' if name == 'a' else 'Y'}, (1, m) with one column per "
+                f"sample, got shape {array.shape}{rows}"
+            )
+    if a.shape[1] == 0:
+        raise ValueError(
+            f"cross_entropy_cost: a has no columns, so m = 0 and 1/m is undefined; got shape {a.shape}"
+        )
     check_cross_entropy_domain("cross_entropy_cost", a, y, ("y ln a", "(1−y) ln(1−a)"))
-    per_sample = _loss(a, y)
-    return float(np.sum(per_sample) / per_sample.shape[-1]) if per_sample.ndim else float(per_sample)
+    return float(np.sum(_loss(a, y)) / a.shape[1])
 
 
 # ---------------------------------------------------------------------------

@@ -588,6 +588,18 @@ ODD_INPUTS: list[Probe] = [
           FormulaShapeError,
           r"^cross_entropy_cost: y must have the shape of a \(Y and A\[L\], \(1, m\)\), got a \(1, 3\), "
           r"y \(3, 1\); numpy would broadcast them to \(3, 3\)$"),
+    Probe("cross_entropy_cost(samples as rows)",
+          lambda w: formulas.cross_entropy_cost(np.full((3, 1), 0.5), np.ones((3, 1))),
+          FormulaShapeError,
+          r"^cross_entropy_cost: a is A\[L\], \(1, m\) with one column per sample, got shape \(3, 1\); its "
+          r"samples look like rows: pass a\.T and y\.T$"),
+    Probe("cross_entropy_cost(y a number)", lambda w: formulas.cross_entropy_cost(np.full((1, 3), 0.5), 1.0),
+          FormulaShapeError,
+          r"^cross_entropy_cost: y is Y, \(1, m\) with one column per sample, got shape \(\)$"),
+    Probe("cross_entropy_cost(m = 0)",
+          lambda w: formulas.cross_entropy_cost(np.zeros((1, 0)), np.zeros((1, 0))),
+          ValueError,
+          r"^cross_entropy_cost: a has no columns, so m = 0 and 1/m is undefined; got shape \(1, 0\)$"),
     Probe("linear_forward(b of shape (n,))",
           lambda w: formulas.linear_forward(np.eye(2), [[1, 2], [3, 4]], np.array([10.0, 20.0])),
           FormulaShapeError,
