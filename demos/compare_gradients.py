@@ -61,7 +61,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=_positive, default=4, help="hidden width with --depth (default 4)")
     parser.add_argument("--nx", type=_positive, default=2, help="input features n_x (default 2)")
     parser.add_argument("--activation", choices=list(ACTIVATIONS), default="tanh", help="hidden activation")
-    parser.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
+    parser.add_argument(
+        "--output-activation", choices=["sigmoid"], default="sigmoid",
+        help="sigmoid, the only choice: the cross-entropy compares probabilities, and a tanh, relu or "
+        "linear output leaves [0, 1] on these samples (nn.compare_gradients takes one that stays inside)",
+    )
     parser.add_argument("--m", type=_positive, default=8, help="number of samples (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
     parser.add_argument("--formulas", choices=list(RULES), default="course", help="backprop wiring to check")

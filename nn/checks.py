@@ -248,13 +248,21 @@ def check_cross_entropy_domain(formula: str, a: Array, y: Array, terms: tuple[st
 
 
 def check_output_domain(a: Array, y: Array, activation: str, layer: int, *, caller: str) -> None:
-    """A non-sigmoid output must keep ln a (where y > 0) and ln(1−a) (where y < 1) finite.
+    """A non-sigmoid output must lie in [0, 1] and keep ln a (where y > 0) and ln(1−a) (where y < 1) finite.
 
     A sigmoid output needs no check: its dZ[L] = A[L] − Y is finite even where a
     has rounded to 0 or 1.
     """
     if activation == "sigmoid":
         return
+    outside = ~((a >= 0.0) & (a <= 1.0))
+    if outside.any():
+        index = _first_index(outside)
+        raise ValueError(
+            f"{caller}: the cross-entropy needs outputs a in [0, 1] (probabilities, as a sigmoid output "
+            f"gives); output activation {activation!r} gave A[{layer}]{_at(index)} = {float(a[index])!r}: "
+            "use output_activation='sigmoid'"
+        )
     bad = ((y > 0.0) & (a <= 0.0)) | ((y < 1.0) & (a >= 1.0))
     if bad.any():
         index = _first_index(bad)

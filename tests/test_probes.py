@@ -551,6 +551,12 @@ ODD_INPUTS: list[Probe] = [
           TypeError,
           r"^GradientReport\.table: max_rows must be an integer ≥ 0, got 'a' \(str\); or None for every "
           r"row$"),
+    Probe("compare_gradients(a tanh output)",
+          lambda w: nn.compare_gradients(MLP(2, [3, 1], seed=1, output_activation="tanh"), w.X.T, w.labels),
+          ValueError,
+          r"^compare_gradients: the cross-entropy needs outputs a in \[0, 1\] \(probabilities, as a sigmoid "
+          r"output gives\); output activation 'tanh' gave A\[2\]\[0, \d+\] = -0\.\d+: use "
+          r"output_activation='sigmoid'$"),
     Probe("compare_gradients(Y a scalar)", lambda w: nn.compare_gradients(w.model, np.zeros((2, 1)), 1.0),
           ValueError,
           r"^compare_gradients: Y must have shape \(1, 1\) or \(1,\) for m = 1 sample, got \(\); a single "
