@@ -70,6 +70,18 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def out_folder(text: str) -> Path:
+    """An argparse type for --out: a folder, or a path where one can be made (no file in the way)."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == path else f"is under {part}, a file"
+                raise argparse.ArgumentTypeError(f"{text!r} {what}: --out is the folder to write into")
+            break
+    return path
+
+
 def _positive(kind: type) -> Callable[[str], int | float]:
     """An argparse type: ``kind(text)``, which must be > 0."""
     def convert(text: str) -> int | float:
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="samples per step (default: all training points, full-batch gradient descent)")
     parser.add_argument("--seed", type=int, default=0,
                         help="fixes the data, the split and the initial weights (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("out"),
+    parser.add_argument("--out", type=out_folder, default=Path("out"),
                         help="folder for the plots and the model (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress line while training")
     return parser

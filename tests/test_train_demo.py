@@ -202,3 +202,20 @@ def test_the_wengert_list_demo_prints_the_lists_and_times_the_three_ways() -> No
         if "losses within" in line:  # e.g. "losses within 1.4e-16, parameters within 1.3e-15"
             gaps = [float(word.rstrip(",")) for word in line.split() if word[0].isdigit() and "e" in word]
             assert len(gaps) == 2 and max(gaps) < 1e-12, line
+
+
+@pytest.mark.parametrize("name", ["train_classifier", "draw_graph", "define_your_own_op"])
+@pytest.mark.parametrize(("under", "said"), [("", "is a file"), ("sub", "is under {file}, a file")])
+def test_an_out_that_is_a_file_is_a_usage_error_naming_out(tmp_path, capsys, name, under, said):
+    spec = importlib.util.spec_from_file_location(f"{name}_demo", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    file = tmp_path / "taken"
+    file.write_text("mine", encoding="utf-8")
+    out = file / under if under else file
+    with pytest.raises(SystemExit) as exited:
+        module.main(["--out", str(out)])
+    assert exited.value.code == 2
+    expected = f"argument --out: {str(out)!r} {said.format(file=file)}: --out is the folder to write into"
+    assert expected in capsys.readouterr().err
+    assert file.read_text(encoding="utf-8") == "mine"
