@@ -8,7 +8,7 @@ Every generator returns ``(X, y)`` with **one sample per row**, as scikit-learn 
 The course writes samples in **columns**: X has shape (n_x, m) and Y shape (1, m).
 ``to_course_layout(X, y)`` gives that layout (it is ``X.T`` and ``y.reshape(1, m)``).
 The same seed gives the same arrays, to the bit, on every run. A generator makes
-at most ``MAX_SAMPLES`` samples.
+at most ``MAX_SAMPLES`` samples, with a noise of at most ``MAX_NOISE``, so X is finite.
 """
 
 from __future__ import annotations
@@ -24,16 +24,21 @@ from engine.checks import check_int, check_real, check_seed, describe, fail, sho
 MAX_SAMPLES = 10_000_000
 """The most samples a generator makes: 160 MB of X, and far more than a scalar engine trains on."""
 
+MAX_NOISE = 1e100
+"""The largest noise (standard deviation) a generator takes: X and its squares stay finite floats
+(a noise near 1.8e308 gave ±inf coordinates)."""
+
 
 def _check_args(
     function: str, n_samples: object, noise: object, seed: object, minimum: int
 ) -> tuple[int, float, int]:
     """The common arguments, checked and converted; errors name the function and the value."""
-    return (
-        _count(function, "n_samples", n_samples, minimum),
-        check_real(function, "noise", noise, minimum=0.0),
-        check_seed(function, seed),
-    )
+    count = _count(function, "n_samples", n_samples, minimum)
+    deviation = check_real(function, "noise", noise, minimum=0.0)
+    if deviation > MAX_NOISE:
+        fail(ValueError, function, "noise", f"at most MAX_NOISE = {MAX_NOISE:g}", short_repr(noise),
+             "a larger noise makes coordinates (or their squares) overflow to inf")
+    return count, deviation, check_seed(function, seed)
 
 
 def _count(function: str, name: str, value: object, minimum: int) -> int:
