@@ -264,6 +264,8 @@ def train_test_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle the rows with ``seed`` and hold out ⌈test_fraction·m⌉ of them for testing.
 
+    A product test_fraction·m that is an integer up to float rounding counts as that
+    integer: 0.07 of 100 samples is 7 (the float product is 7.000000000000001).
     Returns ``(X_train, X_test, y_train, y_test)`` (scikit-learn's order), rows as
     samples. ``test_fraction`` ∈ (0, 1) and both parts must be non-empty.
     """
@@ -271,7 +273,7 @@ def train_test_split(
     test_fraction = check_real("train_test_split", "test_fraction", test_fraction, above=0.0, below=1.0)
     seed = check_seed("train_test_split", seed)
     m = len(y_vector)
-    n_test = math.ceil(test_fraction * m)
+    n_test = _test_count(test_fraction, m)
     if not 0 < n_test < m:
         raise ValueError(
             f"train_test_split: test_fraction={test_fraction!r} of m={m} samples leaves an empty part"
@@ -279,6 +281,15 @@ def train_test_split(
     order = np.random.default_rng(seed).permutation(m)
     test, train = order[:n_test], order[n_test:]
     return x_matrix[train], x_matrix[test], y_vector[train], y_vector[test]
+
+
+def _test_count(test_fraction: float, m: int) -> int:
+    """⌈test_fraction·m⌉, where a product within rounding (a relative 1e−12) of an integer is that integer."""
+    product = test_fraction * m
+    nearest = round(product)
+    if math.isclose(product, nearest, rel_tol=1e-12):
+        return nearest
+    return math.ceil(product)
 
 
 def to_course_layout(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -156,3 +156,10 @@ def test_noise_is_bounded_so_the_data_is_finite(name):
     )
     x, _ = DATASETS[name](10_000, 1e100)
     assert np.isfinite(x).all() and np.isfinite(x * x).all()
+
+
+@pytest.mark.parametrize(("fraction", "m", "expected"), [(0.07, 100, 7), (0.7, 10, 7), (0.29, 100, 29),
+                                                         (0.1, 30, 3), (0.25, 10, 3), (0.071, 100, 8)])
+def test_split_holds_out_the_integer_that_the_fraction_names(fraction, m, expected):
+    x, y = make_moons(m)
+    assert len(train_test_split(x, y, test_fraction=fraction)[3]) == expected
