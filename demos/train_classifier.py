@@ -25,7 +25,7 @@ import numpy as np
 
 import nn
 from engine import atomic_write
-from nn.train import decision_threshold
+from nn.train import decision_threshold, format_loss
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -141,7 +141,8 @@ def _save_figure(figure: Figure, stem: Path) -> list[Path]:
             path = stem.with_suffix(suffix)
 
             def write(file: IO[bytes], fmt: str = suffix[1:], meta: dict = metadata) -> None:
-                figure.savefig(file, format=fmt, metadata=meta, dpi=DPI)
+                with np.errstate(over="ignore"):  # see plot_history
+                    figure.savefig(file, format=fmt, metadata=meta, dpi=DPI)
 
             written.append(atomic_write(path, write, binary=True))
     return written
@@ -204,6 +205,13 @@ def _legend_handles(splits: list[tuple[str, tuple[np.ndarray, np.ndarray]]], thr
 
 def plot_history(history: nn.History, title: str) -> Figure:
     """The cost (log scale) and the training accuracy at each step."""
+    # A log axis up to a huge cost (a run that diverged, 1e+300) overflows numpy's exp in matplotlib's
+    # tick code (here and when saving): the plot is right, the RuntimeWarning would only be noise.
+    with np.errstate(over="ignore"):
+        return _history_figure(history, title)
+
+
+def _history_figure(history: nn.History, title: str) -> Figure:
     from matplotlib.figure import Figure
 
     steps = np.arange(1, len(history) + 1)
@@ -286,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = f"lr {args.lr:g}, momentum {args.momentum:g}"
     print(f"trained {args.steps} steps in {history.seconds:.1f} s ({settings})")
     test_text = "" if test_accuracy is None else f"   test accuracy {test_accuracy:.1%}"
-    print(f"cost at the last step {history.final_loss:.4f}   train accuracy {train_accuracy:.1%}{test_text}")
+    print(f"cost at the last step {format_loss(history.final_loss)}   train accuracy {train_accuracy:.1%}"
+          f"{test_text}")
     print(f"wrote in {plotting:.1f} s:")
     for path in written:
         print(f"  {path}")

@@ -119,6 +119,12 @@ class TrainingDivergedError(FloatingPointError):
         self.cost = cost
 
 
+def format_loss(loss: float) -> str:
+    """A loss as text that stays short: 4 decimals below 10⁶ (``0.0412``), else 4 significant
+    digits (``6.732e+179``, where a diverging run's loss would print with 180 digits)."""
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4g}"
+
+
 class ProgressLine:
     """Shows training progress: ``step 120/300  loss 0.0412  accuracy  98.0%  3.1 s``.
 
@@ -147,10 +153,10 @@ class ProgressLine:
 
     @staticmethod
     def format(record: StepRecord) -> str:
-        """The progress text for one step."""
+        """The progress text for one step (the loss as ``format_loss`` writes it)."""
         digits = len(str(record.steps))
         return (
-            f"step {record.step:>{digits}}/{record.steps}  loss {record.loss:.4f}  "
+            f"step {record.step:>{digits}}/{record.steps}  loss {format_loss(record.loss)}  "
             f"accuracy {record.accuracy:6.1%}  {record.seconds:.1f} s"
         )
 

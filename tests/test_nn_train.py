@@ -312,3 +312,13 @@ def test_fit_keeps_a_domain_error_that_is_not_an_overflow_and_a_report_asked_for
             loss=lambda p, t: sum(a.log() for a in p))
     with engine.detect_anomaly(), pytest.raises(engine.AnomalyError, match=r"^detect_anomaly: "):
         fit(MLP(2, [3, 1], seed=0), x, y, progress=False, loss=lambda p, t: p[0] * 1e308 * 10.0)
+
+
+def test_progress_writes_a_huge_loss_in_4_significant_digits():
+    from nn.train import format_loss
+
+    assert [format_loss(x) for x in (0.04123, 999_999.0, 1e6, 6.731983e300)] == [
+        "0.0412", "999999.0000", "1e+06", "6.732e+300"
+    ]
+    line = ProgressLine.format(StepRecord(3, 10, 6.731983e300, 0.5, 1.0))
+    assert line == "step  3/10  loss 6.732e+300  accuracy  50.0%  1.0 s"

@@ -219,3 +219,15 @@ def test_an_out_that_is_a_file_is_a_usage_error_naming_out(tmp_path, capsys, nam
     expected = f"argument --out: {str(out)!r} {said.format(file=file)}: --out is the folder to write into"
     assert expected in capsys.readouterr().err
     assert file.read_text(encoding="utf-8") == "mine"
+
+
+def test_a_diverging_run_prints_short_losses_and_no_warning(demo, small_grid, tmp_path, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's overflow in its log-axis ticks does not leak
+        assert demo.main(["--lr", "1e300", "--steps", "20", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "cost at the last step 6.732e+300   train accuracy" in captured.out
+    assert "step 20/20  loss 6.732e+300  accuracy" in captured.err
+    assert max(len(line) for line in (captured.out + captured.err).splitlines()) < 120
