@@ -231,3 +231,29 @@ def test_a_diverging_run_prints_short_losses_and_no_warning(demo, small_grid, tm
     assert "cost at the last step 6.732e+300   train accuracy" in captured.out
     assert "step 20/20  loss 6.732e+300  accuracy" in captured.err
     assert max(len(line) for line in (captured.out + captured.err).splitlines()) < 120
+
+
+def _wengert():
+    spec = importlib.util.spec_from_file_location("wengert_list_demo", REPO / "demos" / "wengert_list.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    ("10000000000000", "must be from 1 to 1,000,000,000,000 (nn.train.MAX_STEPS), got 10000000000000"),
+    ("0", "must be from 1 to 1,000,000,000,000 (nn.train.MAX_STEPS), got 0"),
+    ("x", "must be an integer, got 'x'"),
+])
+def test_the_wengert_list_demo_checks_steps_before_printing(capsys, steps, message):
+    with pytest.raises(SystemExit) as exited:
+        _wengert().main(["--time", "--steps", steps])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert f"error: argument --steps: {message}" in captured.err and captured.out == ""
+
+
+def test_steps_implies_time_in_the_wengert_list_demo(capsys):
+    _wengert().main(["--steps", "2"])
+    out = capsys.readouterr().out
+    assert "2 steps (lr 0.3, momentum 0.9), three ways:" in out and out.count(" ms a step") == 3
