@@ -594,6 +594,20 @@ ODD_INPUTS: list[Probe] = [
           FormulaShapeError,
           r"^cross_entropy_cost: y must have the shape of a \(Y and A\[L\], \(1, m\)\), got a \(1, 3\), "
           r"y \(3, 1\); numpy would broadcast them to \(3, 3\)$"),
+    Probe("g_prime(z (2, 3), a (3, 2))",
+          lambda w: formulas.g_prime("sigmoid", np.ones((2, 3)), np.ones((3, 2))),
+          FormulaShapeError,
+          r"^g_prime: a must have the shape of z \(A\[l\] = g\(Z\[l\]\) and Z\[l\], \(n\[l\], m\)\), got z "
+          r"\(2, 3\), a \(3, 2\)"),
+    Probe("loss_direct(y = 2)", lambda w: formulas.loss_direct(0.0, 2.0),
+          ValueError, r"^loss_direct: y must be a label in \[0, 1\]; got y = 2\.0$"),
+    Probe("dw_direct(y nan)", lambda w: formulas.dw_direct([1.0, 2.0], 0.0, np.nan),
+          ValueError, r"^dw_direct: y must be a label in \[0, 1\]; got y = nan$"),
+    Probe("dz_previous_layer(W (3, 2), dZ (4, 5))",
+          lambda w: formulas.dz_previous_layer(np.ones((3, 2)), np.ones((4, 5)), np.ones((2, 5))),
+          FormulaShapeError,
+          r"^dz_previous_layer: W\[l\]ᵀ dZ\[l\] needs W\[l\] \(n\[l\], n\[l−1\]\) and dZ\[l\] \(n\[l\], m\) "
+          r"with the same n\[l\]; got weights \(3, 2\), dz \(4, 5\)$"),
     Probe("cross_entropy_cost(samples as rows)",
           lambda w: formulas.cross_entropy_cost(np.full((3, 1), 0.5), np.ones((3, 1))),
           FormulaShapeError,
