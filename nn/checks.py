@@ -76,7 +76,7 @@ def check_batch(
 
     ``samples_as="columns"`` (the course's layout) expects X of shape (n_x, m);
     ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
-    (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
+    (m,) — with rows, also (m, 1). Labels must be finite and in [0, 1].
     """
     samples_as = check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
     x_array = float_array(x, caller, "X", copy=False)
@@ -114,7 +114,7 @@ def _features(xs: Array, n_x: int, samples_as: str, caller: str) -> Array:
 
 def _labels(ys: Array, m: int, x_shape: tuple[int, ...], samples_as: str, caller: str) -> Array:
     """Y as (1, m) with every label in [0, 1], or a ValueError naming its shape or the bad label."""
-    allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (m,)]
+    allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (1, m), (m,)]
     if ys.shape not in allowed:
         if ys.ndim == 0:  # a scalar: no axis to count samples on
             y_samples = 0

@@ -14,7 +14,7 @@ with ``dampening=0`` and ``nesterov=False``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 
 from engine import Value, zero_grad
 from engine.checks import check_instance, check_real, describe, fail
@@ -179,6 +179,10 @@ def _parameter_list(parameters: object) -> list:
     if isinstance(parameters, (str, bytes, Value)) or not hasattr(parameters, "__iter__"):
         fail(TypeError, "SGD", "parameters", "an iterable of Values", describe(parameters),
              "e.g. model.parameters()")
+    if isinstance(parameters, (Mapping, Set)):
+        fail(TypeError, "SGD", "parameters", "an ordered iterable of Values (a list or a tuple)",
+             describe(parameters), "a dict or a set is refused: each velocity belongs to a parameter by "
+             "its place, so the order matters; pass a list, e.g. model.parameters()")
     params = list(parameters)  # type: ignore[call-overload]
     if not params:
         fail(ValueError, "SGD", "parameters", "a non-empty iterable of Values", "an empty one")

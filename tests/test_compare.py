@@ -384,3 +384,13 @@ def _help(demo) -> str:
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         demo.parse_args(["--help"])
     return " ".join(out.getvalue().split())
+
+
+def test_samples_as_rows_takes_y_of_shape_1_m_as_its_docstring_says() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    expected = compare_gradients(model, x, y, samples_as="rows", numerical=False)
+    for shape in ((1, 5), (5, 1)):
+        report = compare_gradients(model, x, y.reshape(shape), samples_as="rows", numerical=False)
+        assert report.passed and report.cost_autograd == expected.cost_autograd

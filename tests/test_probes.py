@@ -469,6 +469,19 @@ ODD_INPUTS: list[Probe] = [
           r"^fit: the optimizer's parameter 13 \(x, data 2\.0\) is not one of this model's parameters, and "
           r"fit computes no gradient for it: make the optimizer from the model's parameters only, e\.g\. "
           r"SGD\(model\.parameters\(\), lr=0\.1\)$"),
+    Probe("SGD(a dict)", lambda w: SGD({w.x: 1}, lr=0.1),
+          TypeError,
+          r"^SGD: parameters must be an ordered iterable of Values \(a list or a tuple\), got "
+          r"\{Value\(.*\): 1\} \(dict\); a dict or a set is refused: each velocity belongs to a parameter "
+          r"by its place, so the order matters; pass a list, e\.g\. model\.parameters\(\)$"),
+    Probe("SGD(a set)", lambda w: SGD({w.x, w.w}, lr=0.1),
+          TypeError,
+          r"^SGD: parameters must be an ordered iterable of Values \(a list or a tuple\), got .*\(set\)"),
+    Probe("save_model(a path ending in a separator)",
+          lambda w: save_model(w.model, f"{w.folder}{os.sep}new{os.sep}"),
+          ValueError,
+          r"^save_model: path must be a file name, not a folder, got '.*new[/\\]+', which ends in a "
+          r"separator; name the file, e\.g\. 'dir/new/model\.json'$"),
     Probe("fit(batch_size=2.5)", lambda w: nn.fit(w.model, w.X, w.labels, batch_size=2.5, progress=False),
           TypeError, r"^fit: batch_size must be an integer ≥ 1, got 2\.5 \(float\)"),
     Probe("fit(steps=10**13)", lambda w: nn.fit(w.model, w.X, w.labels, steps=10**13, progress=False),
