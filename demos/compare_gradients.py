@@ -54,7 +54,7 @@ def _positive(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: network shape, activation, batch, formulas, output size."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--sizes", type=_sizes, help="layer widths n[1],...,n[L], last 1 (default 4,1)")
     shape.add_argument("--depth", type=_positive, help="number of layers L (hidden ones are --width wide)")

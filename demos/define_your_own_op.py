@@ -66,7 +66,7 @@ def out_folder(text: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Define sin and cos, print their derivatives, explain and draw y = sin(x)·cos(x), gradcheck."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     parser.add_argument(
         "--out", type=out_folder, default=Path("out"), help="folder for the drawing (default: out/)"
     )

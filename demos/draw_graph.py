@@ -89,7 +89,7 @@ def out_folder(text: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Write neuron.svg, mlp.svg and the two step-through pages into --out; print the neuron's chain rule."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     parser.add_argument(
         "--out", type=out_folder, default=Path("out"),
         help="folder for the SVG and HTML files (default: out/)",

@@ -157,7 +157,9 @@ def model_from_dict(document: object) -> MLP:
     version = check_int("", "version", document.get("version"))
     if version != VERSION:
         newer = " (written by a newer chainrule)" if version > VERSION else ""
-        raise ValueError(f"unsupported version {version}{newer}; this chainrule reads version {VERSION}")
+        raise ValueError(
+            f"unsupported version {short_repr(version)}{newer}; this chainrule reads version {VERSION}"
+        )
     missing = sorted({"architecture", "parameters"} - document.keys())
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")

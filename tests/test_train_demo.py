@@ -257,3 +257,16 @@ def test_steps_implies_time_in_the_wengert_list_demo(capsys):
     _wengert().main(["--steps", "2"])
     out = capsys.readouterr().out
     assert "2 steps (lr 0.3, momentum 0.9), three ways:" in out and out.count(" ms a step") == 3
+
+
+@pytest.mark.parametrize("name", ["draw_graph", "second_derivatives", "define_your_own_op",
+                                  "compare_gradients"])
+def test_each_demos_help_says_its_first_paragraph_whole(name, capsys):
+    spec = importlib.util.spec_from_file_location(f"{name}_demo", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exited:
+        module.main(["--help"])
+    assert exited.value.code == 0
+    first_paragraph = " ".join(module.__doc__.split("\n\n")[0].split())
+    assert first_paragraph in " ".join(capsys.readouterr().out.split())
