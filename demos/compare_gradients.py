@@ -54,14 +54,18 @@ def _positive(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: network shape, activation, batch, formulas, output size."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--sizes", type=_sizes, help="layer widths n[1],...,n[L], last 1 (default 4,1)")
     shape.add_argument("--depth", type=_positive, help="number of layers L (hidden ones are --width wide)")
     parser.add_argument("--width", type=_positive, default=4, help="hidden width with --depth (default 4)")
     parser.add_argument("--nx", type=_positive, default=2, help="input features n_x (default 2)")
     parser.add_argument("--activation", choices=list(ACTIVATIONS), default="tanh", help="hidden activation")
-    parser.add_argument("--output-activation", choices=list(ACTIVATIONS), default="sigmoid")
+    parser.add_argument(
+        "--output-activation", choices=["sigmoid"], default="sigmoid",
+        help="sigmoid, the only choice: the cross-entropy compares probabilities, and a tanh, relu or "
+        "linear output leaves [0, 1] on these samples (nn.compare_gradients takes one that stays inside)",
+    )
     parser.add_argument("--m", type=_positive, default=8, help="number of samples (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
     parser.add_argument("--formulas", choices=list(RULES), default="course", help="backprop wiring to check")

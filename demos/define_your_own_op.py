@@ -52,11 +52,23 @@ def product_graph(x0: float = X0) -> tuple[Value, Value]:
     return x, y
 
 
+def out_folder(text: str) -> Path:
+    """An argparse type for --out: a folder, or a path where one can be made (no file in the way)."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == path else f"is under {part}, a file"
+                raise argparse.ArgumentTypeError(f"{text!r} {what}: --out is the folder to write into")
+            break
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Define sin and cos, print their derivatives, explain and draw y = sin(x)·cos(x), gradcheck."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     parser.add_argument(
-        "--out", type=Path, default=Path("out"), help="folder for the drawing (default: out/)"
+        "--out", type=out_folder, default=Path("out"), help="folder for the drawing (default: out/)"
     )
     args = parser.parse_args(argv)
 

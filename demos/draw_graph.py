@@ -75,11 +75,24 @@ def write_page(root: Value, path: Path) -> Path | None:
         return None
 
 
+def out_folder(text: str) -> Path:
+    """An argparse type for --out: a folder, or a path where one can be made (no file in the way)."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == path else f"is under {part}, a file"
+                raise argparse.ArgumentTypeError(f"{text!r} {what}: --out is the folder to write into")
+            break
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write neuron.svg, mlp.svg and the two step-through pages into --out; print the neuron's chain rule."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # 1st paragraph
     parser.add_argument(
-        "--out", type=Path, default=Path("out"), help="folder for the SVG and HTML files (default: out/)"
+        "--out", type=out_folder, default=Path("out"),
+        help="folder for the SVG and HTML files (default: out/)",
     )
     args = parser.parse_args(argv)
 

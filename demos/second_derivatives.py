@@ -5,12 +5,15 @@ Run: python demos/second_derivatives.py
 
 from __future__ import annotations
 
+import argparse
+
 import engine
 from engine import Value, derivative, grad
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Print each higher-order derivative beside its closed form."""
+    argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split())).parse_args(argv)
     z0 = 0.7
     sigmoid = lambda z: z.sigmoid()
     a = sigmoid(Value(z0)).data

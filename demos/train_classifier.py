@@ -25,7 +25,7 @@ import numpy as np
 
 import nn
 from engine import atomic_write
-from nn.train import decision_threshold
+from nn.train import decision_threshold, format_loss
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,6 +68,18 @@ def parse_sizes(text: str) -> list[int]:
     if sizes[-1] != 1:
         raise argparse.ArgumentTypeError(f"the last layer must have 1 unit (two classes), got {text!r}")
     return sizes
+
+
+def out_folder(text: str) -> Path:
+    """An argparse type for --out: a folder, or a path where one can be made (no file in the way)."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == path else f"is under {part}, a file"
+                raise argparse.ArgumentTypeError(f"{text!r} {what}: --out is the folder to write into")
+            break
+    return path
 
 
 def _positive(kind: type) -> Callable[[str], int | float]:
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="samples per step (default: all training points, full-batch gradient descent)")
     parser.add_argument("--seed", type=int, default=0,
                         help="fixes the data, the split and the initial weights (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("out"),
+    parser.add_argument("--out", type=out_folder, default=Path("out"),
                         help="folder for the plots and the model (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress line while training")
     return parser
@@ -129,7 +141,8 @@ def _save_figure(figure: Figure, stem: Path) -> list[Path]:
             path = stem.with_suffix(suffix)
 
             def write(file: IO[bytes], fmt: str = suffix[1:], meta: dict = metadata) -> None:
-                figure.savefig(file, format=fmt, metadata=meta, dpi=DPI)
+                with np.errstate(over="ignore"):  # see plot_history
+                    figure.savefig(file, format=fmt, metadata=meta, dpi=DPI)
 
             written.append(atomic_write(path, write, binary=True))
     return written
@@ -192,6 +205,13 @@ def _legend_handles(splits: list[tuple[str, tuple[np.ndarray, np.ndarray]]], thr
 
 def plot_history(history: nn.History, title: str) -> Figure:
     """The cost (log scale) and the training accuracy at each step."""
+    # A log axis up to a huge cost (a run that diverged, 1e+300) overflows numpy's exp in matplotlib's
+    # tick code (here and when saving): the plot is right, the RuntimeWarning would only be noise.
+    with np.errstate(over="ignore"):
+        return _history_figure(history, title)
+
+
+def _history_figure(history: nn.History, title: str) -> Figure:
     from matplotlib.figure import Figure
 
     steps = np.arange(1, len(history) + 1)
@@ -274,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = f"lr {args.lr:g}, momentum {args.momentum:g}"
     print(f"trained {args.steps} steps in {history.seconds:.1f} s ({settings})")
     test_text = "" if test_accuracy is None else f"   test accuracy {test_accuracy:.1%}"
-    print(f"cost at the last step {history.final_loss:.4f}   train accuracy {train_accuracy:.1%}{test_text}")
+    print(f"cost at the last step {format_loss(history.final_loss)}   train accuracy {train_accuracy:.1%}"
+          f"{test_text}")
     print(f"wrote in {plotting:.1f} s:")
     for path in written:
         print(f"  {path}")

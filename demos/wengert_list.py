@@ -2,6 +2,7 @@
 
     python demos/wengert_list.py            # the lists: the seed neuron's cost, a 2-2-1 network
     python demos/wengert_list.py --time     # also: train 2-16-16-1 on the moons three ways, timed
+    python demos/wengert_list.py --steps 20 # the same, 20 steps each (--steps implies --time)
 
 Reverse mode is taught as an evaluation trace, one line per value going forward and
 one line per adjoint coming back. ``engine.compile`` writes the engine's graph that
@@ -18,6 +19,7 @@ import time
 import engine
 import nn
 from engine import Value, linear
+from nn.train import MAX_STEPS
 
 
 def seed_neuron_cost(w_0: Value, w_1: Value, b: Value) -> Value:
@@ -89,13 +91,23 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--time", action="store_true", help="also time the three ways of training")
-    parser.add_argument("--steps", type=int, default=100, help="training steps for --time (default 100)")
+    parser.add_argument("--steps", type=_steps, default=None,
+                        help=f"training steps for --time, 1 to {MAX_STEPS:,} (default 100); implies --time")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error("--steps must be at least 1")
     show_lists()
-    if args.time:
-        time_training(args.steps)
+    if args.time or args.steps is not None:
+        time_training(100 if args.steps is None else args.steps)
+
+
+def _steps(text: str) -> int:
+    """An argparse type for --steps: an integer from 1 to fit's MAX_STEPS, checked before anything runs."""
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 1 <= steps <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_STEPS:,} (nn.train.MAX_STEPS), got {text}")
+    return steps
 
 
 if __name__ == "__main__":

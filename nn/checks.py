@@ -76,7 +76,7 @@ def check_batch(
 
     ``samples_as="columns"`` (the course's layout) expects X of shape (n_x, m);
     ``samples_as="rows"`` expects (m, n_x) and transposes it. Y may be (1, m) or
-    (m,) — with rows, (m, 1) or (m,). Labels must be finite and in [0, 1].
+    (m,) — with rows, also (m, 1). Labels must be finite and in [0, 1].
     """
     samples_as = check_choice(caller, "samples_as", samples_as, ("columns", "rows"))
     x_array = float_array(x, caller, "X", copy=False)
@@ -114,16 +114,20 @@ def _features(xs: Array, n_x: int, samples_as: str, caller: str) -> Array:
 
 def _labels(ys: Array, m: int, x_shape: tuple[int, ...], samples_as: str, caller: str) -> Array:
     """Y as (1, m) with every label in [0, 1], or a ValueError naming its shape or the bad label."""
-    allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (m,)]
+    allowed = [(1, m), (m,)] if samples_as == "columns" else [(m, 1), (1, m), (m,)]
     if ys.shape not in allowed:
-        y_samples = ys.shape[-1] if samples_as == "columns" or ys.ndim < 2 else ys.shape[0]
+        if ys.ndim == 0:  # a scalar: no axis to count samples on
+            y_samples = 0
+        else:
+            y_samples = ys.shape[-1] if samples_as == "columns" or ys.ndim < 2 else ys.shape[0]
         if ys.ndim in (1, 2) and ys.size == y_samples and y_samples != m:
             raise ValueError(
                 f"{caller}: X has m = {m} samples (shape {x_shape}) but Y has {y_samples} (shape {ys.shape})"
             )
+        hint = "; a single label is an array too, e.g. Y = np.array([[1.0]])" if ys.ndim == 0 else ""
         raise ValueError(
-            f"{caller}: Y must have shape {' or '.join(map(str, allowed))} for m = {m} samples, "
-            f"got {ys.shape}"
+            f"{caller}: Y must have shape {' or '.join(map(str, allowed))} for m = {m} "
+            f"sample{'s' if m != 1 else ''}, got {ys.shape}{hint}"
         )
     ys = ys.reshape(1, m)
     bad = ~(np.isfinite(ys) & (ys >= 0.0) & (ys <= 1.0))
@@ -244,13 +248,21 @@ def check_cross_entropy_domain(formula: str, a: Array, y: Array, terms: tuple[st
 
 
 def check_output_domain(a: Array, y: Array, activation: str, layer: int, *, caller: str) -> None:
-    """A non-sigmoid output must keep ln a (where y > 0) and ln(1−a) (where y < 1) finite.
+    """A non-sigmoid output must lie in [0, 1] and keep ln a (where y > 0) and ln(1−a) (where y < 1) finite.
 
     A sigmoid output needs no check: its dZ[L] = A[L] − Y is finite even where a
     has rounded to 0 or 1.
     """
     if activation == "sigmoid":
         return
+    outside = ~((a >= 0.0) & (a <= 1.0))
+    if outside.any():
+        index = _first_index(outside)
+        raise ValueError(
+            f"{caller}: the cross-entropy needs outputs a in [0, 1] (probabilities, as a sigmoid output "
+            f"gives); output activation {activation!r} gave A[{layer}]{_at(index)} = {float(a[index])!r}: "
+            "use output_activation='sigmoid'"
+        )
     bad = ((y > 0.0) & (a <= 0.0)) | ((y < 1.0) & (a >= 1.0))
     if bad.any():
         index = _first_index(bad)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from engine import Value, enable_grad, gc_paused, grad, numerical_grad, relative_error
 from engine.checks import check_bool, check_instance, check_int, check_real
-from nn.checks import check_batch
+from nn.checks import check_batch, check_output_domain
 from nn.derivations import BackpropRules, FormulaShapeError, backprop_with_rules, resolve_rules
 from nn.formulas import ForwardPass, Grads, cross_entropy_cost, forward, loss_direct, params_from_model
 from nn.losses import SATURATION, binary_cross_entropy, loss_taken_from_z
@@ -112,6 +112,22 @@ class GradientReport:
     formula_error: str | None = None
     numerical_checked: bool = True
     relu_kinks: int = 0
+    rounded_outputs: list[tuple[int, float, float]] = field(default_factory=list)
+    """(sample k, a, y) where the formulas' dZ[L] is not finite because the sigmoid output a rounded to
+    exactly 0 or 1 (this derivation's dA[L] is infinite there); the "course" formulas take dZ = A − Y."""
+
+    @property
+    def formula_status(self) -> str:
+        """"pass", "fail", or "inconclusive": the formulas give no finite value on some entries only
+        because a sigmoid output rounded to 0 or 1 (``rounded_outputs``), and agree everywhere else."""
+        if self.formulas_passed:
+            return "pass"
+        if self.formula_error is None and self.rounded_outputs and all(
+            row.formula is None or not math.isfinite(row.formula)
+            for row in self.parameters + self.intermediates if not row.formula_ok
+        ):
+            return "inconclusive"
+        return "fail"
 
     @property
     def formulas_passed(self) -> bool:
@@ -137,7 +153,8 @@ class GradientReport:
 
     @property
     def passed(self) -> bool:
-        """The formulas equal autograd, and autograd does not fail against central differences."""
+        """The formulas equal autograd, and autograd does not fail against central differences
+        (False when the formulas' comparison is inconclusive: it did not pass)."""
         return self.formulas_passed and self.numerical_status != "fail"
 
     def __bool__(self) -> bool:
@@ -156,6 +173,15 @@ class GradientReport:
             bad = [row for row in self.parameters + self.intermediates if not row.formula_ok]
             first = bad[0]
             total = len(self.parameters) + len(self.intermediates)
+            if self.formula_status == "inconclusive":
+                k, a, y = self.rounded_outputs[0]
+                return (
+                    f"INCONCLUSIVE: the formulas give no finite value on {len(bad)} of {total} entries, "
+                    f"because {len(self.rounded_outputs)} sample(s) have a sigmoid output that rounds to "
+                    f"exactly 0 or 1 (first: sample {k}, a = {a!r}, y = {y!r}): their dA[L] is infinite in "
+                    f"this derivation, and dZ[L] = dA[L] ∗ g'[L](Z[L]) is inf · 0; the 'course' formulas "
+                    f"take dZ[L] = A[L] − Y, finite there; {numerical}"
+                )
             return (
                 f"FAIL: the formulas disagree with autograd on {len(bad)} of {total} entries "
                 f"(first {first.label}: autograd {_number(first.autograd)}, "
@@ -177,7 +203,7 @@ class GradientReport:
         if self.relu_kinks:
             return (
                 f"central differences differ on {bad} parameters, inconclusive: {self.relu_kinks} relu "
-                f"unit(s) sit on their kink (|z| < {KINK_MARGIN:g}), where they are no derivative"
+                f"unit(s) sit on their kink (|z| < {KINK_MARGIN:g}), where there is no derivative"
             )
         return f"autograd DISAGREES with central differences on {bad} parameters (relative error {worst:.1e})"
 
@@ -283,6 +309,8 @@ class GradientReport:
                 "formulas_passed": self.formulas_passed,
                 "numerical_passed": self.numerical_passed,
                 "numerical_status": self.numerical_status,
+                "formula_status": self.formula_status,
+                "rounded_outputs": [list(entry) for entry in self.rounded_outputs],
                 "relu_kinks": self.relu_kinks,
                 "passed": self.passed,
                 "verdict": self.verdict(),
@@ -331,6 +359,8 @@ def compare_gradients(
         "numerical_rtol": check_real("compare_gradients", "numerical_rtol", numerical_rtol, minimum=0.0),
     }
     x, y = check_batch(X, Y, model.nin, samples_as=samples_as, caller="compare_gradients")
+    cache = forward(params_from_model(model), x)
+    check_output_domain(cache.A[cache.L], y, model.output_activation, cache.L, caller="compare_gradients")
     auto = _by_autograd(model, x, y)
     by_formulas = _by_formulas(model, x, y, chosen)
     central = _central_differences(model, x, y, tolerances["eps"]) if numerical else None
@@ -342,7 +372,7 @@ def compare_gradients(
         cost_formulas=by_formulas.cost, parameters=parameters, intermediates=intermediates,
         layers=parameter_summaries + intermediate_summaries, tolerances=tolerances,
         notes=_notes(kinks, auto.saturated, x.shape[1], auto.outputs), formula_error=by_formulas.error,
-        numerical_checked=numerical, relu_kinks=sum(kinks.values()),
+        numerical_checked=numerical, relu_kinks=sum(kinks.values()), rounded_outputs=by_formulas.rounded,
     )
 
 
@@ -375,6 +405,8 @@ class _Formulas(NamedTuple):
     error: str | None
     cost: float
     cache: ForwardPass
+    rounded: list[tuple[int, float, float]]
+    """(k, a, y) of the samples whose dZ[L] is not finite while their sigmoid output a is exactly 0 or 1."""
 
 
 def _by_autograd(model: MLP, x: np.ndarray, y: np.ndarray) -> _Autograd:
@@ -404,16 +436,23 @@ def _by_formulas(model: MLP, x: np.ndarray, y: np.ndarray, rules: BackpropRules)
     params = params_from_model(model)
     grads, error = None, None
     try:
-        grads = backprop_with_rules(params, x, y, rules)
+        with np.errstate(all="ignore"):  # inf · 0 where a rounded to 0 or 1: reported, not warned
+            grads = backprop_with_rules(params, x, y, rules)
     except FormulaShapeError as failure:
         error = str(failure)
     cache = forward(params, x)
     last = cache.L
+    rounded = []
+    if grads is not None and model.output_activation == "sigmoid":
+        a = cache.A[last][0]
+        not_finite = ~np.isfinite(np.asarray(grads[f"dZ[{last}]"], dtype=float)[0])
+        if not_finite.any() and np.all((a[not_finite] == 0.0) | (a[not_finite] == 1.0)):
+            rounded = [(int(k), float(a[k]), float(y[0, k])) for k in np.flatnonzero(not_finite)]
     if model.output_activation == "sigmoid":  # the article's direct form, finite even where a rounds to 1
         cost = float(np.mean(loss_direct(cache.Z[last], y)))
     else:
         cost = cross_entropy_cost(cache.A[last], y)
-    return _Formulas(grads, error, cost, cache)
+    return _Formulas(grads, error, cost, cache, rounded)
 
 
 def _central_differences(model: MLP, x: np.ndarray, y: np.ndarray, eps: float) -> list[float]:

@@ -8,7 +8,7 @@ Every generator returns ``(X, y)`` with **one sample per row**, as scikit-learn 
 The course writes samples in **columns**: X has shape (n_x, m) and Y shape (1, m).
 ``to_course_layout(X, y)`` gives that layout (it is ``X.T`` and ``y.reshape(1, m)``).
 The same seed gives the same arrays, to the bit, on every run. A generator makes
-at most ``MAX_SAMPLES`` samples.
+at most ``MAX_SAMPLES`` samples, with a noise of at most ``MAX_NOISE``, so X is finite.
 """
 
 from __future__ import annotations
@@ -24,16 +24,21 @@ from engine.checks import check_int, check_real, check_seed, describe, fail, sho
 MAX_SAMPLES = 10_000_000
 """The most samples a generator makes: 160 MB of X, and far more than a scalar engine trains on."""
 
+MAX_NOISE = 1e100
+"""The largest noise (standard deviation) a generator takes: X and its squares stay finite floats
+(a noise near 1.8e308 gave ±inf coordinates)."""
+
 
 def _check_args(
     function: str, n_samples: object, noise: object, seed: object, minimum: int
 ) -> tuple[int, float, int]:
     """The common arguments, checked and converted; errors name the function and the value."""
-    return (
-        _count(function, "n_samples", n_samples, minimum),
-        check_real(function, "noise", noise, minimum=0.0),
-        check_seed(function, seed),
-    )
+    count = _count(function, "n_samples", n_samples, minimum)
+    deviation = check_real(function, "noise", noise, minimum=0.0)
+    if deviation > MAX_NOISE:
+        fail(ValueError, function, "noise", f"at most MAX_NOISE = {MAX_NOISE:g}", short_repr(noise),
+             "a larger noise makes coordinates (or their squares) overflow to inf")
+    return count, deviation, check_seed(function, seed)
 
 
 def _count(function: str, name: str, value: object, minimum: int) -> int:
@@ -259,6 +264,8 @@ def train_test_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle the rows with ``seed`` and hold out ⌈test_fraction·m⌉ of them for testing.
 
+    A product test_fraction·m that is an integer up to float rounding counts as that
+    integer: 0.07 of 100 samples is 7 (the float product is 7.000000000000001).
     Returns ``(X_train, X_test, y_train, y_test)`` (scikit-learn's order), rows as
     samples. ``test_fraction`` ∈ (0, 1) and both parts must be non-empty.
     """
@@ -266,7 +273,7 @@ def train_test_split(
     test_fraction = check_real("train_test_split", "test_fraction", test_fraction, above=0.0, below=1.0)
     seed = check_seed("train_test_split", seed)
     m = len(y_vector)
-    n_test = math.ceil(test_fraction * m)
+    n_test = _test_count(test_fraction, m)
     if not 0 < n_test < m:
         raise ValueError(
             f"train_test_split: test_fraction={test_fraction!r} of m={m} samples leaves an empty part"
@@ -274,6 +281,15 @@ def train_test_split(
     order = np.random.default_rng(seed).permutation(m)
     test, train = order[:n_test], order[n_test:]
     return x_matrix[train], x_matrix[test], y_vector[train], y_vector[test]
+
+
+def _test_count(test_fraction: float, m: int) -> int:
+    """⌈test_fraction·m⌉, where a product within rounding (a relative 1e−12) of an integer is that integer."""
+    product = test_fraction * m
+    nearest = round(product)
+    if math.isclose(product, nearest, rel_tol=1e-12):
+        return nearest
+    return math.ceil(product)
 
 
 def to_course_layout(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -133,11 +133,26 @@ def _loss(a: Array, y: Array) -> Array:
 
 @course_formula
 def cross_entropy_cost(a: ArrayLike, y: ArrayLike) -> float:
-    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns; A[L] and Y both (1, m)."""
+    """J = −1/m Σᵢ [y⁽ⁱ⁾ ln a⁽ⁱ⁾ + (1−y⁽ⁱ⁾) ln(1−a⁽ⁱ⁾)] over the m columns; A[L] and Y both (1, m), m ≥ 1.
+
+    Any other shape is refused (a ``FormulaShapeError``): m is the number of
+    columns, so samples as rows, (m, 1), would divide by 1.
+    """
     check_same_shape("cross_entropy_cost", "y", y, "a", a, "Y and A[L], (1, m)")
+    for name, array in (("a", a), ("y", y)):
+        if array.ndim != 2 or array.shape[0] != 1:
+            as_rows = array.ndim == 2 and array.shape[1] == 1
+            rows = "; its samples look like rows: pass a.T and y.T" if as_rows else ""
+            raise FormulaShapeError(
+                f"cross_entropy_cost: {name} is {'A[L]' if name == 'a' else 'Y'}, (1, m) with one column per "
+                f"sample, got shape {array.shape}{rows}"
+            )
+    if a.shape[1] == 0:
+        raise ValueError(
+            f"cross_entropy_cost: a has no columns, so m = 0 and 1/m is undefined; got shape {a.shape}"
+        )
     check_cross_entropy_domain("cross_entropy_cost", a, y, ("y ln a", "(1−y) ln(1−a)"))
-    per_sample = _loss(a, y)
-    return float(np.sum(per_sample) / per_sample.shape[-1]) if per_sample.ndim else float(per_sample)
+    return float(np.sum(_loss(a, y)) / a.shape[1])
 
 
 # ---------------------------------------------------------------------------
@@ -217,9 +232,19 @@ def loss_direct(z: ArrayLike, y: ArrayLike) -> Array:
     """ℒ = −[yz − ln(1 + eᶻ)]: the cross-entropy of a = σ(z) written in z alone.
 
     Uses ln a = −ln(1 + e⁻ᶻ) and ln(1−a) = −z − ln(1 + e⁻ᶻ). ln(1 + eᶻ) is
-    evaluated as ``np.logaddexp(0, z)``, so large z does not overflow.
+    evaluated as ``np.logaddexp(0, z)``, so large z does not overflow. y must be a
+    label in [0, 1], as for ``loss`` (ValueError).
     """
+    _check_labels("loss_direct", y)
     return -(y * z - np.logaddexp(0.0, z))
+
+
+def _check_labels(formula: str, y: Array) -> None:
+    """A ValueError naming ``formula`` and the first y outside [0, 1] (or nan), as ``loss`` refuses it."""
+    bad = ~((y >= 0.0) & (y <= 1.0))
+    if bad.any():
+        at = "[" + ", ".join(str(int(i)) for i in np.argwhere(bad)[0]) + "]" if bad.ndim else ""
+        raise ValueError(f"{formula}: y must be a label in [0, 1]; got y{at} = {float(y[bad][0])!r}")
 
 
 @course_formula
@@ -228,6 +253,7 @@ def dz_direct(z: ArrayLike, y: ArrayLike) -> Array:
 
     d/dz ln(1 + eᶻ) = eᶻ/(1 + eᶻ), which is σ(z); no dℒ/da or da/dz is needed.
     """
+    _check_labels("dz_direct", y)
     return -(y - sigmoid_array(z))
 
 
@@ -237,6 +263,7 @@ def dw_direct(x: ArrayLike, z: ArrayLike, y: ArrayLike) -> Array:
 
     The derivative of ln(1 + eᶻ) is eᶻ/(1 + eᶻ) = σ(z), so this is x(σ(z) − y) = x(a − y).
     """
+    _check_labels("dw_direct", y)
     return -(dz_dw(x) * y - dz_dw(x) * sigmoid_array(z))
 
 
@@ -246,7 +273,8 @@ def db_direct(z: ArrayLike, y: ArrayLike) -> Array:
 
     The inner derivative ∂(wᵀx + b)/∂b is 1, so db = dz = a − y.
     """
-    return dz_direct(z, y)
+    _check_labels("db_direct", y)
+    return -(y - sigmoid_array(z))
 
 
 # ---------------------------------------------------------------------------
@@ -260,8 +288,9 @@ def tanh_prime(a: ArrayLike) -> Array:
 
 @course_formula
 def relu_prime(z: ArrayLike) -> Array:
-    """relu'(z) = 1 if z > 0 else 0 (at the kink z = 0 it is taken as 0, as the engine and PyTorch do)."""
-    return np.where(z > 0.0, 1.0, 0.0)
+    """relu'(z) = 1 if z > 0 else 0 (at the kink z = 0 it is taken as 0, as the engine and PyTorch do);
+    nan where z is nan (it is not hidden as 0)."""
+    return np.where(z > 0.0, 1.0, np.where(np.isnan(z), np.nan, 0.0))
 
 
 @course_formula
@@ -279,6 +308,8 @@ def g_prime(name: str, z: ArrayLike, a: ArrayLike | None = None) -> Array:
     pass's A[l] as ``a``, or leave it out and it is recomputed from z.
     """
     name = check_activation(name, "g_prime")
+    if a is not None:
+        check_same_shape("g_prime", "a", a, "z", z, "A[l] = g(Z[l]) and Z[l], (n[l], m)")
     if name in ("sigmoid", "tanh"):
         a = activation(name, z) if a is None else a
         return sigmoid_prime(a) if name == "sigmoid" else tanh_prime(a)
@@ -332,6 +363,13 @@ def dz_previous_layer(weights: ArrayLike, dz: ArrayLike, g_prime_prev: ArrayLike
     the derivative of layer l−1's activation at layer l−1's Z. The article writes
     g'[L](Z[L−1]) (layer L's derivative) and dW[L]ᵀ (for W[L]ᵀ); both are slips.
     """
+    check_2d("dz_previous_layer", "weights", weights, "W[l], (n[l], n[l−1])")
+    check_2d("dz_previous_layer", "dz", dz, "dZ[l], (n[l], m)")
+    if weights.shape[0] != dz.shape[0]:
+        raise FormulaShapeError(
+            f"dz_previous_layer: W[l]ᵀ dZ[l] needs W[l] (n[l], n[l−1]) and dZ[l] (n[l], m) with the same "
+            f"n[l]; got weights {weights.shape}, dz {dz.shape}"
+        )
     da_prev = dA_prev(weights, dz)
     check_same_shape("dz_previous_layer", "g_prime_prev", g_prime_prev, "W[l]ᵀ dZ[l]", da_prev,
                      "g'[l−1](Z[l−1]) and dA[l−1], (n[l−1], m)")

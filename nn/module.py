@@ -373,6 +373,11 @@ def _check_sample_container(x: object, nin: int, function: str) -> None:
 _CALLS = {"MLP": "model(x)", "MLP.trace": "model.trace(x)"}  # how each function is called, for hints
 
 
+def _many(count: int, word: str) -> str:
+    """``1 sample``, ``3 samples``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _refuse_batch(shape: tuple, nin: int, function: str, what: str) -> None:
     """The error for m samples passed where one goes: how to run them, whichever way they are laid out."""
     rows, columns = shape[0], shape[-1]
@@ -381,15 +386,16 @@ def _refuse_batch(shape: tuple, nin: int, function: str, what: str) -> None:
     if len(shape) != 2:
         how = f"pass one sample of {nin} numbers at a time"
     elif columns == nin and rows != nin:
-        how = f"that is {rows} samples in rows: run each, [{call} for x in X]" + predict.format("")
+        how = f"that is {_many(rows, 'sample')} in rows: run each, [{call} for x in X]" + predict.format("")
     elif rows == nin and columns != nin:
-        how = (f"that is the course's (n_x, m) layout, {columns} samples in columns: run each, "
+        how = (f"that is the course's (n_x, m) layout, {_many(columns, 'sample')} in columns: run each, "
                f"[{call} for x in X.T]" + predict.format(".T"))
     elif rows == nin:
         how = (f"run one sample at a time: [{call} for x in X] when rows are samples, "
                f"[{call} for x in X.T] when columns are (the course's (n_x, m) layout)")
     else:
-        how = f"neither its rows ({columns} numbers) nor its columns ({rows} numbers) are samples of {nin}"
+        how = (f"neither its rows ({_many(columns, 'number')}) nor its columns ({_many(rows, 'number')}) "
+               f"are samples of {nin}")
     raise ValueError(
         f"{function}: expects one sample, a list of {nin} numbers, got {what} of shape "
         f"{tuple(shape)}; {how}"

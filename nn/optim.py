@@ -14,7 +14,7 @@ with ``dampening=0`` and ``nesterov=False``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 
 from engine import Value, zero_grad
 from engine.checks import check_instance, check_real, describe, fail
@@ -125,21 +125,20 @@ class SGD:
     def step(self) -> None:
         """One update of every parameter: v ← μv + (g + λw); w ← w − αv.
 
-        All or nothing: if any gradient (or any updated value) is nan or inf,
-        ``FloatingPointError`` names the parameter and nothing is changed.
+        All or nothing: if any new velocity or parameter would be nan or inf,
+        ``FloatingPointError`` names the parameter (and the velocity when it is the
+        velocity that overflows) and nothing is changed.
         """
         alpha, mu, decay = self._lr, self._momentum, self._weight_decay
         new_velocities = []
         new_data = []
-        for i, (p, v) in enumerate(zip(self._parameters, self._velocities, strict=True)):
+        for i, (p, previous) in enumerate(zip(self._parameters, self._velocities, strict=True)):
             g = p.grad
-            v = mu * v + (g + decay * p.data)
+            v = mu * previous + (g + decay * p.data)
             w = p.data - alpha * v
             if not math.isfinite(w):
-                raise FloatingPointError(
-                    f"SGD.step: parameter {i} ({p.label or 'unlabelled'}) would become {w!r} "
-                    f"(grad {g!r}, data {p.data!r}); no parameter was changed"
-                )
+                raise FloatingPointError(f"SGD.step: {_overflow(i, p, g, v, w, previous, alpha, mu, decay)}; "
+                                         "no parameter was changed")
             new_velocities.append(v)
             new_data.append(w)
         for p, w in zip(self._parameters, new_data, strict=True):
@@ -153,6 +152,23 @@ class SGD:
         )
 
 
+def _overflow(
+    i: int, p: Value, g: float, v: float, w: float, previous: float, alpha: float, mu: float, decay: float
+) -> str:
+    """Why parameter ``i``'s update w − αv is not finite: its gradient, its velocity, or the step αv."""
+    name = f"parameter {i} ({p.label or 'unlabelled'})"
+    if not math.isfinite(g):
+        return f"{name} would become {w!r} (grad {g!r}, data {p.data!r})"
+    decay_text = f", λ = {decay:g}, w = {p.data!r}" if decay else ""
+    if not math.isfinite(v):
+        return (
+            f"the velocity of {name} would become {v!r}: v ← μv + (g + λw) with μ = {mu:g}, "
+            f"v = {previous!r}, g = {g!r}{decay_text}"
+        )
+    velocity = f" (v ← μv + (g + λw) with μ = {mu:g}, v = {previous!r}, g = {g!r}{decay_text})" if mu else ""
+    return f"{name} would become {w!r}: w − αv with w = {p.data!r}, α = {alpha:g}, v = {v!r}{velocity}"
+
+
 def _parameter_list(parameters: object) -> list:
     """SGD's parameters as a new list: an iterable of Values, not a model, a number or a string."""
     if hasattr(parameters, "parameters") and callable(parameters.parameters):
@@ -163,6 +179,10 @@ def _parameter_list(parameters: object) -> list:
     if isinstance(parameters, (str, bytes, Value)) or not hasattr(parameters, "__iter__"):
         fail(TypeError, "SGD", "parameters", "an iterable of Values", describe(parameters),
              "e.g. model.parameters()")
+    if isinstance(parameters, (Mapping, Set)):
+        fail(TypeError, "SGD", "parameters", "an ordered iterable of Values (a list or a tuple)",
+             describe(parameters), "a dict or a set is refused: each velocity belongs to a parameter by "
+             "its place, so the order matters; pass a list, e.g. model.parameters()")
     params = list(parameters)  # type: ignore[call-overload]
     if not params:
         fail(ValueError, "SGD", "parameters", "a non-empty iterable of Values", "an empty one")

@@ -101,10 +101,17 @@ def save_model(model: MLP, path: PathLike, *, metadata: dict[str, Any] | None = 
 
     Everything is checked, and the text parsed back with the loader and compared,
     before the file is touched: a refused or failed save leaves the old file
-    byte for byte. ``path`` may be a symbolic link: the file it points to is
+    byte for byte. A ``path`` ending in a separator (a folder) is refused.
+    ``path`` may be a symbolic link: the file it points to is
     replaced and the link kept (see ``engine.atomic_write``).
     """
     target = check_path("save_model", "path", path)
+    text_path = os.fspath(path)
+    if text_path.endswith((os.sep, *((os.altsep,) if os.altsep else ()))):
+        # Path() drops the trailing separator: "dir/new/" would become a file named "new".
+        fail(ValueError, "save_model", "path", "a file name, not a folder",
+             f"{short_repr(text_path)}, which ends in a separator",
+             "name the file, e.g. 'dir/new/model.json'")
     _, text = _document(model, metadata, "save_model")
 
     def write(file: Any) -> None:
@@ -150,7 +157,9 @@ def model_from_dict(document: object) -> MLP:
     version = check_int("", "version", document.get("version"))
     if version != VERSION:
         newer = " (written by a newer chainrule)" if version > VERSION else ""
-        raise ValueError(f"unsupported version {version}{newer}; this chainrule reads version {VERSION}")
+        raise ValueError(
+            f"unsupported version {short_repr(version)}{newer}; this chainrule reads version {VERSION}"
+        )
     missing = sorted({"architecture", "parameters"} - document.keys())
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")

@@ -69,8 +69,8 @@ def to_torch(model: MLP) -> torch.nn.Sequential:
 def grads_from_torch(net: torch.nn.Sequential) -> Grads:
     """A network made by ``to_torch``'s gradients as {"dW[l]": (n[l], n[l−1]), "db[l]": (n[l], 1)} arrays.
 
-    Call it after ``cost.backward()``; a layer whose weight has no gradient yet
-    raises ValueError.
+    Call it after ``cost.backward()``; a layer whose weight has no gradient yet,
+    or a gradient that is nan or inf, raises ValueError (naming the entry).
     """
     torch = import_torch("nn.grads_from_torch")
     check_instance(
@@ -85,6 +85,15 @@ def grads_from_torch(net: torch.nn.Sequential) -> Grads:
             raise ValueError(f"grads_from_torch: layer{index} has no gradient yet; call backward() first")
         grads[f"dW[{index}]"] = linear.weight.grad.detach().numpy().astype(np.float64)
         grads[f"db[{index}]"] = linear.bias.grad.detach().numpy().astype(np.float64).reshape(-1, 1)
+        for key in (f"dW[{index}]", f"db[{index}]"):
+            bad = ~np.isfinite(grads[key])
+            if bad.any():
+                at = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"grads_from_torch: {key}[{at}] is {float(grads[key][bad][0])!r} (the gradient of "
+                    f"layer{index}.{'weight' if key.startswith('dW') else 'bias'}); the torch backward pass "
+                    "overflowed or met a nan: rescale the inputs or the cost"
+                )
         index += 1
     if not grads:
         raise ValueError("grads_from_torch: the network has no layer1; make it with nn.to_torch(model)")

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple, TextIO
 
 import numpy as np
@@ -40,6 +41,7 @@ from engine.checks import (
     fail,
     short_repr,
 )
+from engine.modes import anomaly_checks_enabled
 from nn.data import check_dataset, check_features
 from nn.losses import binary_cross_entropy, hinge, mse
 from nn.module import MLP
@@ -100,18 +102,27 @@ class History:
 
 
 class TrainingDivergedError(FloatingPointError):
-    """``fit`` stopped: a step's cost J is inf or nan (the updates overshot, or the data is too large).
+    """``fit`` stopped: a step's numbers are not finite (the updates overshot, or the data is too large).
 
-    Raised before that step's backward and update, so the model is as after the
-    last step whose cost was finite. ``history`` holds those steps' losses and
-    accuracies; ``step`` and ``cost`` are the step that failed and its cost.
+    Raised when a step's forward pass overflows (the engine's ``DomainError``, chained
+    as ``__cause__``), when its cost J is inf or nan (before its backward), or when its
+    update would make a parameter or a velocity inf or nan (``SGD.step``'s
+    ``FloatingPointError``, chained). The parameters are as after the last step that
+    completed. ``history`` holds those steps' losses and accuracies; ``step`` is the
+    step that failed and ``cost`` its cost J (None when the forward pass failed).
     """
 
-    def __init__(self, message: str, history: History, step: int, cost: float) -> None:
+    def __init__(self, message: str, history: History, step: int, cost: float | None) -> None:
         super().__init__(message)
         self.history = history
         self.step = step
         self.cost = cost
+
+
+def format_loss(loss: float) -> str:
+    """A loss as text that stays short: 4 decimals below 10⁶ (``0.0412``), else 4 significant
+    digits (``6.732e+179``, where a diverging run's loss would print with 180 digits)."""
+    return f"{loss:.4f}" if abs(loss) < 1e6 else f"{loss:.4g}"
 
 
 class ProgressLine:
@@ -142,10 +153,10 @@ class ProgressLine:
 
     @staticmethod
     def format(record: StepRecord) -> str:
-        """The progress text for one step."""
+        """The progress text for one step (the loss as ``format_loss`` writes it)."""
         digits = len(str(record.steps))
         return (
-            f"step {record.step:>{digits}}/{record.steps}  loss {record.loss:.4f}  "
+            f"step {record.step:>{digits}}/{record.steps}  loss {format_loss(record.loss)}  "
             f"accuracy {record.accuracy:6.1%}  {record.seconds:.1f} s"
         )
 
@@ -277,6 +288,14 @@ def _resolve_optimizer(
     mine = {id(p) for p in model.parameters()}
     if not any(id(p) in mine for p in optimizer.parameters):
         raise ValueError("fit: the optimizer holds none of this model's parameters")
+    for i, p in enumerate(optimizer.parameters):
+        if id(p) not in mine:
+            # fit computes no gradient for it: each step would move it by its stale grad.
+            raise ValueError(
+                f"fit: the optimizer's parameter {i} ({p.label or 'unlabelled'}, data {p.data!r}) is not one "
+                "of this model's parameters, and fit computes no gradient for it: make the optimizer from "
+                "the model's parameters only, e.g. SGD(model.parameters(), lr=0.1)"
+            )
     return optimizer
 
 
@@ -304,17 +323,21 @@ def fit(
     ``seed`` fixing the shuffles), computes the cost ``loss`` ("bce", "mse",
     "hinge" or a function ``(predictions, targets) -> Value``), backpropagates and
     updates: W := W − α dW (``nn.SGD``: momentum 0.9 and α = 0.1 unless given, or
-    pass your own ``optimizer``). ``progress``: True (the default) shows a progress
-    line on stderr, False nothing, a function is called with each ``StepRecord``.
+    pass your own ``optimizer``, over the model's parameters or some of them).
+    ``progress``: True (the default) shows a progress line on stderr, False
+    nothing, a function is called with each ``StepRecord``.
     ``compile``: False (the engine builds each step's graph), True (one sample's
     cost traced once and replayed per sample as straight-line Python, see
     ``engine.compile``) or "numpy" (that replay on the whole batch at once); all
     three give the same losses and parameters, to rounding.
     Every argument is checked before the model changes (``steps`` up to
     ``MAX_STEPS``; a ``loss`` function must return a Value, checked before any
-    gradient is touched). A step whose cost is inf or nan stops the run before its
-    backward and update: ``TrainingDivergedError`` (a ``FloatingPointError``) says
-    what to change and holds the ``History`` so far.
+    gradient is touched). A step whose numbers stop being finite stops the run:
+    ``TrainingDivergedError`` (a ``FloatingPointError``) says what to change and holds
+    the ``History`` so far, whether its cost is inf or nan (before its backward and
+    update), its forward pass overflows (the engine's ``DomainError``, chained) or
+    ``SGD.step`` refuses its update; the parameters are as after the last step that
+    completed.
     """
     plan = _plan(
         model, X, y, loss, optimizer, (lr, momentum, weight_decay), steps, batch_size, seed, progress,
@@ -324,7 +347,13 @@ def fit(
     start = time.perf_counter()
     try:
         for step, chosen in enumerate(_batches(plan), start=1):
-            cost, right = _train_step(model, plan, chosen, lambda cost: _refuse_diverged(plan, history, cost))
+            costs: list[float] = []  # the step's cost J, once computed
+            try:
+                cost, right = _train_step(model, plan, chosen, partial(_record_cost, plan, history, costs))
+            except (engine.DomainError, FloatingPointError, OverflowError) as error:
+                if not _non_finite(error):
+                    raise
+                raise _diverged(plan, history, costs[0] if costs else None, error) from error
             history.loss.append(cost)
             history.accuracy.append(right / len(chosen))
             if plan.reporter is not None:
@@ -426,19 +455,69 @@ def _refuse_diverged(plan: _Plan, history: History, cost: float) -> None:
     """A ``TrainingDivergedError`` when the cost of the step after ``history`` is inf or nan."""
     if math.isfinite(cost):
         return
+    step = len(history) + 1
+    raise TrainingDivergedError(
+        f"fit: the cost J at step {step} is {cost!r}; {_advice(plan, history, before_update=True)}",
+        history, step, cost,
+    )
+
+
+def _record_cost(plan: _Plan, history: History, costs: list[float], cost: float) -> None:
+    """Keep the step's cost J in ``costs``, then refuse it if it is inf or nan."""
+    costs.append(cost)
+    _refuse_diverged(plan, history, cost)
+
+
+def _non_finite(error: Exception) -> bool:
+    """Whether ``error``, raised inside a training step, says that a number is not finite.
+
+    Such are the engine's ``DomainError`` for a result or derivative that overflows
+    or is not finite, backward's ``AnomalyError`` for a nan gradient, Python's
+    ``OverflowError``, and ``SGD.step``'s ``FloatingPointError``; not a report of
+    ``detect_anomaly()`` (the user asked for it), nor a domain error such as ln of a
+    negative number (the engine's message is kept).
+    """
+    if isinstance(error, TrainingDivergedError):
+        return False
+    if isinstance(error, engine.AnomalyError):
+        return not anomaly_checks_enabled()
+    if isinstance(error, (FloatingPointError, OverflowError)):
+        return True
+    text = str(error)
+    return isinstance(error, engine.DomainError) and ("overflows" in text or "not finite" in text)
+
+
+def _diverged(plan: _Plan, history: History, cost: float | None, error: Exception) -> TrainingDivergedError:
+    """The ``TrainingDivergedError`` for ``error`` (see ``_non_finite``) in the step after ``history``."""
+    step = len(history) + 1
+    if cost is None:
+        what = f"the forward pass of step {step} is not finite"
+    elif str(error).startswith("SGD.step:"):
+        what = f"the update of step {step} (cost J {cost:.4g}) would make a number not finite"
+    else:
+        what = f"the backward pass of step {step} (cost J {cost:.4g}) is not finite"
+    return TrainingDivergedError(
+        f"fit: {what} ({type(error).__name__}: {error}); {_advice(plan, history, cost is None)}",
+        history, step, cost,
+    )
+
+
+def _advice(plan: _Plan, history: History, before_update: bool) -> str:
+    """What to change after a step that failed, and in what state the model is."""
     step, lr = len(history) + 1, plan.optimizer.lr
-    if step == 1:
-        advice = (
+    if step == 1 and before_update:
+        return (
             "the cost before any update is not finite, and the model is unchanged: scale the features "
             "of X down (e.g. to mean 0, standard deviation 1), or check the loss function"
         )
+    if step == 1:
+        state = "the model is unchanged (no step completed)"
     else:
-        advice = (
-            f"training diverged: the model is left as after step {step - 1} (the last finite cost, "
-            f"{history.loss[-1]:.4g}; the losses so far are on this error's .history); lower the learning "
-            f"rate (lr = {lr:g} now), e.g. lr={lr / 10:g}"
+        state = (
+            f"the model is left as after step {step - 1} (the last finite cost, "
+            f"{history.loss[-1]:.4g}; the losses so far are on this error's .history)"
         )
-    raise TrainingDivergedError(f"fit: the cost J at step {step} is {cost!r}; {advice}", history, step, cost)
+    return f"training diverged: {state}; lower the learning rate (lr = {lr:g} now), e.g. lr={lr / 10:g}"
 
 
 def _train_step(

@@ -3,7 +3,9 @@ deliberately wrong formulas are flagged; bad shapes give clear errors; the demos
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 from pathlib import Path
 from types import ModuleType
@@ -324,9 +326,11 @@ def test_compare_gradients_demo(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_compare_gradients_demo_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     demo = load_demo("compare_gradients")
-    # a tanh output goes negative on some sample with label 1: ln a is undefined there
-    assert demo.main(["--output-activation", "tanh", "--m", "16"]) == 2
-    assert "error: binary_cross_entropy" in capsys.readouterr().err
+    # a tanh output goes negative on some sample: the demo offers the sigmoid output only
+    with pytest.raises(SystemExit):
+        demo.main(["--output-activation", "tanh", "--m", "16"])
+    assert "argument --output-activation: invalid choice: 'tanh'" in capsys.readouterr().err
+    assert "sigmoid, the only choice" in _help(demo)
     with pytest.raises(SystemExit):
         demo.main(["--sizes", "3,2"])  # the last layer must have one unit
 
@@ -349,3 +353,44 @@ def test_compare_gradients_works_the_same_inside_a_users_no_grad_block() -> None
         assert not engine.is_grad_enabled()
     assert report.formulas_passed and report.numerical_passed
     assert [row.autograd for row in report.parameters] == [row.autograd for row in expected.parameters]
+
+
+def test_a_sigmoid_output_rounded_to_1_makes_the_chain_rule_derivation_inconclusive_not_a_fail() -> None:
+    import warnings
+
+    from nn import make_moons
+
+    x, y = make_moons(20, noise=0.1, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    for p in model.layers[-1].parameters():
+        p.data = 30.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's inf · 0 warning does not leak
+        report = compare_gradients(model, x.T, y, formulas="output_chain_rule")
+    assert report.formula_status == "inconclusive" and not report.passed
+    assert report.rounded_outputs == [(14, 1.0, 0.0)]
+    assert report.verdict() == (
+        "INCONCLUSIVE: the formulas give no finite value on 26 of 217 entries, because 1 sample(s) have a "
+        "sigmoid output that rounds to exactly 0 or 1 (first: sample 14, a = 1.0, y = 0.0): their dA[L] is "
+        "infinite in this derivation, and dZ[L] = dA[L] ∗ g'[L](Z[L]) is inf · 0; the 'course' formulas "
+        "take dZ[L] = A[L] − Y, finite there; autograd equals central differences (relative error 4.9e-09)"
+    )
+    assert report.to_dict()["formula_status"] == "inconclusive"
+    assert compare_gradients(model, x.T, y).formula_status == "pass"
+
+
+def _help(demo) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        demo.parse_args(["--help"])
+    return " ".join(out.getvalue().split())
+
+
+def test_samples_as_rows_takes_y_of_shape_1_m_as_its_docstring_says() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    expected = compare_gradients(model, x, y, samples_as="rows", numerical=False)
+    for shape in ((1, 5), (5, 1)):
+        report = compare_gradients(model, x, y.reshape(shape), samples_as="rows", numerical=False)
+        assert report.passed and report.cost_autograd == expected.cost_autograd

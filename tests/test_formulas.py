@@ -310,3 +310,8 @@ def test_a_wrongly_shaped_formula_raises_naming_the_gradient() -> None:
         derivations.FormulaShapeError, match=r"dW\[2\] has shape \(1, 1\) but W\[2\] has shape \(1, 4\)"
     ):
         derivations.backprop_with_rules(params, x, y, rules="dW_uses_A_l")
+
+
+def test_relu_prime_keeps_a_nan_as_nan() -> None:
+    assert np.array_equal(formulas.relu_prime(np.array([np.nan, 2.0, -1.0, 0.0])),
+                          np.array([np.nan, 1.0, 0.0, 0.0]), equal_nan=True)

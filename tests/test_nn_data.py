@@ -144,3 +144,22 @@ def test_course_layout_puts_samples_in_columns():
     columns, labels = to_course_layout(x, y)
     assert columns.shape == (2, 10) and labels.shape == (1, 10)
     assert np.array_equal(columns[:, 4], x[4]) and labels[0, 4] == y[4]
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_noise_is_bounded_so_the_data_is_finite(name):
+    with pytest.raises(ValueError) as caught:
+        DATASETS[name](100, 1e308)
+    assert caught.match(
+        rf"^make_{name}: noise must be at most MAX_NOISE = 1e\+100, got 1e\+308; a larger noise makes "
+        r"coordinates \(or their squares\) overflow to inf$"
+    )
+    x, _ = DATASETS[name](10_000, 1e100)
+    assert np.isfinite(x).all() and np.isfinite(x * x).all()
+
+
+@pytest.mark.parametrize(("fraction", "m", "expected"), [(0.07, 100, 7), (0.7, 10, 7), (0.29, 100, 29),
+                                                         (0.1, 30, 3), (0.25, 10, 3), (0.071, 100, 8)])
+def test_split_holds_out_the_integer_that_the_fraction_names(fraction, m, expected):
+    x, y = make_moons(m)
+    assert len(train_test_split(x, y, test_fraction=fraction)[3]) == expected

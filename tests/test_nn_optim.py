@@ -117,3 +117,31 @@ def test_a_non_finite_update_changes_nothing():
     with pytest.raises(FloatingPointError, match=r"parameter 1 \(b\) would become -inf"):
         optimizer.step()
     assert (a.data, b.data, list(optimizer.velocities)) == state
+
+
+def test_a_velocity_that_overflows_is_named_as_such():
+    a = Value(1.0, label="a")
+    optimizer = SGD([a], lr=1e-300, momentum=0.9)
+    a.grad = 1e308
+    optimizer.step()
+    state = (a.data, optimizer.velocities)
+    with pytest.raises(FloatingPointError) as caught:
+        optimizer.step()
+    assert caught.match(
+        r"^SGD\.step: the velocity of parameter 0 \(a\) would become inf: v ← μv \+ \(g \+ λw\) with "
+        r"μ = 0\.9, v = 1e\+308, g = 1e\+308; no parameter was changed$"
+    )
+    assert (a.data, optimizer.velocities) == state
+
+
+def test_a_step_that_overflows_names_the_learning_rate_and_the_velocity():
+    a = Value(1e308, label="a")
+    optimizer = SGD([a], lr=1e308)
+    a.grad = -1.0
+    with pytest.raises(FloatingPointError) as caught:
+        optimizer.step()
+    assert caught.match(
+        r"^SGD\.step: parameter 0 \(a\) would become inf: w − αv with w = 1e\+308, α = 1e\+308, v = -1\.0; "
+        r"no parameter was changed$"
+    )
+    assert a.data == 1e308 and optimizer.velocities == (0.0,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import math
+import re
 from typing import ClassVar
 
 import numpy as np
@@ -253,3 +254,71 @@ def test_fit_stops_at_the_first_infinite_cost_before_its_backward_and_update(com
     assert caught.value.history.loss == expected.loss and len(caught.value.history.accuracy) == 1
     assert [p.data for p in model.parameters()] == [p.data for p in after_one_step.parameters()]
     assert [p.grad for p in model.parameters()] == [p.grad for p in after_one_step.parameters()]
+
+
+DIVERGING = [  # (output activation, loss, lr, step that fails, the part of the step, the error chained)
+    ("linear", "mse", 1e200, 2, r"the forward pass of step 2 is not finite \(DomainError: power: the result "
+     r"overflows float .*\)", engine.DomainError),
+    ("linear", "hinge", 1.7e308, 2, r"the forward pass of step 2 is not finite \(DomainError: relu: the "
+     r"result inf is not finite, got z = inf\)", engine.DomainError),
+    ("tanh", "mse", 1e308, 4, r"the update of step 4 \(cost J 2\.5\) would make a number not finite "
+     r"\(FloatingPointError: SGD\.step: parameter 12 \(W\[2\]_0,0\) would become inf: w − αv with "
+     r"w = 1\.6198498143068\d*e\+308, α = 1e\+308, v = -0\.4357455773541\d* \(v ← μv \+ \(g \+ λw\) with "
+     r"μ = 0\.9, v = -0\.484161752615\d*, g = 0\.0\); no parameter was changed\)", FloatingPointError),
+]
+
+
+@pytest.mark.parametrize("compile", [False, True, "numpy"])
+@pytest.mark.parametrize(("activation", "loss", "lr", "step", "what", "cause"), DIVERGING)
+def test_fit_turns_any_non_finite_failure_of_a_step_into_training_diverged(
+    compile, activation, loss, lr, step, what, cause
+):
+    x, y = make_moons(20, noise=0.1, seed=0)
+    model = MLP(2, [4, 1], seed=0, output_activation=activation)
+    good = MLP(2, [4, 1], seed=0, output_activation=activation)
+    expected = fit(good, x, y, lr=lr, steps=step - 1, progress=False, loss=loss, compile=compile)
+    with pytest.raises(TrainingDivergedError) as caught:
+        fit(model, x, y, lr=lr, steps=6, progress=False, loss=loss, compile=compile)
+    error = caught.value
+    assert caught.match(
+        rf"^fit: {what}; training diverged: the model is left as after step {step - 1} \(the last finite "
+        rf"cost, [0-9.]+; the losses so far are on this error's \.history\); lower the learning rate "
+        rf"\(lr = {re.escape(f'{lr:g}')} now\), e\.g\. lr={re.escape(f'{lr / 10:g}')}$"
+    )
+    assert type(error.__cause__) is cause
+    assert error.step == step and error.history.loss == expected.loss
+    assert error.cost is None if cause is engine.DomainError else error.cost == 2.5
+    assert [p.data for p in model.parameters()] == [p.data for p in good.parameters()]
+
+
+def test_fit_says_a_forward_pass_that_overflows_at_step_1_comes_from_the_data():
+    model = MLP(2, [1], seed=1, output_activation="linear")
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(TrainingDivergedError) as caught:
+        fit(model, [[1e300, 1e300]] * 2, [0, 1], progress=False, loss="mse")
+    assert caught.match(
+        r"^fit: the forward pass of step 1 is not finite \(DomainError: power: the result overflows float "
+        r".*\); the cost before any update is not finite, and the model is unchanged: scale the features "
+        r"of X down \(e\.g\. to mean 0, standard deviation 1\), or check the loss function$"
+    )
+    assert (caught.value.step, caught.value.cost, len(caught.value.history)) == (1, None, 0)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_fit_keeps_a_domain_error_that_is_not_an_overflow_and_a_report_asked_for():
+    x, y = make_moons(8, seed=0)
+    with pytest.raises(engine.DomainError, match=r"^log: "):
+        fit(MLP(2, [3, 1], seed=0, output_activation="tanh"), x, y, progress=False,
+            loss=lambda p, t: sum(a.log() for a in p))
+    with engine.detect_anomaly(), pytest.raises(engine.AnomalyError, match=r"^detect_anomaly: "):
+        fit(MLP(2, [3, 1], seed=0), x, y, progress=False, loss=lambda p, t: p[0] * 1e308 * 10.0)
+
+
+def test_progress_writes_a_huge_loss_in_4_significant_digits():
+    from nn.train import format_loss
+
+    assert [format_loss(x) for x in (0.04123, 999_999.0, 1e6, 6.731983e300)] == [
+        "0.0412", "999999.0000", "1e+06", "6.732e+300"
+    ]
+    line = ProgressLine.format(StepRecord(3, 10, 6.731983e300, 0.5, 1.0))
+    assert line == "step  3/10  loss 6.732e+300  accuracy  50.0%  1.0 s"

@@ -223,6 +223,11 @@ README_ROWS: dict[str, Happen] = {
     "TrainingDivergedError: fit: the cost J at step 2 is inf; training diverged: the model is left as after "
     "step 1 (...); lower the learning rate (lr = 1e+308 now), e.g. lr=1e+307":
         lambda: nn.fit(MLP(2, [3, 1], seed=1), *nn.make_moons(12, seed=0), lr=1e308, steps=3, progress=False),
+    "TrainingDivergedError: fit: the forward pass of step 2 is not finite (DomainError: power: the result "
+    "overflows float ...); training diverged: the model is left as after step 1 (...); lower the learning "
+    "rate (lr = 1e+200 now), e.g. lr=1e+199":
+        lambda: nn.fit(MLP(2, [4, 1], seed=0, output_activation="linear"),
+                       *nn.make_moons(20, noise=0.1, seed=0), lr=1e200, steps=6, loss="mse", progress=False),
     "ValueError: binary_cross_entropy: target 0 must be in [0, 1], got 1.5":
         lambda: binary_cross_entropy([Value(0.3)], [1.5]),
     "TypeError: make_moons: seed must be an integer from 0 to 2**64 − 1, got 'a' (str); e.g. seed=0":

@@ -92,3 +92,19 @@ def test_grads_from_model_are_the_formulas_matrices() -> None:
         assert np.allclose(matrix, formulas[key], rtol=1e-12, atol=1e-15), key
     with pytest.raises(TypeError, match=r"grads_from_model: model must be an nn\.MLP"):
         nn.grads_from_model("model")
+
+
+@pytest.mark.torch
+def test_a_nan_gradient_in_torch_is_refused_naming_the_entry() -> None:
+    torch = pytest.importorskip("torch")
+    net = nn.to_torch(nn.MLP(2, [3, 1], seed=0))
+    cost = net(torch.tensor([[1.0, 2.0]], dtype=torch.float64)).sum()
+    cost.backward()
+    with torch.no_grad():
+        net.layer2.weight.grad[0, 1] = float("nan")
+    with pytest.raises(ValueError) as caught:
+        nn.grads_from_torch(net)
+    assert caught.match(
+        r"^grads_from_torch: dW\[2\]\[0, 1\] is nan \(the gradient of layer2\.weight\); the torch backward "
+        r"pass overflowed or met a nan: rescale the inputs or the cost$"
+    )

@@ -202,3 +202,71 @@ def test_the_wengert_list_demo_prints_the_lists_and_times_the_three_ways() -> No
         if "losses within" in line:  # e.g. "losses within 1.4e-16, parameters within 1.3e-15"
             gaps = [float(word.rstrip(",")) for word in line.split() if word[0].isdigit() and "e" in word]
             assert len(gaps) == 2 and max(gaps) < 1e-12, line
+
+
+@pytest.mark.parametrize("name", ["train_classifier", "draw_graph", "define_your_own_op"])
+@pytest.mark.parametrize(("under", "said"), [("", "is a file"), ("sub", "is under {file}, a file")])
+def test_an_out_that_is_a_file_is_a_usage_error_naming_out(tmp_path, capsys, name, under, said):
+    spec = importlib.util.spec_from_file_location(f"{name}_demo", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    file = tmp_path / "taken"
+    file.write_text("mine", encoding="utf-8")
+    out = file / under if under else file
+    with pytest.raises(SystemExit) as exited:
+        module.main(["--out", str(out)])
+    assert exited.value.code == 2
+    expected = f"argument --out: {str(out)!r} {said.format(file=file)}: --out is the folder to write into"
+    assert expected in capsys.readouterr().err
+    assert file.read_text(encoding="utf-8") == "mine"
+
+
+def test_a_diverging_run_prints_short_losses_and_no_warning(demo, small_grid, tmp_path, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's overflow in its log-axis ticks does not leak
+        assert demo.main(["--lr", "1e300", "--steps", "20", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "cost at the last step 6.732e+300   train accuracy" in captured.out
+    assert "step 20/20  loss 6.732e+300  accuracy" in captured.err
+    assert max(len(line) for line in (captured.out + captured.err).splitlines()) < 120
+
+
+def _wengert():
+    spec = importlib.util.spec_from_file_location("wengert_list_demo", REPO / "demos" / "wengert_list.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    ("10000000000000", "must be from 1 to 1,000,000,000,000 (nn.train.MAX_STEPS), got 10000000000000"),
+    ("0", "must be from 1 to 1,000,000,000,000 (nn.train.MAX_STEPS), got 0"),
+    ("x", "must be an integer, got 'x'"),
+])
+def test_the_wengert_list_demo_checks_steps_before_printing(capsys, steps, message):
+    with pytest.raises(SystemExit) as exited:
+        _wengert().main(["--time", "--steps", steps])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert f"error: argument --steps: {message}" in captured.err and captured.out == ""
+
+
+def test_steps_implies_time_in_the_wengert_list_demo(capsys):
+    _wengert().main(["--steps", "2"])
+    out = capsys.readouterr().out
+    assert "2 steps (lr 0.3, momentum 0.9), three ways:" in out and out.count(" ms a step") == 3
+
+
+@pytest.mark.parametrize("name", ["draw_graph", "second_derivatives", "define_your_own_op",
+                                  "compare_gradients"])
+def test_each_demos_help_says_its_first_paragraph_whole(name, capsys):
+    spec = importlib.util.spec_from_file_location(f"{name}_demo", REPO / "demos" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exited:
+        module.main(["--help"])
+    assert exited.value.code == 0
+    first_paragraph = " ".join(module.__doc__.split("\n\n")[0].split())
+    assert first_paragraph in " ".join(capsys.readouterr().out.split())
