@@ -492,7 +492,7 @@ def _diverged(plan: _Plan, history: History, cost: float | None, error: Exceptio
     step = len(history) + 1
     if cost is None:
         what = f"the forward pass of step {step} is not finite"
-    elif str(error).startswith("SGD.step:"):
+    elif isinstance(error, FloatingPointError) and not isinstance(error, engine.AnomalyError):  # SGD.step's
         what = f"the update of step {step} (cost J {cost:.4g}) would make a number not finite"
     else:
         what = f"the backward pass of step {step} (cost J {cost:.4g}) is not finite"
